@@ -1,0 +1,29 @@
+# MedGemma Vision Lab — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+PY := .venv/bin/python
+QUESTION ?= The capital of France is
+
+.PHONY: setup build release run ask test test-swift test-python clean
+
+setup:
+	@./scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release
+
+# Runs the lab: with MedGemma when its files are in ~/.cache/medlab/models, otherwise the demo model.
+run: release
+	@./scripts/run-lab.sh
+
+# Every test: Swift unit and end-to-end tests, then the Python tests against the real binary.
+test: build
+	$(SWIFT) test
+	@if [ -d Tests/python ]; then MEDLAB_BIN=$$(swift build --show-bin-path)/medlab $(PY) -m pytest -q Tests/python; fi
+
+clean:
+	rm -rf .build

@@ -1,0 +1,153 @@
+internal import CLlama
+import Foundation
+import Synchronization
+
+/// An owned `llama_model *`, freed with the wrapper.
+final class LlamaModel: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let vocab: OpaquePointer
+
+    /// Loads a text model; `gpuLayers` layers go to the GPU when one was found.
+    init(path: String, gpuLayers: Int) throws {
+        var params = llama_model_default_params()
+        params.n_gpu_layers = Int32(gpuLayers)
+        LlamaLog.reset()
+        guard let model = llama_model_load_from_file(path, params) else {
+            throw InferenceError.loadFailed(LlamaLog.recentErrors())
+        }
+        pointer = model
+        vocab = llama_model_get_vocab(model)
+    }
+
+    deinit { llama_model_free(pointer) }
+
+    var embeddingWidth: Int { Int(llama_model_n_embd(pointer)) }
+    var trainedContext: Int { Int(llama_model_n_ctx_train(pointer)) }
+
+    func isEndOfGeneration(_ token: llama_token) -> Bool { llama_vocab_is_eog(vocab, token) }
+
+    /// The bytes of one token; control tokens (such as `<unused94>`) are rendered as their text.
+    func bytes(of token: llama_token) -> [UInt8] {
+        var buffer = [CChar](repeating: 0, count: 64)
+        var count = llama_token_to_piece(vocab, token, &buffer, Int32(buffer.count), 0, true)
+        if count < 0 {
+            buffer = [CChar](repeating: 0, count: Int(-count))
+            count = llama_token_to_piece(vocab, token, &buffer, Int32(buffer.count), 0, true)
+        }
+        return buffer.prefix(Int(max(count, 0))).map { UInt8(bitPattern: $0) }
+    }
+
+    /// Tokens of a text; `special` parses control tokens, `addBOS` lets the vocabulary add `<bos>`.
+    func tokenize(_ text: String, addBOS: Bool, special: Bool) -> [llama_token] {
+        let utf8 = Array(text.utf8CString)
+        var tokens = [llama_token](repeating: 0, count: text.utf8.count + 8)
+        var count = llama_tokenize(vocab, utf8, Int32(text.utf8.count), &tokens, Int32(tokens.count), addBOS, special)
+        if count < 0 {
+            tokens = [llama_token](repeating: 0, count: Int(-count))
+            count = llama_tokenize(vocab, utf8, Int32(text.utf8.count), &tokens, Int32(tokens.count), addBOS, special)
+        }
+        return Array(tokens.prefix(Int(max(count, 0))))
+    }
+}
+
+/// A cancellation flag shared between a stream's consumer and the decoding thread.
+final class CancelFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isCancelled: Bool { value.load(ordering: .relaxed) }
+    func cancel() { value.store(true, ordering: .relaxed) }
+}
+
+/// An owned `llama_context *` with its KV cache; one request at a time uses it.
+final class LlamaContext: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let model: LlamaModel
+    /// The flag the abort callback reads; swapped per request.
+    private var currentFlag: CancelFlag?
+
+    init(model: LlamaModel, contextTokens: Int, batchTokens: Int, threads: Int) throws {
+        var params = llama_context_default_params()
+        params.n_ctx = UInt32(contextTokens)
+        params.n_batch = UInt32(batchTokens)
+        // A whole image must fit one micro-batch: its tokens attend to each other both ways.
+        params.n_ubatch = UInt32(batchTokens)
+        params.n_threads = Int32(threads)
+        params.n_threads_batch = Int32(threads)
+        params.no_perf = true
+        LlamaLog.reset()
+        guard let context = llama_init_from_model(model.pointer, params) else {
+            throw InferenceError.loadFailed(LlamaLog.recentErrors())
+        }
+        pointer = context
+        self.model = model
+    }
+
+    deinit { llama_free(pointer) }
+
+    var contextTokens: Int { Int(llama_n_ctx(pointer)) }
+    var batchTokens: Int { Int(llama_n_batch(pointer)) }
+
+    /// Empties the KV cache before a new conversation.
+    func clear() { llama_memory_clear(llama_get_memory(pointer), true) }
+
+    /// Makes `llama_decode` stop early once `flag` is set.
+    func setAbort(_ flag: CancelFlag?) {
+        currentFlag = flag
+        guard let flag else {
+            llama_set_abort_callback(pointer, nil, nil)
+            return
+        }
+        llama_set_abort_callback(pointer, { data in
+            guard let data else { return false }
+            return Unmanaged<CancelFlag>.fromOpaque(data).takeUnretainedValue().isCancelled
+        }, Unmanaged.passUnretained(flag).toOpaque())
+    }
+
+    /// Decodes text tokens at `position` in pieces of the batch size; logits for the last one.
+    func decode(_ tokens: [llama_token], at position: Int) throws -> Int {
+        var position = position
+        var start = 0
+        let batchSize = batchTokens
+        while start < tokens.count {
+            let end = min(start + batchSize, tokens.count)
+            var batch = llama_batch_init(Int32(end - start), 0, 1)
+            defer { llama_batch_free(batch) }
+            for (offset, token) in tokens[start..<end].enumerated() {
+                batch.token[offset] = token
+                batch.pos[offset] = llama_pos(position + offset)
+                batch.n_seq_id[offset] = 1
+                batch.seq_id[offset]![0] = 0
+                batch.logits[offset] = (end == tokens.count && offset == end - start - 1) ? 1 : 0
+            }
+            batch.n_tokens = Int32(end - start)
+            let status = llama_decode(pointer, batch)
+            if status == 2 { throw CancellationError() }
+            guard status == 0 else { throw InferenceError.generationFailed("llama_decode returned \(status)") }
+            position += end - start
+            start = end
+        }
+        return position
+    }
+}
+
+/// A llama.cpp sampler chain: greedy at temperature 0, otherwise top-p + temperature + seed.
+final class Sampler {
+    private let pointer: UnsafeMutablePointer<llama_sampler>
+
+    init(_ options: SamplingOptions) {
+        pointer = llama_sampler_chain_init(llama_sampler_chain_default_params())
+        if options.temperature <= 0 {
+            llama_sampler_chain_add(pointer, llama_sampler_init_greedy())
+        } else {
+            if options.topP < 1 { llama_sampler_chain_add(pointer, llama_sampler_init_top_p(Float(options.topP), 1)) }
+            llama_sampler_chain_add(pointer, llama_sampler_init_temp(Float(options.temperature)))
+            llama_sampler_chain_add(pointer, llama_sampler_init_dist(options.seed))
+        }
+    }
+
+    deinit { llama_sampler_free(pointer) }
+
+    /// Samples from the logits of the last decoded token and records the choice.
+    func sample(_ context: LlamaContext) -> llama_token {
+        llama_sampler_sample(pointer, context.pointer, -1)
+    }
+}

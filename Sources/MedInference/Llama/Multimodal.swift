@@ -1,0 +1,146 @@
+internal import CLlama
+import Foundation
+
+// Every call into libmtmd (marked experimental upstream) lives in this file.
+
+/// A prompt split into what llama.cpp evaluates: runs of text tokens and image chunks.
+final class TokenizedPrompt {
+    enum Piece {
+        case text([llama_token])
+        /// Index into the owned mtmd chunk list, and the tokens the image occupies.
+        case image(chunk: Int, tokens: Int)
+    }
+
+    let pieces: [Piece]
+    private let chunks: OpaquePointer?
+
+    init(pieces: [Piece], chunks: OpaquePointer?) {
+        self.pieces = pieces
+        self.chunks = chunks
+    }
+
+    deinit { if let chunks { mtmd_input_chunks_free(chunks) } }
+
+    var textTokens: Int { pieces.reduce(0) { if case .text(let t) = $1 { $0 + t.count } else { $0 } } }
+    var imageTokens: Int { pieces.reduce(0) { if case .image(_, let n) = $1 { $0 + n } else { $0 } } }
+
+    fileprivate func chunk(_ index: Int) -> OpaquePointer? {
+        chunks.flatMap { mtmd_input_chunks_get($0, index) }
+    }
+}
+
+/// An owned `mtmd_context *`: the vision projector bound to one text model.
+final class VisionProjector: @unchecked Sendable {
+    private let pointer: OpaquePointer
+    /// Square side the projector's pre-processing resizes to.
+    private(set) var imageSize = 0
+    /// Tokens one image becomes in the prompt.
+    private(set) var tokensPerImage = 0
+
+    init(path: String, model: LlamaModel, useGPU: Bool, threads: Int, metadata: GGUFMetadata) throws {
+        var params = mtmd_context_params_default()
+        params.use_gpu = useGPU
+        params.n_threads = Int32(threads)
+        params.print_timings = false
+        params.warmup = false
+        LlamaLog.reset()
+        guard let context = mtmd_init_from_file(path, model.pointer, params) else {
+            let message = LlamaLog.recentErrors()
+            if message.contains("mismatch") { throw InferenceError.projectorMismatch(message) }
+            throw InferenceError.loadFailed(message)
+        }
+        pointer = context
+        guard mtmd_support_vision(context) else { throw InferenceError.projectorWithoutVision(path: path) }
+        imageSize = metadata.imageSize ?? 896
+        // Count the tokens of one image by pre-processing a blank one (no encoding happens here).
+        let probe = try ModelImage(width: imageSize, height: imageSize, rgb: [UInt8](repeating: 0, count: imageSize * imageSize * 3))
+        tokensPerImage = try tokenize([.image(0)], images: [probe], addBOS: false).imageTokens
+    }
+
+    deinit { mtmd_free(pointer) }
+
+    /// Tokenizes template text (control tokens parsed), user text (never parsed) and images.
+    func tokenize(_ segments: [PromptSegment], images: [ModelImage], addBOS: Bool) throws -> TokenizedPrompt {
+        let bitmaps: [OpaquePointer?] = images.map { image in
+            image.rgb.withUnsafeBufferPointer { mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress) }
+        }
+        defer { bitmaps.forEach { if let b = $0 { mtmd_bitmap_free(b) } } }
+        guard bitmaps.allSatisfy({ $0 != nil }) else { throw InferenceError.badRequest("could not create an image bitmap") }
+
+        // C strings and part structs must stay alive for the whole call.
+        var cStrings: [UnsafeMutablePointer<CChar>] = []
+        var texts: [UnsafeMutablePointer<mtmd_input_text>] = []
+        var parts: [UnsafeMutablePointer<mtmd_input_part>] = []
+        defer {
+            cStrings.forEach { free($0) }
+            texts.forEach { $0.deallocate() }
+            parts.forEach { $0.deallocate() }
+        }
+        for segment in segments {
+            let part = UnsafeMutablePointer<mtmd_input_part>.allocate(capacity: 1)
+            parts.append(part)
+            switch segment {
+            case .template(let text), .user(let text):
+                let cString = strdup(text)!
+                cStrings.append(cString)
+                let input = UnsafeMutablePointer<mtmd_input_text>.allocate(capacity: 1)
+                texts.append(input)
+                var special = false
+                if case .template = segment { special = true }
+                input.initialize(to: mtmd_input_text(text: cString, text_len: strlen(cString), add_special: false,
+                                                     parse_special: special))
+                part.initialize(to: mtmd_input_part(text: input, bitmap: nil))
+            case .image(let index):
+                guard index < bitmaps.count else { throw InferenceError.badRequest("image \(index) is missing") }
+                part.initialize(to: mtmd_input_part(text: nil, bitmap: bitmaps[index]))
+            }
+        }
+        guard let chunks = mtmd_input_chunks_init() else { throw InferenceError.generationFailed("mtmd_input_chunks_init") }
+        let partPointers: [UnsafePointer<mtmd_input_part>?] = parts.map { UnsafePointer($0) }
+        let status = partPointers.withUnsafeBufferPointer {
+            mtmd_tokenize_from_parts(pointer, chunks, $0.baseAddress, $0.count, addBOS)
+        }
+        guard status == 0 else {
+            mtmd_input_chunks_free(chunks)
+            throw InferenceError.badRequest("the projector could not pre-process the images (mtmd status \(status))")
+        }
+        var pieces: [TokenizedPrompt.Piece] = []
+        for index in 0..<mtmd_input_chunks_size(chunks) {
+            let chunk = mtmd_input_chunks_get(chunks, index)
+            switch mtmd_input_chunk_get_type(chunk) {
+            case MTMD_INPUT_CHUNK_TYPE_TEXT:
+                var count = 0
+                let tokens = mtmd_input_chunk_get_tokens_text(chunk, &count)
+                pieces.append(.text(Array(UnsafeBufferPointer(start: tokens, count: count))))
+            default:
+                pieces.append(.image(chunk: index, tokens: mtmd_input_chunk_get_n_tokens(chunk)))
+            }
+        }
+        return TokenizedPrompt(pieces: pieces, chunks: chunks)
+    }
+
+    /// Runs the vision encoder on one image chunk; returns the milliseconds it took.
+    func encode(_ prompt: TokenizedPrompt, chunk index: Int) throws -> Double {
+        guard let chunk = prompt.chunk(index) else { throw InferenceError.generationFailed("missing image chunk") }
+        let start = DispatchTime.now()
+        guard mtmd_encode_chunk(pointer, chunk) == 0 else { throw InferenceError.generationFailed("image encoding failed") }
+        return start.millisecondsElapsed
+    }
+
+    /// Decodes the embeddings of the last `encode` into the KV cache (non-causal for Gemma 3).
+    func decodeEncoded(_ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int) throws -> Int {
+        guard let chunk = prompt.chunk(index), let embeddings = mtmd_get_output_embd(pointer) else {
+            throw InferenceError.generationFailed("no image embeddings")
+        }
+        var newPosition: llama_pos = 0
+        let status = mtmd_helper_decode_image_chunk(pointer, context.pointer, chunk, embeddings, llama_pos(position), 0,
+                                                    Int32(context.batchTokens), &newPosition, nil, nil)
+        guard status == 0 else { throw InferenceError.generationFailed("image decode returned \(status)") }
+        return Int(newPosition)
+    }
+}
+
+extension DispatchTime {
+    /// Milliseconds from this instant until now.
+    var millisecondsElapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - uptimeNanoseconds) / 1_000_000 }
+}

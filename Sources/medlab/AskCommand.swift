@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import MedInference
+
+/// `medlab ask`: one question, optionally about images, answered in process.
+struct Ask: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask one question (optionally about images) and stream the answer.",
+        discussion: "Research and teaching use only — not for diagnosis. Timings go to stderr.")
+
+    @Argument(help: "The question.")
+    var question: String
+
+    @Option(name: .long, help: "An image file (PNG or JPEG); repeat for several images, in order.")
+    var image: [String] = []
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .customLong("max-new-tokens"), help: "Most tokens to generate.")
+    var maxNewTokens = 512
+
+    @Option(help: "Sampling temperature; 0 is greedy (the default, as in Google's examples).")
+    var temperature = 0.0
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass (with temperature > 0).")
+    var topP = 1.0
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt32 = 0
+
+    @Option(help: "System text (default: \"You are an expert radiologist.\" when an image is given). Empty for none.")
+    var system: String?
+
+    @Flag(help: "Plain completion: send the question verbatim, without the chat template (for base models).")
+    var raw = false
+
+    @Flag(name: .customLong("ignore-eos"), help: "Keep generating past the end of the answer (benchmarks).")
+    var ignoreEOS = false
+
+    @Flag(help: "Print one JSON object instead of streaming text.")
+    var json = false
+
+    func run() async throws {
+        let images = try image.map { try ImageInput.load(path: $0) }
+        let files = try modelOptions.files()
+        let loadStart = Date()
+        let engine = try await LlamaEngine.load(files, options: modelOptions.engineOptions)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
+        let request = GenerationRequest(
+            turns: [ChatTurn(role: .user, parts: images.map { .image($0.model) } + [.text(question)])],
+            system: system, maxNewTokens: maxNewTokens,
+            sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
+            ignoreEndOfSequence: ignoreEOS, raw: raw)
+        let info = engine.info
+        if files.isDemo, !json {
+            FileHandle.standardError.write("note: demo model (Gemma 3 270M base + random projector): its answers mean nothing.\n")
+        }
+        let requestStart = Date()
+        var firstToken: Double?
+        var summary: GenerationSummary?
+        for try await event in engine.generate(request) {
+            switch event {
+            case .delta(let text):
+                if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
+                if !json { FileHandle.standardOutput.write(text) }
+            case .reasoning: if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
+            case .finished(let done): summary = done
+            }
+        }
+        guard let summary else { throw InferenceError.generationFailed("no summary") }
+        let total = Date().timeIntervalSince(requestStart)
+        let result = GenerationResult(summary: summary)
+        if json {
+            let report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
+                                   totalSeconds: total, firstTokenSeconds: firstToken,
+                                   imageSizes: images.map { [$0.originalWidth, $0.originalHeight] })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+        } else {
+            FileHandle.standardOutput.write("\n")
+            FileHandle.standardError.write(String(
+                format: "[%@ on %@] tokens in %d (%d image) · out %d · image %.0f ms · prefill %.0f ms · decode %.0f ms (%.1f tok/s) · total %.2f s\n",
+                info.model, info.backend, summary.tokensIn, summary.imageTokensIn, summary.tokensOut, summary.imageEncodeMs,
+                summary.prefillMs, summary.decodeMs, summary.tokensPerSecond, total))
+        }
+    }
+}
+
+/// The `--json` output of `medlab ask`.
+struct AskReport: Encodable {
+    struct Usage: Encodable {
+        var tokensIn: Int, imageTokens: Int, tokensOut: Int
+        enum CodingKeys: String, CodingKey { case tokensIn = "tokens_in", imageTokens = "image_tokens", tokensOut = "tokens_out" }
+    }
+    struct Timings: Encodable {
+        var loadS: Double, imageMs: Double, prefillMs: Double, decodeMs: Double, tokensPerSecond: Double
+        var firstTokenS: Double?, totalS: Double
+        enum CodingKeys: String, CodingKey {
+            case loadS = "load_s", imageMs = "image_ms", prefillMs = "prefill_ms", decodeMs = "decode_ms"
+            case tokensPerSecond = "tokens_per_s", firstTokenS = "first_token_s", totalS = "total_s"
+        }
+    }
+    var answer: String
+    var reasoning: String?
+    var boxes: [ModelBox]
+    var finishReason: String
+    var model: String
+    var projector: String?
+    var backend: String
+    var gpuLayers: Int
+    var demo: Bool
+    var usage: Usage
+    var timings: Timings
+    var disclaimer = MedInference.Disclaimer.english
+
+    init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
+         firstTokenSeconds: Double?, imageSizes: [[Int]]) {
+        let s = result.summary
+        answer = result.answer
+        reasoning = result.reasoning
+        boxes = result.boxes
+        finishReason = s.finishReason
+        model = info.model
+        projector = info.projector
+        backend = info.backend
+        gpuLayers = info.gpuLayers
+        self.demo = demo
+        usage = Usage(tokensIn: s.tokensIn, imageTokens: s.imageTokensIn, tokensOut: s.tokensOut)
+        timings = Timings(loadS: loadSeconds, imageMs: s.imageEncodeMs, prefillMs: s.prefillMs, decodeMs: s.decodeMs,
+                          tokensPerSecond: s.tokensPerSecond, firstTokenS: firstTokenSeconds, totalS: totalSeconds)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case answer, reasoning, boxes, model, projector, backend, demo, usage, timings, disclaimer
+        case finishReason = "finish_reason", gpuLayers = "gpu_layers"
+    }
+}
+
+extension FileHandle {
+    /// Writes UTF-8 text, unbuffered, so streamed tokens appear at once.
+    func write(_ text: String) { write(Data(text.utf8)) }
+}

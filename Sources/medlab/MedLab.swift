@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `medlab` command: MedGemma Vision Lab from the terminal.
+@main
+struct MedLab: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medlab",
+        abstract: "MedGemma Vision Lab — research and teaching use only, not for diagnosis.",
+        version: "0.1.0",
+        subcommands: [Ask.self, Models.self]
+    )
+}

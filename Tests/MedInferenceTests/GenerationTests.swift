@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+@testable import MedInference
+
+/// Collects a stream into deltas, reasoning and the summary.
+func collect(_ stream: AnswerStream) async throws -> (deltas: [String], summary: GenerationSummary) {
+    var deltas: [String] = []
+    var summary: GenerationSummary?
+    for try await event in stream {
+        switch event {
+        case .delta(let text), .reasoning(let text): deltas.append(text)
+        case .finished(let done): summary = done
+        }
+    }
+    return (deltas, try #require(summary))
+}
+
+@Suite("Generation through llama.cpp", .serialized)
+struct GenerationTests {
+    @Test func realTextFromGemma270M() async throws {
+        let engine = try await SharedEngines.shared.gemma()
+        var request = GenerationRequest(question: "The capital of France is", maxNewTokens: 16)
+        request.raw = true
+        let result = try await engine.answer(request)
+        #expect(result.answer.contains("Paris"), "got: \(result.answer)")
+        #expect(result.summary.tokensOut > 0 && result.summary.tokensOut <= 16)
+        #expect(result.summary.imageTokensIn == 0)
+        #expect(engine.info.backend == "cpu")
+    }
+
+    @Test func imageAndTextCountTokens() async throws {
+        let engine = try await SharedEngines.shared.tiny()
+        let perImage = try #require(engine.info.tokensPerImage)
+        #expect(perImage > 0)
+        let image = TestModels.pattern(width: 40, height: 30)
+        var request = GenerationRequest(question: "Describe the image.", images: [image], maxNewTokens: 12)
+        request.ignoreEndOfSequence = true
+        let one = try await engine.answer(request)
+        #expect(one.summary.imageTokensIn == perImage)
+        #expect(one.summary.tokensOut == 12)
+        #expect(one.summary.finishReason == "length")
+        #expect(one.summary.imageEncodeMs > 0)
+        #expect(one.summary.prefillMs > 0)
+
+        request.turns = [ChatTurn(role: .user, parts: [.text("Prior:"), .image(image), .text("Current:"), .image(image), .text("Compare.")])]
+        let two = try await engine.answer(request)
+        #expect(two.summary.imageTokensIn == 2 * perImage)
+        #expect(two.summary.textTokensIn > one.summary.textTokensIn)
+    }
+
+    @Test func realModelWithImagePath() async throws {
+        let engine = try await SharedEngines.shared.gemma()
+        var request = GenerationRequest(question: "What is shown?", images: [TestModels.pattern(width: 64, height: 64)],
+                                        maxNewTokens: 8)
+        request.ignoreEndOfSequence = true
+        let result = try await engine.answer(request)
+        #expect(result.summary.imageTokensIn == engine.info.tokensPerImage)
+        #expect(result.summary.tokensOut == 8)
+    }
+
+    @Test func streamedTextEqualsCollectedText() async throws {
+        let engine = try await SharedEngines.shared.gemma()
+        var request = GenerationRequest(question: "Once upon a time", maxNewTokens: 24)
+        request.raw = true
+        let (deltas, summary) = try await collect(engine.generate(request))
+        #expect(deltas.count > 1)
+        #expect(deltas.joined() == summary.rawText)
+        let again = try await engine.answer(request)
+        #expect(again.rawText == summary.rawText, "greedy decoding is deterministic")
+    }
+
+    @Test func cancellationStopsDecodingPromptly() async throws {
+        let engine = try await SharedEngines.shared.gemma()
+        var long = GenerationRequest(question: "Write a very long story.", maxNewTokens: 100_000)
+        long.ignoreEndOfSequence = true
+        let consumer = Task {
+            var pieces = 0
+            for try await event in engine.generate(long) {
+                if case .delta = event { pieces += 1 }
+                if pieces == 3 { break }
+            }
+            return pieces
+        }
+        #expect(try await consumer.value == 3)
+        // Uncancelled, the long request would hold the engine for ~4000 tokens (tens of seconds).
+        let start = Date()
+        var short = GenerationRequest(question: "Hello", maxNewTokens: 4)
+        short.raw = true
+        let result = try await engine.answer(short)
+        #expect(result.summary.tokensOut <= 4)
+        #expect(Date().timeIntervalSince(start) < 15, "the cancelled generation kept the engine busy")
+    }
+
+    @Test func twoConcurrentCallersBothGetTheirOwnAnswer() async throws {
+        let engine = try await SharedEngines.shared.gemma()
+        var a = GenerationRequest(question: "The capital of France is", maxNewTokens: 12)
+        a.raw = true
+        var b = GenerationRequest(question: "The largest planet in the solar system is", maxNewTokens: 12)
+        b.raw = true
+        let expectedA = try await engine.answer(a).rawText
+        let expectedB = try await engine.answer(b).rawText
+        async let gotA = engine.answer(a)
+        async let gotB = engine.answer(b)
+        let (resultA, resultB) = try await (gotA, gotB)
+        #expect(resultA.rawText == expectedA)
+        #expect(resultB.rawText == expectedB)
+        #expect(expectedA != expectedB)
+    }
+
+    @Test func stopStringEndsTheAnswer() async throws {
+        let engine = try await SharedEngines.shared.gemma()
+        var request = GenerationRequest(question: "The capital of France is", maxNewTokens: 32)
+        request.raw = true
+        let full = try await engine.answer(request).rawText
+        let words = full.split(separator: " ")
+        try #require(words.count > 3)
+        let stop = String(words[2])
+        request.stop = [stop]
+        let cut = try await engine.answer(request)
+        #expect(!cut.rawText.contains(stop))
+        #expect(full.hasPrefix(cut.rawText))
+        #expect(cut.summary.finishReason == "stop")
+    }
+
+    @Test func contextOverflowFailsBeforeAnyWork() async throws {
+        let engine = try await SharedEngines.shared.engine(model: TestModels.tinyText, projector: TestModels.tinyProjector,
+                                                           contextTokens: 256)
+        let perImage = try #require(engine.info.tokensPerImage)
+        let images = Array(repeating: TestModels.pattern(width: 16, height: 16), count: 256 / perImage + 1)
+        await #expect {
+            _ = try await engine.answer(GenerationRequest(question: "Compare these.", images: images))
+        } throws: { error in
+            guard case InferenceError.contextOverflow(let needed, let available) = error else { return false }
+            return available == 256 && needed > 256
+        }
+        await #expect {
+            _ = try await engine.answer(GenerationRequest(question: String(repeating: "lung ", count: 400)))
+        } throws: { error in
+            if case InferenceError.contextOverflow = error { return true }
+            return false
+        }
+    }
+
+    @Test func badRequestsAreRejected() async throws {
+        let engine = try await SharedEngines.shared.tiny()
+        await #expect(throws: InferenceError.self) {
+            _ = try await engine.answer(GenerationRequest(question: "x", maxNewTokens: 0))
+        }
+        #expect(throws: InferenceError.self) { _ = try ModelImage(width: 2, height: 2, rgb: [1, 2, 3]) }
+    }
+}
