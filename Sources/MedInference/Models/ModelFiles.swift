@@ -44,11 +44,16 @@ public struct ModelFiles: Sendable, Equatable {
     /// then (when allowed) the demo pair that scripts/setup.sh prepares.
     public static func resolve(model: String?, projector: String?, allowDemo: Bool,
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ModelFiles {
+        // An empty projector path means "text only".
+        func chosen(_ found: String?) -> String? {
+            let value = projector ?? environment["MEDLAB_MMPROJ"] ?? found
+            return value?.isEmpty == true ? nil : value
+        }
         if let model = model ?? environment["MEDLAB_MODEL"] {
-            return ModelFiles(model: model, projector: projector ?? environment["MEDLAB_MMPROJ"] ?? sibling(projectorOf: model))
+            return ModelFiles(model: model, projector: chosen(projector == nil ? sibling(projectorOf: model) : nil))
         }
         if let found = discover(in: defaultDirectory(environment: environment)) {
-            return ModelFiles(model: found.model, projector: projector ?? found.projector)
+            return ModelFiles(model: found.model, projector: chosen(found.projector))
         }
         if allowDemo, let demo = demo(environment: environment) { return demo }
         throw InferenceError.modelMissing(path: defaultDirectory(environment: environment).appendingPathComponent(medgemmaModelName).path,
@@ -67,9 +72,10 @@ public struct ModelFiles: Sendable, Equatable {
                           projector: projector.map { directory.appendingPathComponent($0).path })
     }
 
-    /// The demo pair from the test models folder, if scripts/setup.sh prepared it.
+    /// The demo pair from `MEDLAB_DEMO_DIR` or the test models folder, if scripts/setup.sh prepared it.
     public static func demo(environment: [String: String] = ProcessInfo.processInfo.environment) -> ModelFiles? {
-        let dir = cacheDirectory(environment: environment).appendingPathComponent("test-models")
+        let dir = environment["MEDLAB_DEMO_DIR"].map { URL(fileURLWithPath: $0) }
+            ?? cacheDirectory(environment: environment).appendingPathComponent("test-models")
         let model = dir.appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
         let projector = dir.appendingPathComponent("tiny-mmproj-640.gguf").path
         guard FileManager.default.fileExists(atPath: model) else { return nil }
