@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MedImaging
 import MedInference
 
 /// `medlab ask`: one question, optionally about images, answered in process.
@@ -11,8 +12,14 @@ struct Ask: AsyncParsableCommand {
     @Argument(help: "The question.")
     var question: String
 
-    @Option(name: .long, help: "An image file (PNG or JPEG); repeat for several images, in order.")
+    @Option(name: .long, help: "An image file (PNG, JPEG, DICOM, NIfTI); repeat for several images, in order.")
     var image: [String] = []
+
+    @Option(help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or CENTER,WIDTH.")
+    var window = "default"
+
+    @Option(help: "Frame of a multi-frame DICOM or slice of a volume (0-based; default: first frame / middle slice).")
+    var frame: Int?
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -41,13 +48,16 @@ struct Ask: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let images = try image.map { try ImageInput.load(path: $0) }
+        let windowChoice = try WindowChoice(parsing: window)
+        let inputs = try image.map { try ImageInput.load(path: $0) }
         let files = try modelOptions.files()
         let loadStart = Date()
         let engine = try await LlamaEngine.load(files, options: modelOptions.engineOptions)
         let loadSeconds = Date().timeIntervalSince(loadStart)
+        let side = engine.info.imageSize ?? 896
+        let images = try inputs.map { try $0.modelImage(side: side, window: windowChoice, frame: frame) }
         let request = GenerationRequest(
-            turns: [ChatTurn(role: .user, parts: images.map { .image($0.model) } + [.text(question)])],
+            turns: [ChatTurn(role: .user, parts: images.map { .image($0.image) } + [.text(question)])],
             system: system, maxNewTokens: maxNewTokens,
             sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
             ignoreEndOfSequence: ignoreEOS, raw: raw)
@@ -73,7 +83,7 @@ struct Ask: AsyncParsableCommand {
         if json {
             let report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
                                    totalSeconds: total, firstTokenSeconds: firstToken,
-                                   imageSizes: images.map { [$0.originalWidth, $0.originalHeight] })
+                                   transform: images.first?.transform)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
@@ -89,6 +99,11 @@ struct Ask: AsyncParsableCommand {
 
 /// The `--json` output of `medlab ask`.
 struct AskReport: Encodable {
+    /// A box as the model gave it (0–1000 of the square) and in the first image's pixels.
+    struct ReportBox: Encodable {
+        var label: String, box2d: [Double], pixels: PixelBox?
+        enum CodingKeys: String, CodingKey { case label, box2d = "box_2d", pixels }
+    }
     struct Usage: Encodable {
         var tokensIn: Int, imageTokens: Int, tokensOut: Int
         enum CodingKeys: String, CodingKey { case tokensIn = "tokens_in", imageTokens = "image_tokens", tokensOut = "tokens_out" }
@@ -103,7 +118,7 @@ struct AskReport: Encodable {
     }
     var answer: String
     var reasoning: String?
-    var boxes: [ModelBox]
+    var boxes: [ReportBox]
     var finishReason: String
     var model: String
     var projector: String?
@@ -115,11 +130,14 @@ struct AskReport: Encodable {
     var disclaimer = MedInference.Disclaimer.english
 
     init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
-         firstTokenSeconds: Double?, imageSizes: [[Int]]) {
+         firstTokenSeconds: Double?, transform: LetterboxTransform?) {
         let s = result.summary
         answer = result.answer
         reasoning = result.reasoning
-        boxes = result.boxes
+        boxes = result.boxes.map { box in
+            let normalized = [box.y0, box.x0, box.y1, box.x1]
+            return ReportBox(label: box.label, box2d: normalized, pixels: transform?.originalBox(fromNormalized: normalized))
+        }
         finishReason = s.finishReason
         model = info.model
         projector = info.projector

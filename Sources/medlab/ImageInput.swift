@@ -1,19 +1,20 @@
 import Foundation
+import MedImaging
 import MedInference
 
-/// An image file decoded and fitted for the model, with its original size for mapping boxes back.
+/// An image file decoded once, then rendered for the model when its square size is known.
 struct ImageInput {
-    var model: ModelImage
-    var originalWidth: Int
-    var originalHeight: Int
+    let path: String
+    let study: DecodedStudy
 
-    /// Reads PNG or JPEG (DICOM and NIfTI once the imaging module lands).
+    /// Reads PNG, JPEG, DICOM or NIfTI; a bad file fails here, before the model loads.
     static func load(path: String) throws -> ImageInput {
-        throw ValidationErrorText("image input is not wired yet: \(path)")
+        ImageInput(path: path, study: try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
     }
-}
 
-struct ValidationErrorText: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+    /// The model's view: windowed, letterboxed into `side`, with the transform that maps boxes back.
+    func modelImage(side: Int, window: WindowChoice, frame: Int?) throws -> (image: ModelImage, transform: LetterboxTransform) {
+        let (square, transform) = try ModelInput.image(from: study, frame: frame, window: window, side: side)
+        return (try ModelImage(square), transform)
+    }
 }

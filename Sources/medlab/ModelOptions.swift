@@ -21,6 +21,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "CPU threads (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Requests decoded together, each with its own --ctx of KV cache (raise it on a GPU for many users).")
+    var parallel = 1
+
     /// The files to load, demo only when asked for.
     func files() throws -> ModelFiles {
         if demo {
@@ -32,5 +35,5 @@ struct ModelOptions: ParsableArguments {
         return try ModelFiles.resolve(model: model, projector: mmproj, allowDemo: false)
     }
 
-    var engineOptions: EngineOptions { EngineOptions(contextTokens: ctx, gpuLayers: gpuLayers, threads: threads) }
+    var engineOptions: EngineOptions { EngineOptions(contextTokens: ctx, gpuLayers: gpuLayers, threads: threads, parallel: parallel) }
 }

@@ -109,6 +109,36 @@ struct GenerationTests {
         #expect(expectedA != expectedB)
     }
 
+    @Test func batchedRequestsMatchSequentialOnes() async throws {
+        let sequential = try await SharedEngines.shared.gemma()
+        let batched = try await SharedEngines.shared.engine(model: TestModels.gemma270m, projector: TestModels.projector640,
+                                                            contextTokens: 1024, parallel: 3)
+        #expect(batched.info.parallel == 3)
+        var requests: [GenerationRequest] = []
+        for (prompt, tokens) in [("Question: What is the capital of France?\nAnswer:", 10), ("Once upon a time", 20),
+                                 ("The Eiffel Tower is located in the city of", 14)] {
+            var request = GenerationRequest(question: prompt, maxNewTokens: tokens)
+            request.raw = true
+            requests.append(request)
+        }
+        var image = GenerationRequest(question: "What is shown?", images: [TestModels.pattern(width: 30, height: 50)], maxNewTokens: 6)
+        image.ignoreEndOfSequence = true
+        requests.append(image)
+        var expected: [String] = []
+        for request in requests { expected.append(try await sequential.answer(request).rawText) }
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for (index, request) in requests.enumerated() {
+                group.addTask { (index, try await batched.answer(request)) }
+            }
+            var results = [GenerationResult?](repeating: nil, count: requests.count)
+            for try await (index, result) in group { results[index] = result }
+            return results.compactMap { $0 }
+        }
+        #expect(results.map(\.rawText) == expected)
+        #expect(results[3].summary.tokensOut == 6)
+        #expect(results[3].summary.imageTokensIn == batched.info.tokensPerImage)
+    }
+
     @Test func stopStringEndsTheAnswer() async throws {
         let engine = try await SharedEngines.shared.gemma()
         var request = GenerationRequest(question: "The capital of France is", maxNewTokens: 32)

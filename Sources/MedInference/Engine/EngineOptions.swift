@@ -8,26 +8,13 @@ public struct EngineOptions: Sendable, Equatable {
     public var gpuLayers: Int?
     /// CPU threads; `nil` uses every core.
     public var threads: Int?
+    /// Requests decoded together (each gets its own `contextTokens` of KV cache).
+    public var parallel: Int
 
-    public init(contextTokens: Int = 8192, gpuLayers: Int? = nil, threads: Int? = nil) {
+    public init(contextTokens: Int = 8192, gpuLayers: Int? = nil, threads: Int? = nil, parallel: Int = 1) {
         self.contextTokens = contextTokens
         self.gpuLayers = gpuLayers
         self.threads = threads
+        self.parallel = parallel
     }
-}
-
-/// Runs actor jobs on one dedicated thread, so blocking llama.cpp calls never occupy the
-/// cooperative pool that serves HTTP requests.
-final class DedicatedThreadExecutor: SerialExecutor {
-    private let queue: DispatchQueue
-
-    init(label: String) { queue = DispatchQueue(label: label, qos: .userInitiated) }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        let executor = asUnownedSerialExecutor()
-        queue.async { job.runSynchronously(on: executor) }
-    }
-
-    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 }

@@ -77,9 +77,11 @@ public struct EngineInfo: Sendable, Codable, Equatable {
     public var tokensPerImage: Int?
     /// llama.cpp build the engine was linked against.
     public var llamaBuild: String?
+    /// Requests decoded together.
+    public var parallel: Int
 
     public init(model: String, projector: String?, backend: String, devices: [String], gpuLayers: Int,
-                contextTokens: Int, imageSize: Int?, tokensPerImage: Int?, llamaBuild: String?) {
+                contextTokens: Int, imageSize: Int?, tokensPerImage: Int?, llamaBuild: String?, parallel: Int = 1) {
         self.model = model
         self.projector = projector
         self.backend = backend
@@ -89,5 +91,6 @@ public struct EngineInfo: Sendable, Codable, Equatable {
         self.imageSize = imageSize
         self.tokensPerImage = tokensPerImage
         self.llamaBuild = llamaBuild
+        self.parallel = parallel
     }
 }

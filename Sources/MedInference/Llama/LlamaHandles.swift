@@ -64,9 +64,13 @@ final class LlamaContext: @unchecked Sendable {
     /// The flag the abort callback reads; swapped per request.
     private var currentFlag: CancelFlag?
 
-    init(model: LlamaModel, contextTokens: Int, batchTokens: Int, threads: Int) throws {
+    /// `contextTokens` is per sequence; `sequences` requests can be decoded together.
+    init(model: LlamaModel, contextTokens: Int, sequences: Int, batchTokens: Int, threads: Int) throws {
         var params = llama_context_default_params()
-        params.n_ctx = UInt32(contextTokens)
+        params.n_ctx = UInt32(contextTokens * sequences)
+        params.n_seq_max = UInt32(sequences)
+        // As llama-server does: a sliding-window cache sized to the window, not the context.
+        params.swa_full = false
         params.n_batch = UInt32(batchTokens)
         // A whole image must fit one micro-batch: its tokens attend to each other both ways.
         params.n_ubatch = UInt32(batchTokens)
@@ -83,11 +87,9 @@ final class LlamaContext: @unchecked Sendable {
 
     deinit { llama_free(pointer) }
 
-    var contextTokens: Int { Int(llama_n_ctx(pointer)) }
+    /// Tokens one sequence can hold.
+    var sequenceTokens: Int { Int(llama_n_ctx_seq(pointer)) }
     var batchTokens: Int { Int(llama_n_batch(pointer)) }
-
-    /// Empties the KV cache before a new conversation.
-    func clear() { llama_memory_clear(llama_get_memory(pointer), true) }
 
     /// Makes `llama_decode` stop early once `flag` is set.
     func setAbort(_ flag: CancelFlag?) {
@@ -102,8 +104,8 @@ final class LlamaContext: @unchecked Sendable {
         }, Unmanaged.passUnretained(flag).toOpaque())
     }
 
-    /// Decodes text tokens at `position` in pieces of the batch size; logits for the last one.
-    func decode(_ tokens: [llama_token], at position: Int) throws -> Int {
+    /// Decodes text tokens of one sequence at `position` in pieces of the batch size; logits for the last one.
+    func decode(_ tokens: [llama_token], at position: Int, sequence: Int32) throws -> Int {
         var position = position
         var start = 0
         let batchSize = batchTokens
@@ -115,7 +117,7 @@ final class LlamaContext: @unchecked Sendable {
                 batch.token[offset] = token
                 batch.pos[offset] = llama_pos(position + offset)
                 batch.n_seq_id[offset] = 1
-                batch.seq_id[offset]![0] = 0
+                batch.seq_id[offset]![0] = sequence
                 batch.logits[offset] = (end == tokens.count && offset == end - start - 1) ? 1 : 0
             }
             batch.n_tokens = Int32(end - start)
@@ -126,6 +128,22 @@ final class LlamaContext: @unchecked Sendable {
             start = end
         }
         return position
+    }
+
+    /// Decodes one token for each of several sequences in a single batch, logits for all.
+    func decodeStep(_ entries: [(token: llama_token, position: Int, sequence: Int32)]) throws {
+        var batch = llama_batch_init(Int32(entries.count), 0, 1)
+        defer { llama_batch_free(batch) }
+        for (index, entry) in entries.enumerated() {
+            batch.token[index] = entry.token
+            batch.pos[index] = llama_pos(entry.position)
+            batch.n_seq_id[index] = 1
+            batch.seq_id[index]![0] = entry.sequence
+            batch.logits[index] = 1
+        }
+        batch.n_tokens = Int32(entries.count)
+        let status = llama_decode(pointer, batch)
+        guard status == 0 else { throw InferenceError.generationFailed("llama_decode returned \(status)") }
     }
 }
 
@@ -146,8 +164,8 @@ final class Sampler {
 
     deinit { llama_sampler_free(pointer) }
 
-    /// Samples from the logits of the last decoded token and records the choice.
-    func sample(_ context: LlamaContext) -> llama_token {
-        llama_sampler_sample(pointer, context.pointer, -1)
+    /// Samples from the logits at `index` of the last batch (-1: its last output) and records the choice.
+    func sample(_ context: LlamaContext, index: Int32) -> llama_token {
+        llama_sampler_sample(pointer, context.pointer, index)
     }
 }

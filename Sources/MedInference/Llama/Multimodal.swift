@@ -128,12 +128,13 @@ final class VisionProjector: @unchecked Sendable {
     }
 
     /// Decodes the embeddings of the last `encode` into the KV cache (non-causal for Gemma 3).
-    func decodeEncoded(_ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int) throws -> Int {
+    func decodeEncoded(_ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int,
+                       sequence: Int32) throws -> Int {
         guard let chunk = prompt.chunk(index), let embeddings = mtmd_get_output_embd(pointer) else {
             throw InferenceError.generationFailed("no image embeddings")
         }
         var newPosition: llama_pos = 0
-        let status = mtmd_helper_decode_image_chunk(pointer, context.pointer, chunk, embeddings, llama_pos(position), 0,
+        let status = mtmd_helper_decode_image_chunk(pointer, context.pointer, chunk, embeddings, llama_pos(position), sequence,
                                                     Int32(context.batchTokens), &newPosition, nil, nil)
         guard status == 0 else { throw InferenceError.generationFailed("image decode returned \(status)") }
         return Int(newPosition)

@@ -1,0 +1,168 @@
+internal import CLlama
+import Foundation
+import MedImaging
+import Synchronization
+
+/// Serves requests on one dedicated thread that owns the llama.cpp context.
+///
+/// Up to `slots` requests are active at once, each in its own KV-cache sequence. A new request
+/// is prefilled alone (its image needs non-causal attention inside one micro-batch); then every
+/// active request contributes one token to a shared decode batch, so concurrent users share
+/// each pass over the weights instead of waiting in line.
+final class BatchScheduler: @unchecked Sendable {
+    private let model: LlamaModel
+    private let context: LlamaContext
+    private let projector: VisionProjector?
+    private let slots: Int
+    private let pending = Mutex<[GenerationJob]>([])
+    private let wake = DispatchSemaphore(value: 0)
+    /// Touched only by the scheduler thread.
+    private var active: [GenerationJob] = []
+    private var freeSlots: [Int32]
+
+    init(model: LlamaModel, context: LlamaContext, projector: VisionProjector?, slots: Int) {
+        self.model = model
+        self.context = context
+        self.projector = projector
+        self.slots = slots
+        self.freeSlots = (0..<Int32(slots)).reversed()
+        // The thread holds the scheduler for the life of the process, as a server's engine lives.
+        let thread = Thread { self.loop() }
+        thread.name = "medlab.llama"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// Requests waiting for a slot, and requests being generated.
+    var load: (waiting: Int, active: Int) { (pending.withLock { $0.count }, activeCount.load(ordering: .relaxed)) }
+    private let activeCount = Atomic<Int>(0)
+
+    func submit(_ job: GenerationJob) {
+        pending.withLock { $0.append(job) }
+        wake.signal()
+    }
+
+    private func loop() {
+        while true {
+            if active.isEmpty, pending.withLock({ $0.isEmpty }) { wake.wait() }
+            admit()
+            step()
+            activeCount.store(active.count, ordering: .relaxed)
+        }
+    }
+
+    /// Moves waiting requests into free slots and prefills each one.
+    private func admit() {
+        while !freeSlots.isEmpty {
+            guard let job = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { return }
+            if job.flag.isCancelled {
+                job.finish(reason: "cancelled")
+                continue
+            }
+            job.slot = freeSlots.removeLast()
+            do {
+                try prefill(job)
+                active.append(job)
+            } catch is CancellationError {
+                release(job, reason: "cancelled")
+            } catch {
+                llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
+                freeSlots.append(job.slot)
+                job.fail(error)
+            }
+        }
+    }
+
+    private func prefill(_ job: GenerationJob) throws {
+        let request = job.request
+        guard request.maxNewTokens > 0 else { throw InferenceError.badRequest("max_new_tokens must be at least 1") }
+        guard !request.turns.isEmpty else { throw InferenceError.badRequest("the request has no question") }
+        let images = request.images
+        if !images.isEmpty, projector == nil { throw InferenceError.visionUnavailable }
+        let prompt = try tokenize(request, images: images)
+        job.prompt = prompt
+        let needed = prompt.textTokens + prompt.imageTokens + 1
+        guard needed <= context.sequenceTokens else {
+            throw InferenceError.contextOverflow(needed: needed, available: context.sequenceTokens)
+        }
+        llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
+        context.setAbort(job.flag)
+        defer { context.setAbort(nil) }
+        var position = 0
+        for piece in prompt.pieces {
+            switch piece {
+            case .text(let tokens):
+                let start = DispatchTime.now()
+                position = try context.decode(tokens, at: position, sequence: job.slot)
+                job.prefillMs += start.millisecondsElapsed
+            case .image(let chunk, _):
+                job.encodeMs += try projector!.encode(prompt, chunk: chunk)
+                let start = DispatchTime.now()
+                position = try projector!.decodeEncoded(prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
+                job.prefillMs += start.millisecondsElapsed
+            }
+            if job.flag.isCancelled { throw CancellationError() }
+        }
+        job.position = position
+        // Sample now: the next prefill overwrites these logits.
+        job.pendingToken = job.sampler.sample(context, index: -1)
+        job.decodeStart = DispatchTime.now()
+    }
+
+    /// Emits each active request's pending token and decodes all of them in one batch.
+    private func step() {
+        var batchJobs: [GenerationJob] = []
+        for job in active {
+            if job.flag.isCancelled { release(job, reason: "cancelled"); continue }
+            let token = job.pendingToken
+            if model.isEndOfGeneration(token), !job.request.ignoreEndOfSequence { release(job, reason: "stop"); continue }
+            if job.accept(bytes: model.bytes(of: token)) { release(job, reason: "stop"); continue }
+            if job.produced >= job.request.maxNewTokens || job.position >= context.sequenceTokens {
+                release(job, reason: "length")
+                continue
+            }
+            batchJobs.append(job)
+        }
+        active = active.filter { $0.slot >= 0 }
+        guard !batchJobs.isEmpty else { return }
+        do {
+            try context.decodeStep(batchJobs.map { ($0.pendingToken, $0.position, $0.slot) })
+            for (index, job) in batchJobs.enumerated() {
+                job.position += 1
+                job.pendingToken = job.sampler.sample(context, index: Int32(index))
+            }
+        } catch {
+            for job in batchJobs {
+                llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
+                freeSlots.append(job.slot)
+                job.slot = -1
+                job.fail(error)
+            }
+            active = active.filter { $0.slot >= 0 }
+        }
+    }
+
+    /// Finishes a request and frees its slot.
+    private func release(_ job: GenerationJob, reason: String) {
+        llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
+        freeSlots.append(job.slot)
+        job.slot = -1
+        job.finish(reason: reason)
+    }
+
+    private func tokenize(_ request: GenerationRequest, images: [ModelImage]) throws -> TokenizedPrompt {
+        let segments = PromptBuilder.segments(for: request)
+        if let projector {
+            return try projector.tokenize(segments, images: try images.map { try $0.fitted(to: projector.imageSize) }, addBOS: true)
+        }
+        var tokens: [llama_token] = []
+        for (index, segment) in segments.enumerated() {
+            switch segment {
+            case .template(let text): tokens += model.tokenize(text, addBOS: index == 0, special: true)
+            case .user(let text): tokens += model.tokenize(text, addBOS: index == 0, special: false)
+            case .image: throw InferenceError.visionUnavailable
+            }
+        }
+        return TokenizedPrompt(pieces: [.text(tokens)], chunks: nil)
+    }
+}

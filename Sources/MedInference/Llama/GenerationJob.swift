@@ -1,0 +1,67 @@
+internal import CLlama
+import Foundation
+
+/// One request while the scheduler serves it: its sequence slot, sampler and streaming state.
+/// Created by the caller, then touched only by the scheduler thread.
+final class GenerationJob: @unchecked Sendable {
+    let request: GenerationRequest
+    let flag: CancelFlag
+    private let continuation: AnswerStream.Continuation
+
+    var prompt: TokenizedPrompt?
+    /// The llama.cpp sequence id (KV cache slot) while active.
+    var slot: Int32 = -1
+    /// Next position in the sequence.
+    var position = 0
+    /// Sampled from the latest logits, not yet fed back.
+    var pendingToken: llama_token = 0
+    var sampler: Sampler
+    var encodeMs = 0.0
+    var prefillMs = 0.0
+    var decodeStart = DispatchTime.now()
+    var produced = 0
+
+    private var assembler = UTF8Assembler()
+    private var stops: StopMatcher
+    private var filter = ReasoningFilter()
+    private var raw = ""
+    private var stopped = false
+
+    init(request: GenerationRequest, flag: CancelFlag, continuation: AnswerStream.Continuation) {
+        self.request = request
+        self.flag = flag
+        self.continuation = continuation
+        self.sampler = Sampler(request.sampling)
+        self.stops = StopMatcher(stops: request.stop)
+    }
+
+    /// Streams the text of one generated token; returns true when a stop string was reached.
+    func accept(bytes: [UInt8]) -> Bool {
+        produced += 1
+        let (text, hitStop) = stops.feed(assembler.append(bytes))
+        release(text)
+        stopped = hitStop
+        return hitStop
+    }
+
+    /// Ends the stream with its summary; text held back is released unless a stop string cut it.
+    func finish(reason: String) {
+        if !stopped { release(stops.flush(assembler.flush())) }
+        for event in filter.finish() { continuation.yield(event) }
+        let summary = GenerationSummary(
+            rawText: raw, textTokensIn: prompt?.textTokens ?? 0, imageTokensIn: prompt?.imageTokens ?? 0,
+            tokensOut: produced, imageEncodeMs: encodeMs, prefillMs: prefillMs,
+            decodeMs: produced > 0 ? decodeStart.millisecondsElapsed : 0, finishReason: reason)
+        continuation.yield(.finished(summary))
+        continuation.finish()
+    }
+
+    /// Ends the stream with an error.
+    func fail(_ error: any Error) { continuation.finish(throwing: error) }
+
+    private func release(_ text: String) {
+        guard !text.isEmpty else { return }
+        raw += text
+        for event in filter.feed(text) { continuation.yield(event) }
+    }
+}
