@@ -1,0 +1,103 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MedImaging
+import MedInference
+
+/// What a batch asks about one image: the decoded study (shared by all its questions) or the
+/// raw bytes for a server, which decodes them itself.
+struct BatchImage: Sendable {
+    var bytes: Data
+    var study: DecodedStudy
+}
+
+/// The answer to one (image, question) pair, whichever engine produced it.
+struct BatchAnswer: Sendable {
+    var answer: String
+    var reasoning: String?
+    var boxes: [BatchBox]
+    var model: String
+    var tokensIn: Int
+    var tokensOut: Int
+}
+
+/// Answers batch questions: in process or through a server's `/api/predict`.
+protocol BatchAnswerer: Sendable {
+    func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer
+}
+
+/// Runs the questions through a `LlamaEngine` in this process.
+struct LocalAnswerer: BatchAnswerer {
+    let engine: LlamaEngine
+    let window: WindowChoice
+    let maxNewTokens: Int
+
+    func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
+        let (square, transform) = try ModelInput.image(from: image.study, window: window, side: engine.info.imageSize ?? 896)
+        let text = context.map { "Prior report / clinical notes:\n\($0)\n\n\(question)" } ?? question
+        let request = GenerationRequest(turns: [ChatTurn(role: .user, parts: [.image(try ModelImage(square)), .text(text)])],
+                                        maxNewTokens: maxNewTokens)
+        let result = try await engine.answer(request)
+        let boxes = result.boxes.map { box in
+            let normalized = [box.y0, box.x0, box.y1, box.x1]
+            return BatchBox(label: box.label, box2d: normalized, pixels: transform.originalBox(fromNormalized: normalized))
+        }
+        return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: engine.info.model,
+                           tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut)
+    }
+}
+
+/// Sends each question to a lab server (or any server of the article's API), retrying when it
+/// answers 429/503 (busy or loading) with the delay it asks for.
+struct RemoteAnswerer: BatchAnswerer {
+    let server: URL
+    let apiKey: String?
+    let window: String?
+    let maxNewTokens: Int
+    let attempts = 6
+
+    func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
+        var body: [String: Any] = ["image": image.bytes.base64EncodedString(), "question": question, "max_new_tokens": maxNewTokens]
+        if let context { body["context"] = context }
+        if let window { body["window"] = window }
+        var request = URLRequest(url: server.appendingPathComponent("api/predict"))
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
+        request.httpBody = try JSONSerialization.data(withJSONObject: body)
+        request.timeoutInterval = 600
+        var delay = 1.0
+        for attempt in 1...attempts {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            if status == 200 { return Self.parse(object) }
+            let message = ((object["error"] as? [String: Any])?["message"] as? String) ?? String(decoding: data.prefix(300), as: UTF8.self)
+            guard status == 429 || status == 503, attempt < attempts else {
+                throw BatchError("server answered \(status): \(message)")
+            }
+            let retryAfter = ((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After")).flatMap(Double.init)
+            try await Task.sleep(for: .seconds(min(30, retryAfter ?? delay)))
+            delay *= 2
+        }
+        throw BatchError("server stayed busy")
+    }
+
+    private static func parse(_ object: [String: Any]) -> BatchAnswer {
+        let usage = object["usage"] as? [String: Any] ?? [:]
+        let boxes = (object["boxes"] as? [[String: Any]] ?? []).map { box -> BatchBox in
+            let normalized = (box["box_2d"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.doubleValue }
+            var pixels: PixelBox?
+            if let p = box["pixels"] as? [String: Any] ?? box["box"] as? [String: Any],
+               let x0 = p["x0"] as? Double, let y0 = p["y0"] as? Double, let x1 = p["x1"] as? Double, let y1 = p["y1"] as? Double {
+                pixels = PixelBox(x0: x0, y0: y0, x1: x1, y1: y1)
+            }
+            return BatchBox(label: box["label"] as? String ?? "", box2d: normalized, pixels: pixels)
+        }
+        let model = (object["model"] as? String) ?? ((object["model"] as? [String: Any])?["name"] as? String) ?? "remote"
+        return BatchAnswer(answer: object["answer"] as? String ?? "", reasoning: object["reasoning"] as? String, boxes: boxes,
+                           model: model, tokensIn: usage["tokens_in"] as? Int ?? usage["prompt_tokens"] as? Int ?? 0,
+                           tokensOut: usage["tokens_out"] as? Int ?? usage["completion_tokens"] as? Int ?? 0)
+    }
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import MedImaging
+import MedInference
+
+/// `medlab batch`: folders of studies × fixed questions → JSONL (and CSV), resumable.
+struct Batch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer fixed questions about every image in folders; one JSONL row per (file, question).",
+        discussion: """
+        Rows are appended as they finish, one complete line each, so a killed run loses at most the rows \
+        in flight; rerunning with the same output skips rows already there. A file that cannot be read \
+        becomes an error row and the run goes on. Research and teaching use only — not for diagnosis.
+        """)
+
+    @Argument(help: "Image files or folders (PNG, JPEG, DICOM, NIfTI).")
+    var paths: [String]
+
+    @Option(name: [.customShort("q"), .long], help: "A question; repeat for several.")
+    var question: [String] = []
+
+    @Option(help: "A file with one question per line (blank lines and lines starting with # are ignored).")
+    var questions: String?
+
+    @Option(name: [.customShort("o"), .long], help: "The JSONL output (appended to; resumed when it exists).")
+    var output: String
+
+    @Option(help: "Also write the rows as CSV here when the run ends.")
+    var csv: String?
+
+    @Option(help: "Send questions to this lab server (e.g. http://127.0.0.1:7860) instead of running the model here.")
+    var server: String?
+
+    @Option(name: .customLong("api-key"), help: "API key for --server (default: MEDLAB_API_KEY).")
+    var apiKey: String?
+
+    @Option(help: "Questions in flight at once (in process they are decoded together).")
+    var concurrency = 1
+
+    @Option(help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W.")
+    var window = "default"
+
+    @Flag(inversion: .prefixedNo, help: "Descend into sub-folders.")
+    var recursive = true
+
+    @Option(help: "Only files matching this glob (repeatable), e.g. '*.dcm'.")
+    var include: [String] = []
+
+    @Option(help: "Skip files matching this glob (repeatable).")
+    var exclude: [String] = []
+
+    @Option(name: .customLong("max-new-tokens"), help: "Most tokens per answer.")
+    var maxNewTokens = 512
+
+    @Option(name: .customLong("context-file"), help: "Prior report or clinical notes attached to every question.")
+    var contextFile: String?
+
+    @Flag(inversion: .prefixedNo, help: "Skip (image, question, settings) rows already in the output.")
+    var resume = true
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    func run() async throws {
+        let allQuestions = try loadQuestions()
+        guard !allQuestions.isEmpty else { throw ValidationError("give at least one question with -q or --questions") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        let windowChoice = try WindowChoice(parsing: window)
+        let context = try contextFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        let (files, skipped) = try BatchFiles.collect(paths, recursive: recursive, include: include, exclude: exclude)
+        let outputURL = URL(fileURLWithPath: output)
+        if !resume { try? FileManager.default.removeItem(at: outputURL) }
+        let doneKeys = Set(JSONLWriter.existingRows(at: outputURL).map(\.key))
+        let params = "max_new_tokens=\(maxNewTokens);window=\(window);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
+
+        let answerer: any BatchAnswerer
+        if let server {
+            guard let url = URL(string: server) else { throw ValidationError("--server is not a URL: \(server)") }
+            answerer = RemoteAnswerer(server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
+                                      window: window == "default" ? nil : window, maxNewTokens: maxNewTokens)
+        } else {
+            var options = modelOptions.engineOptions
+            options.parallel = max(options.parallel, concurrency)
+            let engine = try await LlamaEngine.load(try modelOptions.files(), options: options)
+            answerer = LocalAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens)
+        }
+        let writer = try JSONLWriter(url: outputURL)
+        // Hash every file first: the total (for progress and ETA) is what is left to do.
+        var work: [(file: BatchFile, bytes: Data?, sha: String?, questions: [String])] = []
+        var resumed = 0
+        for file in files {
+            let bytes = try? Data(contentsOf: file.url)
+            let sha = bytes.map { Self.sha256($0) }
+            let pending = allQuestions.filter { question in
+                let key = BatchRow(filename: file.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
+                                   imageSHA256: sha, boxes: [], params: params).key
+                return !doneKeys.contains(key)
+            }
+            resumed += allQuestions.count - pending.count
+            if !pending.isEmpty { work.append((file, bytes, sha, pending)) }
+        }
+        let progress = BatchProgress(total: work.reduce(0) { $0 + $1.questions.count })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for item in work {
+                // Decode once per file; its questions share the pixels.
+                let image: Result<BatchImage, any Error> = Result {
+                    guard let bytes = item.bytes else { throw BatchError("cannot read \(item.file.url.path)") }
+                    return BatchImage(bytes: bytes, study: try ImageDecoder.decode(data: bytes, filenameHint: item.file.name))
+                }
+                for question in item.questions {
+                    if inFlight >= concurrency {
+                        try await group.next()
+                        inFlight -= 1
+                    }
+                    inFlight += 1
+                    group.addTask {
+                        let row = await Self.answer(image, file: item.file, sha: item.sha, question: question,
+                                                    context: context, params: params, answerer: answerer)
+                        try await writer.append(row)
+                        await progress.record(error: row.error != nil, tokensOut: row.tokensOut ?? 0)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await writer.close()
+        FileHandle.standardError.write(Data((await progress.summary(skipped: skipped, resumed: resumed) + "\n").utf8))
+        if let csv { try CSVExport.write(rows: JSONLWriter.existingRows(at: outputURL), to: URL(fileURLWithPath: csv)) }
+    }
+
+    /// One row: the answer, or the error that explains why there is none.
+    private static func answer(_ image: Result<BatchImage, any Error>, file: BatchFile, sha: String?, question: String,
+                               context: String?, params: String, answerer: any BatchAnswerer) async -> BatchRow {
+        let start = Date()
+        var row = BatchRow(filename: file.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
+                           imageSHA256: sha, boxes: [], params: params)
+        do {
+            let result = try await answerer.answer(try image.get(), question: question, context: context)
+            row.answer = result.answer
+            row.reasoning = result.reasoning
+            row.boxes = result.boxes
+            row.model = result.model
+            row.tokensIn = result.tokensIn
+            row.tokensOut = result.tokensOut
+        } catch {
+            row.error = "\(error)"
+        }
+        row.inferenceTimeSec = (Date().timeIntervalSince(start) * 100).rounded() / 100
+        row.timestamp = ISO8601DateFormatter().string(from: Date())
+        return row
+    }
+
+    private func loadQuestions() throws -> [String] {
+        var all = question
+        if let questions {
+            all += try String(contentsOfFile: questions, encoding: .utf8).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        return all
+    }
+
+    static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+}
