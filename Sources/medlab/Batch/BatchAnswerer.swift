@@ -32,12 +32,13 @@ struct LocalAnswerer: BatchAnswerer {
     let engine: LlamaEngine
     let window: WindowChoice
     let maxNewTokens: Int
+    let ignoreEOS: Bool
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
         let (square, transform) = try ModelInput.image(from: image.study, window: window, side: engine.info.imageSize ?? 896)
         let text = context.map { "Prior report / clinical notes:\n\($0)\n\n\(question)" } ?? question
         let request = GenerationRequest(turns: [ChatTurn(role: .user, parts: [.image(try ModelImage(square)), .text(text)])],
-                                        maxNewTokens: maxNewTokens)
+                                        maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
         let result = try await engine.answer(request)
         let boxes = result.boxes.map { box in
             let normalized = [box.y0, box.x0, box.y1, box.x1]
@@ -89,8 +90,10 @@ struct RemoteAnswerer: BatchAnswerer {
         let boxes = (object["boxes"] as? [[String: Any]] ?? []).map { box -> BatchBox in
             let normalized = (box["box_2d"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.doubleValue }
             var pixels: PixelBox?
-            if let p = box["pixels"] as? [String: Any] ?? box["box"] as? [String: Any],
-               let x0 = p["x0"] as? Double, let y0 = p["y0"] as? Double, let x1 = p["x1"] as? Double, let y1 = p["y1"] as? Double {
+            // The lab server puts pixel corners beside `box_2d`; accept a nested object too.
+            if let p = box["pixels"] as? [String: Any] ?? (box["x0"] != nil ? box : nil),
+               let x0 = (p["x0"] as? NSNumber)?.doubleValue, let y0 = (p["y0"] as? NSNumber)?.doubleValue,
+               let x1 = (p["x1"] as? NSNumber)?.doubleValue, let y1 = (p["y1"] as? NSNumber)?.doubleValue {
                 pixels = PixelBox(x0: x0, y0: y0, x1: x1, y1: y1)
             }
             return BatchBox(label: box["label"] as? String ?? "", box2d: normalized, pixels: pixels)

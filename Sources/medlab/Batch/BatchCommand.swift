@@ -56,6 +56,9 @@ struct Batch: AsyncParsableCommand {
     @Option(name: .customLong("context-file"), help: "Prior report or clinical notes attached to every question.")
     var contextFile: String?
 
+    @Flag(name: .customLong("ignore-eos"), help: "Always generate --max-new-tokens tokens (benchmarks; in process only).")
+    var ignoreEOS = false
+
     @Flag(inversion: .prefixedNo, help: "Skip (image, question, settings) rows already in the output.")
     var resume = true
 
@@ -82,7 +85,7 @@ struct Batch: AsyncParsableCommand {
             var options = modelOptions.engineOptions
             options.parallel = max(options.parallel, concurrency)
             let engine = try await LlamaEngine.load(try modelOptions.files(), options: options)
-            answerer = LocalAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens)
+            answerer = LocalAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
         }
         let writer = try JSONLWriter(url: outputURL)
         // Hash every file first: the total (for progress and ETA) is what is left to do.

@@ -1,0 +1,179 @@
+import Foundation
+
+/// JPEG lossless, process 14 (ITU-T T.81 Annex H: Huffman-coded differences from one of seven
+/// predictors), 2 to 16 bits, any number of components, restart intervals, point transform.
+/// Written in Swift because Debian's libjpeg-turbo 2.1 has no lossless mode; it covers DICOM's
+/// 1.2.840.10008.1.2.4.57 and .70 (selection value 1).
+enum LosslessJPEG {
+    private struct Huffman {
+        var lookup: [Int: [UInt16: UInt8]] = [:]   // code length -> code -> value
+        init(counts: [Int], values: [UInt8]) throws {
+            var code: UInt16 = 0, k = 0
+            for length in 1...16 {
+                var table: [UInt16: UInt8] = [:]
+                for _ in 0..<counts[length - 1] {
+                    guard k < values.count else { throw ImagingError.malformed("lossless JPEG Huffman table too short") }
+                    table[code] = values[k]; k += 1; code &+= 1
+                }
+                if !table.isEmpty { lookup[length] = table }
+                code <<= 1
+            }
+        }
+    }
+
+    private struct BitReader {
+        let b: [UInt8]
+        var pos: Int
+        var acc: UInt32 = 0
+        var count = 0
+        /// Set once a marker is reached; from then on zeros are fed, as T.81 F.2.2.5 allows.
+        var hitMarker = false
+
+        mutating func bit() -> UInt32 {
+            if count == 0 {
+                var byte: UInt8 = 0
+                if !hitMarker && pos < b.count {
+                    byte = b[pos]
+                    if byte == 0xFF {
+                        let next = pos + 1 < b.count ? b[pos + 1] : 0xD9
+                        if next == 0x00 { pos += 2 } else { hitMarker = true; byte = 0 }
+                    } else { pos += 1 }
+                } else { hitMarker = true }
+                acc = UInt32(byte); count = 8
+            }
+            count -= 1
+            return (acc >> UInt32(count)) & 1
+        }
+
+        mutating func bits(_ n: Int) -> Int { var v = 0; for _ in 0..<n { v = v << 1 | Int(bit()) }; return v }
+
+        mutating func decode(_ h: Huffman) throws -> Int {
+            var code: UInt16 = 0
+            for length in 1...16 {
+                code = code << 1 | UInt16(bit())
+                if let v = h.lookup[length]?[code] { return Int(v) }
+            }
+            throw ImagingError.malformed("lossless JPEG: invalid Huffman code")
+        }
+
+        /// Skips to just after the next RSTn marker and resets the bit buffer.
+        mutating func restart() {
+            count = 0; hitMarker = false
+            while pos + 1 < b.count && !(b[pos] == 0xFF && (0xD0...0xD7).contains(b[pos + 1])) { pos += 1 }
+            pos = min(pos + 2, b.count)
+        }
+    }
+
+    static func decode(_ data: [UInt8], desc: PixelDescription) throws -> RawFrame {
+        guard data.count > 4, data[0] == 0xFF, data[1] == 0xD8 else { throw ImagingError.malformed("lossless JPEG without SOI") }
+        var tables: [Int: Huffman] = [:]
+        var precision = 0, width = 0, height = 0
+        var componentIDs: [Int] = []
+        var restartInterval = 0
+        var out: [Int32] = []
+        var i = 2
+        func u16(_ p: Int) throws -> Int {
+            guard p + 1 < data.count else { throw ImagingError.truncated("lossless JPEG marker segment") }
+            return Int(data[p]) << 8 | Int(data[p + 1])
+        }
+        while i + 3 < data.count {
+            guard data[i] == 0xFF else { i += 1; continue }
+            let marker = data[i + 1]
+            if marker == 0xD9 { break }
+            if marker == 0xFF || marker == 0x00 || (0xD0...0xD7).contains(marker) { i += 1; continue }
+            let length = try u16(i + 2)
+            let seg = i + 4, end = i + 2 + length
+            guard length >= 2, end <= data.count else { throw ImagingError.truncated("lossless JPEG segment") }
+            switch marker {
+            case 0xC4:
+                var p = seg
+                while p + 17 <= end {
+                    let id = Int(data[p] & 0x0F)
+                    let counts = (0..<16).map { Int(data[p + 1 + $0]) }
+                    let total = counts.reduce(0, +)
+                    guard p + 17 + total <= end else { throw ImagingError.truncated("lossless JPEG Huffman table") }
+                    tables[id] = try Huffman(counts: counts, values: Array(data[(p + 17)..<(p + 17 + total)]))
+                    p += 17 + total
+                }
+            case 0xC3, 0xC7, 0xCB, 0xCF:
+                precision = Int(data[seg]); height = try u16(seg + 1); width = try u16(seg + 3)
+                let nf = Int(data[seg + 5])
+                componentIDs = (0..<nf).map { Int(data[seg + 6 + 3 * $0]) }
+                guard width == desc.columns, height == desc.rows, nf == desc.samplesPerPixel, precision >= 2, precision <= 16 else {
+                    throw ImagingError.malformed("lossless JPEG frame \(width)×\(height)×\(nf) at \(precision) bits does not match the header")
+                }
+                out = [Int32](repeating: 0, count: width * height * nf)
+            case 0xC0, 0xC1, 0xC2: throw ImagingError.malformed("DCT-based JPEG where a lossless stream was expected")
+            case 0xDD: restartInterval = try u16(seg)
+            case 0xDA:
+                guard !out.isEmpty else { throw ImagingError.malformed("lossless JPEG scan before frame header") }
+                let ns = Int(data[seg])
+                var comps: [(index: Int, table: Huffman)] = []
+                for k in 0..<ns {
+                    let id = Int(data[seg + 1 + 2 * k]), td = Int(data[seg + 2 + 2 * k] >> 4)
+                    guard let index = componentIDs.firstIndex(of: id), let t = tables[td] else {
+                        throw ImagingError.malformed("lossless JPEG scan refers to a missing component or table")
+                    }
+                    comps.append((index, t))
+                }
+                let predictor = Int(data[seg + 1 + 2 * ns]), pt = Int(data[seg + 3 + 2 * ns] & 0x0F)
+                var reader = BitReader(b: data, pos: end)
+                try scan(&reader, comps: comps, nf: componentIDs.count, width: width, height: height, precision: precision,
+                         predictor: predictor, pointTransform: pt, restart: restartInterval, out: &out)
+                i = reader.pos
+                continue
+            default: break
+            }
+            i = end
+        }
+        guard !out.isEmpty else { throw ImagingError.malformed("lossless JPEG without a frame") }
+        return RawFrame(values: out.map { desc.normalize(UInt32(bitPattern: $0)) }, width: width, height: height,
+                        channels: componentIDs.count, colorModel: desc.photometric)
+    }
+
+    private static func scan(_ r: inout BitReader, comps: [(index: Int, table: Huffman)], nf: Int, width: Int, height: Int,
+                             precision: Int, predictor: Int, pointTransform pt: Int, restart: Int, out: inout [Int32]) throws {
+        let mask = (1 << (precision - pt)) - 1
+        let initial = 1 << (precision - pt - 1)
+        var sinceRestart = 0
+        var firstLineAfterRestart = true
+        // Work on unshifted values; shift by the point transform at the end.
+        for y in 0..<height {
+            for x in 0..<width {
+                if restart > 0 && sinceRestart == restart {
+                    r.restart(); sinceRestart = 0; firstLineAfterRestart = true
+                }
+                for c in comps {
+                    let o = (y * width + x) * nf + c.index
+                    let pred: Int
+                    if sinceRestart == 0 && (restart > 0 || y == 0) && (x == 0 || restart > 0) { pred = initial }
+                    else if (y == 0 || firstLineAfterRestart) && x > 0 { pred = Int(out[o - nf]) }
+                    else if x == 0 { pred = Int(out[o - width * nf]) }
+                    else {
+                        let ra = Int(out[o - nf]), rb = Int(out[o - width * nf]), rc = Int(out[o - width * nf - nf])
+                        switch predictor {
+                        case 1: pred = ra
+                        case 2: pred = rb
+                        case 3: pred = rc
+                        case 4: pred = ra + rb - rc
+                        case 5: pred = ra + ((rb - rc) >> 1)
+                        case 6: pred = rb + ((ra - rc) >> 1)
+                        case 7: pred = (ra + rb) >> 1
+                        default: pred = ra
+                        }
+                    }
+                    let t = try r.decode(c.table)
+                    var diff = 0
+                    if t == 16 { diff = 32768 } else if t > 0 {
+                        diff = r.bits(t)
+                        if diff < 1 << (t - 1) { diff -= (1 << t) - 1 }
+                    }
+                    out[o] = Int32((pred + diff) & mask)
+                }
+                sinceRestart += 1
+                if firstLineAfterRestart && x == width - 1 { firstLineAfterRestart = false }
+            }
+        }
+        if pt > 0 { for k in out.indices { out[k] <<= Int32(pt) } }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+/// A rectangle in original image pixels: `x0, y0` top-left, `x1, y1` bottom-right (exclusive).
+public struct PixelBox: Sendable, Codable, Equatable {
+    public var x0: Double, y0: Double, x1: Double, y1: Double
+    public init(x0: Double, y0: Double, x1: Double, y1: Double) {
+        self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1
+    }
+}
+
+/// How an original image was placed into the model's square: keep it with the model image so
+/// that boxes the model returns (0–1000 of the padded square) map back to original pixels.
+public struct LetterboxTransform: Sendable, Codable, Equatable {
+    public let originalWidth: Int
+    public let originalHeight: Int
+    /// Side of the square in pixels (896 for MedGemma).
+    public let side: Int
+    /// Size of the resized image inside the square.
+    public let contentWidth: Int
+    public let contentHeight: Int
+    /// Left and top padding in square pixels.
+    public let offsetX: Int
+    public let offsetY: Int
+
+    /// Computes the placement of a `width`×`height` image in a `side` square: the longer edge
+    /// fills the square, the shorter is centred (odd padding puts the extra pixel right/bottom).
+    public init(originalWidth width: Int, originalHeight height: Int, side: Int) {
+        let scale = Double(side) / Double(max(width, height))
+        originalWidth = width
+        originalHeight = height
+        self.side = side
+        contentWidth = max(1, min(side, Int((Double(width) * scale).rounded())))
+        contentHeight = max(1, min(side, Int((Double(height) * scale).rounded())))
+        offsetX = (side - contentWidth) / 2
+        offsetY = (side - contentHeight) / 2
+    }
+
+    /// Maps a point in square pixels to original pixels (not clamped).
+    public func toOriginal(x: Double, y: Double) -> (x: Double, y: Double) {
+        ((x - Double(offsetX)) * Double(originalWidth) / Double(contentWidth),
+         (y - Double(offsetY)) * Double(originalHeight) / Double(contentHeight))
+    }
+
+    /// Maps a point in original pixels to square pixels.
+    public func toSquare(x: Double, y: Double) -> (x: Double, y: Double) {
+        (x * Double(contentWidth) / Double(originalWidth) + Double(offsetX),
+         y * Double(contentHeight) / Double(originalHeight) + Double(offsetY))
+    }
+
+    /// Maps a model box `[y0, x0, y1, x1]` normalised to 0–1000 of the padded square back to
+    /// original pixels, clamped to the image (a box drawn partly on the padding is cut at the
+    /// image edge). Returns nil for fewer than four numbers or a box entirely on the padding.
+    public func originalBox(fromNormalized box: [Double]) -> PixelBox? {
+        guard box.count >= 4, box.prefix(4).allSatisfy(\.isFinite) else { return nil }
+        let s = Double(side) / 1000
+        let a = toOriginal(x: min(box[1], box[3]) * s, y: min(box[0], box[2]) * s)
+        let b = toOriginal(x: max(box[1], box[3]) * s, y: max(box[0], box[2]) * s)
+        let w = Double(originalWidth), h = Double(originalHeight)
+        let r = PixelBox(x0: min(max(a.x, 0), w), y0: min(max(a.y, 0), h),
+                         x1: min(max(b.x, 0), w), y1: min(max(b.y, 0), h))
+        return (r.x1 > r.x0 && r.y1 > r.y0) ? r : nil
+    }
+
+    /// The inverse of `originalBox`: original pixels to `[y0, x0, y1, x1]` in 0–1000 of the square.
+    public func normalizedBox(fromOriginal box: PixelBox) -> [Double] {
+        let a = toSquare(x: box.x0, y: box.y0), b = toSquare(x: box.x1, y: box.y1)
+        let k = 1000 / Double(side)
+        return [a.y * k, a.x * k, b.y * k, b.x * k]
+    }
+}
+
+/// Fits any image into the model's square input without cropping.
+public enum Letterbox {
+    /// Resizes `image` so its longer edge is `side` (area averaging when shrinking, linear when
+    /// enlarging) and centres it on `padding`. Returns the square and the transform.
+    public static func fit(_ image: RGBImage, side: Int = 896, padding: (UInt8, UInt8, UInt8) = (0, 0, 0))
+        -> (image: RGBImage, transform: LetterboxTransform) {
+        precondition(side > 0)
+        let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side)
+        let content = Resampler.resize(image, width: t.contentWidth, height: t.contentHeight)
+        var out = RGBImage(width: side, height: side, fill: padding)
+        out.pixels.withUnsafeMutableBufferPointer { o in
+            content.pixels.withUnsafeBufferPointer { c in
+                let rowBytes = t.contentWidth * 3
+                for y in 0..<t.contentHeight {
+                    let dst = ((t.offsetY + y) * side + t.offsetX) * 3
+                    for k in 0..<rowBytes { o[dst + k] = c[y * rowBytes + k] }
+                }
+            }
+        }
+        return (out, t)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import MedInference
+
+/// Holds the engine and its load state, so the server can start answering `/api/health`
+/// before the model is loaded (loading MedGemma takes seconds to minutes).
+public actor EngineHost {
+    /// What `/api/health` reports as `status`.
+    public enum Status: String, Sendable, Codable {
+        case loading, ok, noModel = "no_model", error
+    }
+
+    public private(set) var status: Status
+    public private(set) var engine: (any InferenceEngine)?
+    public private(set) var info: EngineInfo?
+    /// The demo model (Gemma 3 270M base + random projector): its answers mean nothing.
+    public private(set) var isDemo: Bool
+    /// Why there is no model, or what failed, in words a person can act on.
+    public private(set) var message: String?
+    private var loadStarted = Date()
+
+    /// A host with an engine that is already loaded.
+    public init(engine: any InferenceEngine, info: EngineInfo, isDemo: Bool = false) {
+        self.engine = engine
+        self.info = info
+        self.isDemo = isDemo
+        self.status = .ok
+    }
+
+    /// A host in a given state without an engine (`loading`, `no_model` or `error`).
+    public init(status: Status, message: String? = nil) {
+        self.status = status
+        self.message = message
+        self.isDemo = false
+    }
+
+    /// Starts loading in the background and returns at once; `/api/health` says `loading` meanwhile.
+    public static func loading(_ files: ModelFiles, options: EngineOptions) -> EngineHost {
+        let host = EngineHost(status: .loading, message: "loading \(URL(fileURLWithPath: files.model).lastPathComponent)")
+        Task {
+            do {
+                let engine = try await LlamaEngine.load(files, options: options)
+                await host.loaded(engine, info: engine.info, isDemo: files.isDemo)
+            } catch {
+                await host.failed(String(describing: error))
+            }
+        }
+        return host
+    }
+
+    public func loaded(_ engine: any InferenceEngine, info: EngineInfo, isDemo: Bool) {
+        self.engine = engine
+        self.info = info
+        self.isDemo = isDemo
+        self.status = .ok
+        self.message = nil
+    }
+
+    public func failed(_ message: String) {
+        status = .error
+        self.message = message
+    }
+
+    /// Seconds since loading began (for `Retry-After` while loading).
+    var loadingSeconds: Double { Date().timeIntervalSince(loadStarted) }
+
+    /// The engine, or the 503 that says why there is none.
+    func ready() throws -> (engine: any InferenceEngine, info: EngineInfo, isDemo: Bool) {
+        switch status {
+        case .ok:
+            guard let engine, let info else { throw LabError.internalError("engine state is inconsistent") }
+            return (engine, info, isDemo)
+        case .loading:
+            throw LabError.unavailable(code: "loading", message: "the model is still loading; retry shortly", retryAfter: 5)
+        case .noModel:
+            throw LabError.unavailable(code: "no_model", message: message ?? ModelFiles.downloadHint, retryAfter: nil)
+        case .error:
+            throw LabError.unavailable(code: "model_error", message: "the model failed to load: \(message ?? "unknown error")",
+                                       retryAfter: nil)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// On SIGTERM/SIGINT: refuse new generations, let running ones finish for `grace` seconds, then
+/// cancel them, so the process exits promptly and cleanly (exit code 0).
+///
+/// List it **after** the app in the service group: a group shuts its services down in reverse
+/// order, one after another, so the drain runs first, while the HTTP server still delivers the
+/// answers; inside the app it would only start once the server had waited for every request.
+public struct ShutdownDrain: Service {
+    let queue: GenerationQueue
+    let grace: Double
+    let logger: Logger
+
+    public init(queue: GenerationQueue, grace: Double, logger: Logger) {
+        self.queue = queue
+        self.grace = grace
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Returns when graceful shutdown begins; throws if the group is cancelled instead.
+        try? await gracefulShutdown()
+        await queue.drain()
+        logger.info("shutting down: no new requests", metadata: ["grace_s": "\(grace)"])
+        let deadline = ContinuousClock.now + .milliseconds(Int(grace * 1000))
+        while await !queue.isIdle, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if await !queue.isIdle {
+            logger.warning("grace period over: cancelling running generations")
+            await queue.cancelRunning()
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import MedInference
+
+/// `GET /api/health`: load state, model, backend and queue; answers while the model is loading.
+struct HealthController {
+    let services: LabServices
+
+    struct Health: Encodable {
+        struct Model: Encodable {
+            var name: String
+            var projector: String?
+            var demo: Bool
+            var contextTokens: Int
+            var imageSize: Int?
+            var tokensPerImage: Int?
+            var devices: [String]
+            var llamaBuild: String?
+            enum CodingKeys: String, CodingKey {
+                case name, projector, demo, devices
+                case contextTokens = "context_tokens", imageSize = "image_size", tokensPerImage = "tokens_per_image"
+                case llamaBuild = "llama_build"
+            }
+        }
+
+        struct Queue: Encodable {
+            var running: Int
+            var waiting: Int
+            var slots: Int
+            var maxWaiting: Int
+            enum CodingKeys: String, CodingKey {
+                case running, waiting, slots
+                case maxWaiting = "max_waiting"
+            }
+        }
+
+        var status: String
+        var ready: Bool
+        var message: String?
+        var model: Model?
+        var backend: String?
+        var gpuLayers: Int
+        var queue: Queue
+        var version: String
+        var disclaimer: String
+
+        enum CodingKeys: String, CodingKey {
+            case status, ready, message, model, backend, queue, version, disclaimer
+            case gpuLayers = "gpu_layers"
+        }
+    }
+
+    func addRoutes(to router: Router<LabRequestContext>) {
+        router.get("/api/health") { _, _ in try JSONResponse.make(await health()) }
+    }
+
+    func health() async -> Health {
+        let host = services.host
+        let status = await host.status
+        let info = await host.info
+        let isDemo = await host.isDemo
+        var message = await host.message
+        if isDemo { message = LabPrompt.demoNotice }
+        let depth = await services.runner.queue.depth
+        let capacity = await services.runner.queue.capacity
+        return Health(
+            status: status.rawValue, ready: status == .ok, message: message,
+            model: info.map {
+                Health.Model(name: $0.model, projector: $0.projector, demo: isDemo, contextTokens: $0.contextTokens,
+                             imageSize: $0.imageSize, tokensPerImage: $0.tokensPerImage, devices: $0.devices, llamaBuild: $0.llamaBuild)
+            },
+            backend: info?.backend, gpuLayers: info?.gpuLayers ?? 0,
+            queue: .init(running: depth.running, waiting: depth.waiting, slots: capacity.slots, maxWaiting: capacity.maxWaiting),
+            version: services.configuration.version, disclaimer: Disclaimer.english)
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Hummingbird
+import MedInference
+
+/// `POST /v1/chat/completions` and `GET /v1/models`: enough of OpenAI's API for its official
+/// client and for tools that speak it.
+struct ChatCompletionsController {
+    let services: LabServices
+
+    func addRoutes(to router: Router<LabRequestContext>) {
+        router.post("/v1/chat/completions") { request, context in try await complete(request, context: context) }
+        router.get("/v1/models") { _, _ in try JSONResponse.make(ModelList(data: await models())) }
+        router.get("/v1/models/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            guard let model = await models().first(where: { $0.id == id }) else {
+                throw LabError.notFound("no model `\(id.prefix(80))` is loaded")
+            }
+            return try JSONResponse.make(model)
+        }
+    }
+
+    private func models() async -> [ModelList.Model] {
+        guard let info = await services.host.info else { return [] }
+        return [ModelList.Model(id: info.model)]
+    }
+
+    func complete(_ request: Request, context: LabRequestContext) async throws -> Response {
+        let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
+        let (engine, info, _) = try await services.host.ready()
+        let (generation, imageCount, textBytes) = try translate(input, side: info.imageSize)
+        try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: generation.maxNewTokens, info: info)
+        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+        let created = Int(Date().timeIntervalSince1970)
+        if input.stream == true {
+            let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
+            let includeUsage = input.streamOptions?.includeUsage == true
+            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+                func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil) -> ChatCompletionChunk {
+                    ChatCompletionChunk(id: String(id), created: created, model: info.model,
+                                        choices: [.init(delta: delta, finishReason: finish)])
+                }
+                do {
+                    try await writer.write(ServerSentEvents.frame(chunk(.init(role: "assistant", content: ""))))
+                    var summary: GenerationSummary?
+                    while let event = try await run.next() {
+                        switch event {
+                        case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(chunk(.init(content: text))))
+                        case .generation(.reasoning(let text)):
+                            try await writer.write(ServerSentEvents.frame(chunk(.init(reasoningContent: text))))
+                        case .generation(.finished(let done)): summary = done
+                        case .admitted: break
+                        }
+                    }
+                    guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                    try await writer.write(ServerSentEvents.frame(chunk(.init(), finish: openAIFinishReason(summary.finishReason))))
+                    if includeUsage {
+                        let last = ChatCompletionChunk(id: String(id), created: created, model: info.model, choices: [],
+                                                       usage: ChatUsage(summary))
+                        try await writer.write(ServerSentEvents.frame(last))
+                    }
+                } catch {
+                    run.cancel()
+                    try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
+                }
+                try? await writer.write(ServerSentEvents.frame(raw: "[DONE]"))
+                try await writer.finish(nil)
+            })
+        }
+        let runner = services.runner
+        let (result, _) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
+        let answer = ChatCompletion(
+            id: String(id), created: created, model: info.model,
+            choices: [.init(message: .init(content: result.answer, reasoningContent: result.reasoning),
+                            finishReason: openAIFinishReason(result.summary.finishReason))],
+            usage: ChatUsage(result.summary))
+        return try JSONResponse.make(answer)
+    }
+
+    /// OpenAI messages → Gemma turns. System messages merge into the system text (Gemma 3 has no
+    /// system role); images must be inline `data:` URIs.
+    private func translate(_ input: ChatCompletionRequest, side: Int?) throws -> (GenerationRequest, images: Int, textBytes: Int) {
+        guard !input.messages.isEmpty else {
+            throw LabError.badRequest(code: "invalid_request", message: "`messages` must hold at least one message")
+        }
+        var system: [String] = []
+        var turns: [ChatTurn] = []
+        var imageCount = 0, textBytes = 0
+        for (index, message) in input.messages.enumerated() {
+            var parts: [ContentPart] = []
+            switch message.content {
+            case .text(let text)?: parts.append(.text(text))
+            case .parts(let pieces)?:
+                for (partIndex, piece) in pieces.enumerated() {
+                    switch piece.type {
+                    case "text": parts.append(.text(piece.text ?? ""))
+                    case "image_url":
+                        guard let url = piece.imageURL?.url else {
+                            throw LabError.badRequest(code: "invalid_request", message: "messages[\(index)].content[\(partIndex)] has no image_url.url")
+                        }
+                        imageCount += 1
+                        guard imageCount <= services.configuration.maxImages else {
+                            throw LabError.tooLarge("more than \(services.configuration.maxImages) images in one request")
+                        }
+                        let prepared = try services.prepare([url], options: ImageOptions(), field: "messages[\(index)].content[\(partIndex)].image_url",
+                                                            side: side)
+                        parts.append(.image(prepared[0].model))
+                    default:
+                        throw LabError.badRequest(code: "invalid_request", message: "content part type `\(piece.type.prefix(40))` is not supported")
+                    }
+                }
+            case nil: break
+            }
+            for case .text(let text) in parts { textBytes += text.utf8.count }
+            switch message.role {
+            case "system", "developer":
+                system.append(parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined(separator: "\n"))
+            case "user": turns.append(ChatTurn(role: .user, parts: parts))
+            case "assistant": turns.append(ChatTurn(role: .model, parts: parts))
+            default:
+                throw LabError.badRequest(code: "invalid_request", message: "message role `\(message.role.prefix(40))` is not supported")
+            }
+        }
+        guard turns.last?.role == .user else {
+            throw LabError.badRequest(code: "invalid_request", message: "the last message must be from the user")
+        }
+        let maxTokens = try PredictRequest.checkedTokens(input.maxCompletionTokens ?? input.maxTokens, name: "max_tokens",
+                                                         limit: services.configuration.maxNewTokens)
+        let sampling = try PredictRequest.sampling(temperature: input.temperature, topP: input.topP, seed: input.seed)
+        let request = GenerationRequest(turns: turns, system: system.isEmpty ? nil : system.joined(separator: "\n"),
+                                        maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
+                                        ignoreEndOfSequence: input.ignoreEOS ?? false)
+        return (request, imageCount, textBytes)
+    }
+}

@@ -1,0 +1,139 @@
+/// The OpenAPI 3.0 description of both APIs, served at `/openapi.json`.
+///
+/// Written by hand next to the routes it describes; a test checks it against real responses and
+/// schemathesis fuzzes the running server with it.
+enum OpenAPIDocument {
+    static func json(version: String, maxNewTokens: Int) -> String {
+        let errors = """
+            "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+            "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
+            "422": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
+            "503": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}
+            """
+        return """
+        {
+          "openapi": "3.0.3",
+          "info": {
+            "title": "MedGemma Vision Lab",
+            "version": "\(version)",
+            "description": "Research and teaching use only — not for diagnosis. The article's API (/api/*) and an OpenAI-compatible API (/v1/*)."
+          },
+          "paths": {
+            "/api/health": {"get": {"operationId": "health", "summary": "Model load state, backend and queue",
+              "responses": {"200": {"description": "state", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                            "401": {"$ref": "#/components/responses/Error"}}}},
+            "/api/predict": {"post": {"operationId": "predict", "summary": "Ask a question about one or more images",
+              "requestBody": {"required": true, "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                  "image": {"type": "string", "format": "binary"}, "question": {"type": "string"},
+                  "max_new_tokens": {"type": "integer"}, "context": {"type": "string"}, "window": {"type": "string"},
+                  "stream": {"type": "string"}}}}}},
+              "responses": {"200": {"description": "the answer (JSON), or server-sent events when stream is true",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}},
+                            "text/event-stream": {"schema": {"type": "string"}}}}, \(errors)}}},
+            "/api/render": {"post": {"operationId": "render", "summary": "Preview an image with window, frame, slice and region",
+              "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RenderRequest"}}}},
+              "responses": {"200": {"description": "PNG preview and identifier-free metadata",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Rendered"}}}}, \(errors)}}},
+            "/v1/chat/completions": {"post": {"operationId": "chatCompletions", "summary": "OpenAI-compatible chat completion",
+              "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
+              "responses": {"200": {"description": "completion, or chunks as server-sent events ending with [DONE]",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatCompletion"}},
+                            "text/event-stream": {"schema": {"type": "string"}}}}, \(errors)}}},
+            "/v1/models": {"get": {"operationId": "listModels",
+              "responses": {"200": {"description": "the loaded model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}}},
+                            "401": {"$ref": "#/components/responses/Error"}}}},
+            "/v1/models/{id}": {"get": {"operationId": "getModel",
+              "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+              "responses": {"200": {"description": "the model", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}},
+                            "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+            "/metrics": {"get": {"operationId": "metrics",
+              "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                            "401": {"$ref": "#/components/responses/Error"}}}}
+          },
+          "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+            "schemas": {
+              "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "type"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "type": {"type": "string"}}}}},
+              "Window": {"oneOf": [{"type": "string", "description": "lung, mediastinum, bone, brain, abdomen, or 'center,width'"},
+                {"type": "object", "required": ["center", "width"], "properties": {"center": {"type": "number"}, "width": {"type": "number"}}}]},
+              "Region": {"type": "object", "description": "points [[x, y], ...] or rect [x0, y0, x1, y1] in original pixels",
+                "properties": {"points": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                               "rect": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4}}},
+              "PredictRequest": {"type": "object", "required": ["question"], "properties": {
+                "image": {"type": "string", "description": "data:image/...;base64,... or bare base64 (PNG, JPEG, DICOM, NIfTI)"},
+                "images": {"type": "array", "items": {"type": "string"}},
+                "question": {"type": "string"},
+                "max_new_tokens": {"type": "integer", "minimum": 1, "maximum": \(maxNewTokens), "default": 512},
+                "context": {"type": "string"}, "system": {"type": "string"},
+                "window": {"$ref": "#/components/schemas/Window"}, "frame": {"type": "integer", "minimum": 0},
+                "slice": {"type": "integer", "minimum": 0}, "region": {"$ref": "#/components/schemas/Region"},
+                "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+                "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295}, "stream": {"type": "boolean"}}},
+              "PixelBox": {"type": "object", "required": ["label", "x0", "y0", "x1", "y1", "box_2d", "image"], "properties": {
+                "label": {"type": "string"}, "x0": {"type": "number"}, "y0": {"type": "number"}, "x1": {"type": "number"},
+                "y1": {"type": "number"}, "box_2d": {"type": "array", "items": {"type": "number"}}, "image": {"type": "integer"}}},
+              "PredictResponse": {"type": "object", "required": ["answer", "boxes", "model", "demo", "finish_reason", "usage", "timings", "disclaimer"],
+                "properties": {
+                  "answer": {"type": "string"}, "reasoning": {"type": "string"},
+                  "boxes": {"type": "array", "items": {"$ref": "#/components/schemas/PixelBox"}},
+                  "model": {"type": "string"}, "demo": {"type": "boolean"}, "finish_reason": {"type": "string"},
+                  "usage": {"type": "object", "required": ["prompt_tokens", "image_tokens", "completion_tokens", "total_tokens"], "properties": {
+                    "prompt_tokens": {"type": "integer"}, "image_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
+                    "total_tokens": {"type": "integer"}}},
+                  "timings": {"type": "object", "required": ["queue_ms", "image_ms", "prefill_ms", "decode_ms", "tokens_per_s", "total_ms"],
+                    "properties": {"queue_ms": {"type": "number"}, "image_ms": {"type": "number"}, "prefill_ms": {"type": "number"},
+                      "decode_ms": {"type": "number"}, "tokens_per_s": {"type": "number"}, "total_ms": {"type": "number"}}},
+                  "disclaimer": {"type": "string"}}},
+              "RenderRequest": {"type": "object", "required": ["image"], "properties": {
+                "image": {"type": "string"}, "window": {"$ref": "#/components/schemas/Window"},
+                "frame": {"type": "integer", "minimum": 0}, "slice": {"type": "integer", "minimum": 0},
+                "region": {"$ref": "#/components/schemas/Region"}}},
+              "Rendered": {"type": "object", "required": ["image", "width", "height", "format", "metadata"], "properties": {
+                "image": {"type": "string"}, "width": {"type": "integer"}, "height": {"type": "integer"}, "format": {"type": "string"},
+                "metadata": {"type": "object", "additionalProperties": {"type": "string"}}}},
+              "Health": {"type": "object", "required": ["status", "ready", "gpu_layers", "queue", "version", "disclaimer"], "properties": {
+                "status": {"type": "string", "enum": ["ok", "loading", "no_model", "error"]}, "ready": {"type": "boolean"},
+                "message": {"type": "string"}, "backend": {"type": "string"}, "gpu_layers": {"type": "integer"},
+                "model": {"type": "object", "required": ["name", "demo", "context_tokens", "devices"], "properties": {
+                  "name": {"type": "string"}, "projector": {"type": "string"}, "demo": {"type": "boolean"},
+                  "context_tokens": {"type": "integer"}, "image_size": {"type": "integer"}, "tokens_per_image": {"type": "integer"},
+                  "devices": {"type": "array", "items": {"type": "string"}}, "llama_build": {"type": "string"}}},
+                "queue": {"type": "object", "required": ["running", "waiting", "slots", "max_waiting"], "properties": {
+                  "running": {"type": "integer"}, "waiting": {"type": "integer"}, "slots": {"type": "integer"}, "max_waiting": {"type": "integer"}}},
+                "version": {"type": "string"}, "disclaimer": {"type": "string"}}},
+              "ChatRequest": {"type": "object", "required": ["messages"], "properties": {
+                "model": {"type": "string"},
+                "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role", "content"], "properties": {
+                  "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
+                  "content": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object", "required": ["type"], "properties": {
+                    "type": {"type": "string", "enum": ["text", "image_url"]}, "text": {"type": "string"},
+                    "image_url": {"type": "object", "required": ["url"], "properties": {"url": {"type": "string", "description": "data: URI only"}}}}}}]}}}},
+                "stream": {"type": "boolean"}, "max_tokens": {"type": "integer", "minimum": 1, "maximum": \(maxNewTokens)},
+                "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": \(maxNewTokens)},
+                "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+                "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
+                "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}}}},
+              "ChatCompletion": {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"], "properties": {
+                "id": {"type": "string"}, "object": {"type": "string", "enum": ["chat.completion"]}, "created": {"type": "integer"},
+                "model": {"type": "string"}, "disclaimer": {"type": "string"},
+                "choices": {"type": "array", "items": {"type": "object", "required": ["index", "message", "finish_reason"], "properties": {
+                  "index": {"type": "integer"}, "finish_reason": {"type": "string", "enum": ["stop", "length"]},
+                  "message": {"type": "object", "required": ["role", "content"], "properties": {
+                    "role": {"type": "string"}, "content": {"type": "string"}, "reasoning_content": {"type": "string"}}}}}},
+                "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"], "properties": {
+                  "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}}}},
+              "Model": {"type": "object", "required": ["id", "object", "created", "owned_by"], "properties": {
+                "id": {"type": "string"}, "object": {"type": "string"}, "created": {"type": "integer"}, "owned_by": {"type": "string"}}},
+              "ModelList": {"type": "object", "required": ["object", "data"], "properties": {
+                "object": {"type": "string"}, "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}}}
+            }
+          }
+        }
+        """
+    }
+}

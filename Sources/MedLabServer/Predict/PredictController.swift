@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import MedInference
+
+/// `POST /api/predict`: the article's API. JSON or multipart in; JSON or SSE out.
+struct PredictController {
+    let services: LabServices
+
+    func addRoutes(to router: Router<LabRequestContext>) {
+        router.post("/api/predict") { request, context in try await predict(request, context: context) }
+    }
+
+    func predict(_ request: Request, context: LabRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        let body = try await services.body(of: request)
+        let input: PredictRequest
+        if request.mediaType == "multipart/form-data" {
+            guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
+                throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
+            }
+            input = try PredictRequest(form: MultipartForm(body: body, boundary: boundary))
+        } else {
+            input = try request.json(PredictRequest.self, from: body)
+        }
+        let question = try input.checkedQuestion()
+        let maxNewTokens = try input.checkedMaxNewTokens(limit: services.configuration.maxNewTokens)
+        let sampling = try input.sampling()
+        let encoded = try input.imageStrings(maxImages: services.configuration.maxImages)
+        let (engine, info, isDemo) = try await services.host.ready()
+        try LabPrompt.checkFits(imageCount: encoded.count, textBytes: question.utf8.count + (input.context?.utf8.count ?? 0),
+                                maxNewTokens: maxNewTokens, info: info)
+        let images = try services.prepare(encoded, options: input.imageOptions, field: input.image != nil && encoded.count == 1 ? "image" : "images",
+                                          side: info.imageSize)
+        var prepared = LabPrompt.request(question: question, images: images, context: input.context, system: input.system,
+                                         marked: input.region != nil, maxNewTokens: maxNewTokens, sampling: sampling)
+        // Benchmarks force the answer length so every system generates the same number of tokens.
+        prepared.ignoreEndOfSequence = input.ignoreEOS ?? false
+        let generation = prepared
+        let last = images.last
+        let finish = { @Sendable (result: GenerationResult, queueMs: Double) in
+            PredictResponse(result: result, info: info, isDemo: isDemo, boxes: last?.pixels(of: result.boxes, imageIndex: images.count - 1) ?? [],
+                            queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
+        }
+        if input.stream == true {
+            return try await stream(generation, engine: engine, context: context, finish: finish)
+        }
+        let runner = services.runner
+        let (result, queueMs) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
+        return try JSONResponse.make(finish(result, queueMs))
+    }
+
+    /// SSE: `{"delta": "..."}` and `{"reasoning": "..."}` events, then `{"done": true, ...the full answer}`.
+    private func stream(_ generation: GenerationRequest, engine: any InferenceEngine, context: LabRequestContext,
+                        finish: @escaping @Sendable (GenerationResult, Double) -> PredictResponse) async throws -> Response {
+        let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
+        return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+            var summary: GenerationSummary?
+            do {
+                while let event = try await run.next() {
+                    switch event {
+                    case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(["delta": text]))
+                    case .generation(.reasoning(let text)): try await writer.write(ServerSentEvents.frame(["reasoning": text]))
+                    case .generation(.finished(let done)): summary = done
+                    case .admitted: break
+                    }
+                }
+                guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                try await writer.write(ServerSentEvents.frame(Final(body: finish(GenerationResult(summary: summary), run.queueMs))))
+            } catch {
+                run.cancel()
+                // Headers are gone: the error travels as the last event, in the usual shape.
+                try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    /// The last event: the whole answer plus `"done": true`.
+    private struct Final: Encodable {
+        var body: PredictResponse
+        func encode(to encoder: any Encoder) throws {
+            try body.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(true, forKey: .done)
+        }
+        enum Key: String, CodingKey { case done }
+    }
+}
+
+/// JSON answers with the lab's encoder settings.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try ServerSentEvents.encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

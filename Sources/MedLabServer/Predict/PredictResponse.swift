@@ -1,0 +1,102 @@
+import Foundation
+import MedInference
+
+/// The answer of `POST /api/predict` (and the last SSE event of a streamed one).
+struct PredictResponse: Encodable, Sendable {
+    struct Usage: Encodable, Sendable {
+        var promptTokens: Int
+        var imageTokens: Int
+        var completionTokens: Int
+        var totalTokens: Int
+
+        init(_ summary: GenerationSummary) {
+            promptTokens = summary.tokensIn
+            imageTokens = summary.imageTokensIn
+            completionTokens = summary.tokensOut
+            totalTokens = summary.tokensIn + summary.tokensOut
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case promptTokens = "prompt_tokens", imageTokens = "image_tokens", completionTokens = "completion_tokens"
+            case totalTokens = "total_tokens"
+        }
+    }
+
+    struct Timings: Encodable, Sendable {
+        var queueMs: Double
+        var imageMs: Double
+        var prefillMs: Double
+        var decodeMs: Double
+        var tokensPerSecond: Double
+        var totalMs: Double
+
+        enum CodingKeys: String, CodingKey {
+            case queueMs = "queue_ms", imageMs = "image_ms", prefillMs = "prefill_ms", decodeMs = "decode_ms"
+            case tokensPerSecond = "tokens_per_s", totalMs = "total_ms"
+        }
+    }
+
+    /// The article's one field: the model's answer, reasoning block removed.
+    var answer: String
+    var reasoning: String?
+    /// Localisation boxes in the original pixels of the last image.
+    var boxes: [AnswerBox]
+    var model: String
+    /// True for the demo model, whose answers mean nothing.
+    var demo: Bool
+    var finishReason: String
+    var usage: Usage
+    var timings: Timings
+    var disclaimer: String
+
+    init(result: GenerationResult, info: EngineInfo, isDemo: Bool, boxes: [AnswerBox], queueMs: Double, totalMs: Double) {
+        let summary = result.summary
+        answer = result.answer
+        reasoning = result.reasoning
+        self.boxes = boxes
+        model = info.model
+        demo = isDemo
+        finishReason = summary.finishReason
+        usage = Usage(summary)
+        timings = Timings(queueMs: queueMs, imageMs: summary.imageEncodeMs, prefillMs: summary.prefillMs,
+                          decodeMs: summary.decodeMs, tokensPerSecond: summary.tokensPerSecond, totalMs: totalMs)
+        disclaimer = isDemo ? Disclaimer.english + " " + LabPrompt.demoNotice : Disclaimer.english
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case answer, reasoning, boxes, model, demo, usage, timings, disclaimer
+        case finishReason = "finish_reason"
+    }
+}
+
+/// Puts a question, its images and its context into the engine's request shape.
+enum LabPrompt {
+    static let demoNotice = "This is the demo model (Gemma 3 270M base with a random vision projector): its answers mean nothing."
+
+    /// One user turn: the images in order, then the prior report, then the question.
+    static func request(question: String, images: [PreparedImage], context: String?, system: String?, marked: Bool,
+                        maxNewTokens: Int, sampling: SamplingOptions, stop: [String] = []) -> GenerationRequest {
+        var parts: [ContentPart] = images.map { .image($0.model) }
+        if let context, !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            parts.append(.text("Prior report and clinical context:\n\(context)\n\n"))
+        }
+        let regionNote = marked ? "\n(The region of interest is marked on the image with a red outline.)" : ""
+        parts.append(.text(question + regionNote))
+        return GenerationRequest(turns: [ChatTurn(role: .user, parts: parts)], system: system, maxNewTokens: maxNewTokens,
+                                 sampling: sampling, stop: stop)
+    }
+
+    /// Refuses, before any work, a request whose images alone cannot fit the context (422).
+    static func checkFits(imageCount: Int, textBytes: Int, maxNewTokens: Int, info: EngineInfo) throws {
+        guard imageCount > 0 || textBytes > 0 else { return }
+        if imageCount > 0, info.projector == nil {
+            throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
+        }
+        // Image tokens are exact; text is counted generously low (4 bytes a token) so this never refuses a fitting prompt.
+        let needed = imageCount * ((info.tokensPerImage ?? 0) + 2) + textBytes / 4
+        if needed >= info.contextTokens {
+            throw LabError.unprocessable(code: "context_overflow",
+                                         message: InferenceError.contextOverflow(needed: needed, available: info.contextTokens).description)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// Turns the image strings clients send into bytes: a `data:` URL or bare base64.
+enum ImagePayload {
+    /// Decodes `data:image/png;base64,....` or plain base64 (with or without line breaks).
+    /// `http(s)` URLs are refused: the lab never fetches from the network on a client's behalf.
+    static func bytes(from text: String, field: String) throws -> [UInt8] {
+        var payload = Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        let lowered = payload.prefix(8).lowercased()
+        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") {
+            throw LabError.badRequest(code: "remote_image_refused",
+                                      message: "\(field): remote image URLs are not fetched; send the image inline as a data: URL (base64)")
+        }
+        if lowered.hasPrefix("data:") {
+            guard let comma = payload.firstIndex(of: ",") else {
+                throw LabError.badRequest(code: "invalid_base64", message: "\(field): the data URL has no comma before its data")
+            }
+            let header = payload[payload.index(payload.startIndex, offsetBy: 5)..<comma].lowercased()
+            guard header.hasSuffix(";base64") else {
+                throw LabError.badRequest(code: "invalid_base64", message: "\(field): only base64 data URLs are accepted")
+            }
+            payload = payload[payload.index(after: comma)...]
+        }
+        guard !payload.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "\(field) is empty") }
+        // Clients wrap lines or use the URL-safe alphabet; accept both, refuse anything else.
+        var cleaned = String(payload.filter { !$0.isWhitespace })
+            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        if cleaned.count % 4 != 0 { cleaned += String(repeating: "=", count: 4 - cleaned.count % 4) }
+        guard let data = Data(base64Encoded: cleaned) else {
+            throw LabError.badRequest(code: "invalid_base64", message: "\(field) is not valid base64")
+        }
+        return [UInt8](data)
+    }
+}
+
+/// A `multipart/form-data` body split into its parts (RFC 7578), enough for browser and curl uploads.
+struct MultipartForm {
+    struct Part {
+        var name: String
+        var filename: String?
+        var contentType: String?
+        var body: [UInt8]
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    var parts: [Part]
+
+    func first(_ name: String) -> Part? { parts.first { $0.name == name } }
+    func all(_ name: String) -> [Part] { parts.filter { $0.name == name } }
+
+    /// The boundary from a `Content-Type: multipart/form-data; boundary=...` header.
+    static func boundary(of contentType: String) -> String? {
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == "boundary" { return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        }
+        return nil
+    }
+
+    init(body: [UInt8], boundary: String) throws {
+        func bad(_ why: String) -> LabError { .badRequest(code: "invalid_multipart", message: "the multipart body is malformed: \(why)") }
+        let delimiter = Array("--\(boundary)".utf8)
+        var positions: [Int] = []
+        var index = 0
+        while let found = Self.find(delimiter, in: body, from: index) {
+            positions.append(found)
+            index = found + delimiter.count
+        }
+        guard positions.count >= 2 else { throw bad("no parts") }
+        parts = []
+        for (start, end) in zip(positions, positions.dropFirst()) {
+            var partStart = start + delimiter.count
+            // Skip the CRLF after the delimiter line.
+            if partStart + 1 < body.count, body[partStart] == 13, body[partStart + 1] == 10 { partStart += 2 }
+            var partEnd = end
+            if partEnd >= 2, body[partEnd - 2] == 13, body[partEnd - 1] == 10 { partEnd -= 2 }
+            guard partStart <= partEnd, let split = Self.find([13, 10, 13, 10], in: body, from: partStart), split <= partEnd else {
+                throw bad("a part has no header")
+            }
+            let headerText = String(decoding: body[partStart..<split], as: UTF8.self)
+            var name: String?, filename: String?, contentType: String?
+            for line in headerText.components(separatedBy: "\r\n") {
+                let lowered = line.lowercased()
+                if lowered.hasPrefix("content-disposition:") {
+                    name = Self.parameter("name", in: line)
+                    filename = Self.parameter("filename", in: line)
+                } else if lowered.hasPrefix("content-type:") {
+                    contentType = line.dropFirst("content-type:".count).trimmingCharacters(in: .whitespaces)
+                }
+            }
+            guard let name else { throw bad("a part has no name") }
+            parts.append(Part(name: name, filename: filename, contentType: contentType, body: Array(body[(split + 4)..<partEnd])))
+        }
+    }
+
+    private static func parameter(_ key: String, in line: String) -> String? {
+        for piece in line.split(separator: ";").dropFirst() {
+            let pair = piece.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == key else { continue }
+            return pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return nil
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        let first = needle[0]
+        var i = start
+        while i <= haystack.count - needle.count {
+            if haystack[i] == first, haystack[i..<i + needle.count].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MedInference
+import MedLabServer
+import ServiceLifecycle
+import UnixSignals
+
+/// `medlab serve`: the lab — the article's API, the OpenAI-compatible API, health and metrics.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the lab server (article API, OpenAI-compatible API, health, metrics).",
+        discussion: """
+        Listens on 127.0.0.1:7860 by default. It answers /api/health at once and loads the model in the \
+        background: MedGemma when its files are found, otherwise the demo model (whose answers mean nothing), \
+        otherwise none (/api/health says no_model and what to download). Research and teaching use only — not for diagnosis.
+        """)
+
+    @Option(help: "Address to listen on. Anything but loopback requires --api-key.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port = 7860
+
+    @Option(name: .customLong("api-key"), help: "Require `Authorization: Bearer KEY` on the API (default: MEDLAB_API_KEY).")
+    var apiKey: String?
+
+    @Option(name: .customLong("cors-origin"), help: "Allow browsers from this origin (default: CORS off).")
+    var corsOrigin: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Flag(name: .customLong("no-demo"), help: "Do not fall back to the demo model when MedGemma is not found.")
+    var noDemo = false
+
+    @Option(name: .customLong("max-body-mb"), help: "Largest request body in MiB.")
+    var maxBodyMB = 64
+
+    @Option(name: .customLong("max-images"), help: "Most images in one request.")
+    var maxImages = 96
+
+    @Option(name: .customLong("max-new-tokens-limit"), help: "Most tokens one answer may ask for.")
+    var maxNewTokensLimit = 8192
+
+    @Option(name: .customLong("queue"), help: "Requests that may wait for the model; one more gets 429.")
+    var queue = 8
+
+    @Option(name: .customLong("timeout"), help: "Seconds a request may take, waiting included, before 504.")
+    var timeout = 300.0
+
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds running requests get to finish after SIGTERM.")
+    var shutdownGrace = 10.0
+
+    @Option(name: .customLong("log-format"), help: "Log format: json or text.")
+    var logFormat = "json"
+
+    func run() async throws {
+        let format = logFormat
+        LoggingSystem.bootstrap { label in
+            if format == "text" { return StreamLogHandler.standardError(label: label) }
+            return JSONLogHandler(label: label)
+        }
+        let logger = Logger(label: "medlab.server")
+        let environment = ProcessInfo.processInfo.environment
+        let config = LabServerConfiguration(
+            host: host, port: port, apiKey: apiKey ?? environment["MEDLAB_API_KEY"], corsOrigin: corsOrigin,
+            maxBodyBytes: maxBodyMB << 20, maxImages: maxImages, maxNewTokens: maxNewTokensLimit,
+            concurrentGenerations: modelOptions.parallel, maxQueuedRequests: queue, requestTimeout: timeout,
+            shutdownGrace: shutdownGrace, version: MedLab.configuration.version)
+        do { try config.validate() } catch { throw ValidationError(String(describing: error)) }
+
+        let host: EngineHost
+        do {
+            let files = modelOptions.demo ? try modelOptions.files()
+                : try ModelFiles.resolve(model: modelOptions.model, projector: modelOptions.mmproj, allowDemo: !noDemo)
+            if files.isDemo { logger.warning("MedGemma not found: serving the demo model, whose answers mean nothing") }
+            host = EngineHost.loading(files, options: modelOptions.engineOptions)
+        } catch {
+            logger.error("no model: the lab starts, and generation answers 503 until files are in place")
+            host = EngineHost(status: .noModel, message: String(describing: error))
+        }
+        let metrics = LabMetrics()
+        let queue = GenerationQueue(configuration: config, metrics: metrics)
+        let app = try buildApplication(host: host, configuration: config, metrics: metrics, queue: queue, logger: logger)
+        // The drain comes last so it is shut down first (see ShutdownDrain).
+        let group = ServiceGroup(configuration: .init(
+            services: [app, ShutdownDrain(queue: queue, grace: shutdownGrace, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import MedImaging
+
+@Suite("Letterbox, region marks, windows and the volume recipe")
+struct ModelInputTests {
+    func gradient(_ w: Int, _ h: Int) -> RGBImage {
+        var p = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h { for x in 0..<w { let v = UInt8((x * 255) / max(1, w - 1)); for c in 0..<3 { p[(y * w + x) * 3 + c] = v } } }
+        return try! RGBImage(width: w, height: h, pixels: p)
+    }
+
+    @Test func wideImageIsCentredWithPaddingAboveAndBelow() {
+        let (square, t) = Letterbox.fit(gradient(2000, 1000), side: 896)
+        #expect(square.width == 896 && square.height == 896)
+        #expect(t.contentWidth == 896 && t.contentHeight == 448)
+        #expect(t.offsetX == 0 && t.offsetY == 224)
+        #expect(square[448, 100] == (0, 0, 0))              // padding
+        #expect(square[895, 448].0 > 250)                     // right edge of the gradient is white
+    }
+
+    @Test func boxesMapBackToOriginalPixels() throws {
+        let t = LetterboxTransform(originalWidth: 2000, originalHeight: 1000, side: 896)
+        // The content spans y 250…750 of 1000 in the padded square.
+        let whole = try #require(t.originalBox(fromNormalized: [250, 0, 750, 1000]))
+        #expect(abs(whole.x0) < 1e-9 && abs(whole.y0) < 1e-9 && abs(whole.x1 - 2000) < 1e-9 && abs(whole.y1 - 1000) < 1e-9)
+        let box = try #require(t.originalBox(fromNormalized: [500, 250, 625, 500]))
+        #expect(abs(box.x0 - 500) < 1e-9 && abs(box.x1 - 1000) < 1e-9 && abs(box.y0 - 500) < 1e-9 && abs(box.y1 - 750) < 1e-9)
+        #expect(t.originalBox(fromNormalized: [0, 0, 100, 1000]) == nil)    // entirely on the padding
+        let back = t.normalizedBox(fromOriginal: box)
+        #expect(zip(back, [500, 250, 625, 500]).allSatisfy { abs($0 - $1) < 1e-9 })
+    }
+
+    @Test func areaDownsamplingAveragesInsteadOfPicking() {
+        // A 1-pixel checkerboard shrunk 4× must become mid grey, not black or white (no aliasing).
+        var p = [UInt8](repeating: 0, count: 64 * 64 * 3)
+        for y in 0..<64 { for x in 0..<64 where (x + y) % 2 == 0 { for c in 0..<3 { p[(y * 64 + x) * 3 + c] = 255 } } }
+        let (square, _) = Letterbox.fit(try! RGBImage(width: 64, height: 64, pixels: p), side: 16)
+        #expect(square.pixels.allSatisfy { $0 >= 126 && $0 <= 129 })
+    }
+
+    @Test func ringIsDrawnAtTheMappedPlace() {
+        var (square, t) = Letterbox.fit(gradient(1000, 500), side: 500)
+        let before = square
+        RegionMark.draw([RegionMark(.ring(centerX: 500, centerY: 250, radius: 100))], on: &square, transform: t)
+        // Centre (500,250) maps to (250,250); radius 100 → 50 px in the square.
+        #expect(square[300, 250] == (255, 0, 0))
+        #expect(square[250, 250] == before[250, 250])          // inside untouched
+        var rect = RGBImage(width: 10, height: 10)
+        RegionMark.draw([RegionMark(.rectangle(PixelBox(x0: 2, y0: 2, x1: 7, y1: 7)), color: [0, 255, 0])], on: &rect)
+        #expect(rect[2, 4] == (0, 255, 0) && rect[4, 4] == (0, 0, 0))
+    }
+
+    @Test func windowParsingAndPresets() throws {
+        #expect(try WindowChoice(parsing: "lung") == .preset(.lung))
+        #expect(WindowPreset.lung.window == WindowLevel(center: -600, width: 1500))
+        #expect(WindowPreset.brain.window == WindowLevel(center: 40, width: 80))
+        #expect(try WindowChoice(parsing: "-600,1500") == .explicit(WindowLevel(center: -600, width: 1500)))
+        #expect(try WindowChoice(parsing: "minmax") == .minMax)
+        #expect(throws: ImagingError.self) { try WindowChoice(parsing: "40,0") }
+        #expect(throws: ImagingError.self) { try WindowChoice(parsing: "liver") }
+    }
+
+    @Test func minMaxAndPresetRendering() throws {
+        let img = try MedImage(width: 3, height: 1, channels: 1, samples: [-1000, 0, 1000], photometric: .monochrome2)
+        #expect(Renderer.renderGray(img, window: .minMax) == [0, 128, 255])
+        // Brain window 40/80 saturates both ends.
+        #expect(Renderer.renderGray(img, window: .preset(.brain)) == [0, 0, 255])
+    }
+
+    @Test func sliceSamplingFollowsTheRecipe() {
+        #expect(VolumeRecipe.sampleIndices(count: 10) == Array(0..<10))
+        let picks = VolumeRecipe.sampleIndices(count: 300)
+        #expect(picks.count == 85)
+        #expect(picks.first == Int((1.0 / 85 * 299).rounded()) && picks.last == 299)
+        #expect(zip(picks, picks.dropFirst()).allSatisfy { $0 < $1 })
+    }
+
+    @Test func ctPackingUsesTheThreeWindows() throws {
+        let slice = try MedImage(width: 4, height: 1, channels: 1, samples: [-2000, 0, 40, 2000], photometric: .monochrome2)
+        let rgb = try VolumeRecipe.packCT(slice)
+        #expect(rgb[0, 0] == (0, 0, 0))
+        #expect(rgb[1, 0] == (128, 98, 0))                   // R: 1024/2048·255, G: 135/350·255 = 98.4, B: 0
+        #expect(rgb[2, 0] == (132, 128, 128))
+        #expect(rgb[3, 0] == (255, 255, 255))
+    }
+
+    @Test func seriesOrderUsesInstanceNumberThenPosition() {
+        func study(_ n: Int?, _ z: Double) -> DecodedStudy {
+            var m = ImageMetadata(format: .dicom, width: 1, height: 1)
+            m.instanceNumber = n
+            m.imagePosition = [0, 0, z]
+            return DecodedStudy(format: .dicom, frames: [], metadata: m)
+        }
+        #expect(ModelInput.seriesOrder([study(3, 0), study(1, 5), study(2, 9)]) == [1, 2, 0])
+        #expect(ModelInput.seriesOrder([study(nil, 9), study(nil, -3)]) == [1, 0])
+    }
+}

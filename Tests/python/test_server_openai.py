@@ -1,0 +1,59 @@
+"""The OpenAI-compatible API, driven by the official `openai` Python client."""
+import openai
+import pytest
+import requests
+
+from test_server_fixture import data_url, lab  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def client(lab):
+    return openai.OpenAI(base_url=lab.url + "/v1", api_key="unused-on-loopback", max_retries=0, timeout=120)
+
+
+def image_message(text="What does this image show?"):
+    return {"role": "user", "content": [{"type": "text", "text": text},
+                                        {"type": "image_url", "image_url": {"url": data_url(96, 96)}}]}
+
+
+def test_models(client):
+    models = client.models.list()
+    assert [model.id for model in models.data] == ["gemma-3-270m-q4_k_m.gguf"]
+
+
+def test_completion_with_an_image(client):
+    completion = client.chat.completions.create(
+        model="medgemma", max_tokens=12,
+        messages=[{"role": "system", "content": "You are an expert radiologist."}, image_message()])
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str)
+    assert choice.finish_reason in ("stop", "length")
+    assert completion.usage.completion_tokens >= 1
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+
+
+def test_streamed_completion(client):
+    stream = client.chat.completions.create(
+        model="medgemma", max_tokens=16, stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Name the four chambers of the heart."}])
+    chunks = list(stream)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert any(ch.isalpha() for ch in text)
+    finishes = [chunk.choices[0].finish_reason for chunk in chunks if chunk.choices and chunk.choices[0].finish_reason]
+    assert finishes in (["stop"], ["length"])
+    assert chunks[-1].usage.completion_tokens >= 1
+
+
+def test_remote_image_urls_are_refused(client):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="medgemma", messages=[{"role": "user", "content": [
+            {"type": "text", "text": "?"}, {"type": "image_url", "image_url": {"url": "https://example.org/x.png"}}]}])
+    assert "data: URL" in str(caught.value)
+
+
+def test_stream_ends_with_done(lab):
+    response = requests.post(lab.url + "/v1/chat/completions", stream=True, timeout=60, json={
+        "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4, "stream": True})
+    lines = [line for line in response.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"

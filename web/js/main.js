@@ -1,0 +1,23 @@
+// MedGemma Vision Lab — the web page. No build step: ES modules served as they are.
+
+import { initLanguage } from "./i18n.js";
+import { initImages, restoreView } from "./images.js";
+import { initAsk, showResult, normaliseBoxes } from "./ask.js";
+import { initHistory } from "./history.js";
+import { initStatus } from "./status.js";
+import { state } from "./state.js";
+
+function restore(item) {
+  showResult(item);
+  const entry = state.entries.find((e) => e.id === item.entryId);
+  const boxes = entry && item.response ? normaliseBoxes(item.response.boxes, entry) : [];
+  const count = item.images ? item.images.length : 1;
+  restoreView(item, boxes.filter((b) => b.image === undefined || b.image === null || b.image === count - 1));
+}
+
+initLanguage();
+initImages();
+initAsk();
+initHistory(restore);
+initStatus();
+document.body.dataset.ready = "1";

@@ -1,0 +1,313 @@
+// The preview canvas: zoom and pan, window/level by dragging, marking a region, and drawing
+// the model's boxes. Everything the rest of the page sees is in original pixel coordinates.
+
+// Red, as the server draws the mark onto the image the model sees.
+const MARK = "#ff3b30";
+const BOX = "#35d0ff";
+const MIN_ZOOM = 0.05;
+const MAX_ZOOM = 40;
+
+export class Viewer {
+  constructor(canvas, { onRegion, onWindowDrag, onSliceStep, onTool, onZoom } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.image = null; // ImageBitmap or HTMLImageElement of the preview
+    this.origWidth = 0;
+    this.origHeight = 0;
+    this.scale = 1; // CSS px per preview px
+    this.tx = 0;
+    this.ty = 0;
+    this.tool = "pan";
+    this.region = null; // {type: "point", x, y} | {type: "rect", x0, y0, x1, y1}, original px
+    this.boxes = [];
+    this.showBoxes = true;
+    this.windowEnabled = false;
+    this.drag = null;
+    this.fitted = true;
+    this.cb = { onRegion, onWindowDrag, onSliceStep, onTool, onZoom };
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(canvas.parentElement);
+    this.bindEvents();
+    this.resize();
+  }
+
+  // ---- coordinates ------------------------------------------------------------------------
+  get previewWidth() { return this.image ? (this.image.naturalWidth || this.image.width) : 0; }
+  get previewHeight() { return this.image ? (this.image.naturalHeight || this.image.height) : 0; }
+  /** Original pixels per preview pixel (a render may be smaller than the file). */
+  get ratioX() { return this.previewWidth ? this.origWidth / this.previewWidth : 1; }
+  get ratioY() { return this.previewHeight ? this.origHeight / this.previewHeight : 1; }
+
+  toImage(px, py) {
+    return { x: ((px - this.tx) / this.scale) * this.ratioX, y: ((py - this.ty) / this.scale) * this.ratioY };
+  }
+
+  toScreen(x, y) {
+    return { x: (x / this.ratioX) * this.scale + this.tx, y: (y / this.ratioY) * this.scale + this.ty };
+  }
+
+  clampToImage(p) {
+    return {
+      x: Math.round(Math.min(this.origWidth, Math.max(0, p.x))),
+      y: Math.round(Math.min(this.origHeight, Math.max(0, p.y))),
+    };
+  }
+
+  /** Screen pixels per original pixel, for the zoom read-out. */
+  get zoomPercent() { return Math.round((this.scale / this.ratioX) * 100); }
+
+  // ---- state ------------------------------------------------------------------------------
+  /** Shows a new preview. `keepView` keeps zoom/pan (a new window or slice of the same file). */
+  setImage(image, { width, height } = {}, keepView = false) {
+    const sameSize = this.image && width === this.origWidth && height === this.origHeight;
+    this.image = image;
+    this.origWidth = width || this.previewWidth;
+    this.origHeight = height || this.previewHeight;
+    if (!(keepView && sameSize)) this.fit();
+    else this.draw();
+  }
+
+  clear() {
+    this.image = null;
+    this.region = null;
+    this.boxes = [];
+    this.draw();
+    this.cb.onZoom?.(null);
+  }
+
+  setTool(tool) {
+    if (tool === "window" && !this.windowEnabled) return;
+    this.tool = tool;
+    this.canvas.dataset.tool = tool;
+    this.cb.onTool?.(tool);
+  }
+
+  setWindowEnabled(enabled) {
+    this.windowEnabled = enabled;
+    if (!enabled && this.tool === "window") this.setTool("pan");
+  }
+
+  setRegion(region, notify = true) {
+    this.region = region;
+    this.draw();
+    if (notify) this.cb.onRegion?.(region);
+  }
+
+  setBoxes(boxes) {
+    this.boxes = Array.isArray(boxes) ? boxes : [];
+    this.showBoxes = true;
+    this.draw();
+  }
+
+  fit() {
+    const { width, height } = this.cssSize();
+    if (!this.image || !width || !height) { this.draw(); return; }
+    const s = Math.min(width / this.previewWidth, height / this.previewHeight) * 0.96;
+    this.scale = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, s));
+    this.tx = (width - this.previewWidth * this.scale) / 2;
+    this.ty = (height - this.previewHeight * this.scale) / 2;
+    this.fitted = true;
+    this.draw();
+    this.cb.onZoom?.(this.zoomPercent);
+  }
+
+  zoomBy(factor, cx, cy) {
+    if (!this.image) return;
+    const { width, height } = this.cssSize();
+    const px = cx ?? width / 2;
+    const py = cy ?? height / 2;
+    const next = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, this.scale * factor));
+    const k = next / this.scale;
+    this.tx = px - (px - this.tx) * k;
+    this.ty = py - (py - this.ty) * k;
+    this.scale = next;
+    this.fitted = false;
+    this.draw();
+    this.cb.onZoom?.(this.zoomPercent);
+  }
+
+  panBy(dx, dy) {
+    this.tx += dx;
+    this.ty += dy;
+    this.fitted = false;
+    this.draw();
+  }
+
+  // ---- drawing ----------------------------------------------------------------------------
+  cssSize() {
+    const r = this.canvas.parentElement.getBoundingClientRect();
+    return { width: Math.floor(r.width), height: Math.floor(r.height) };
+  }
+
+  resize() {
+    const { width, height } = this.cssSize();
+    const dpr = window.devicePixelRatio || 1;
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${height}px`;
+    this.canvas.width = Math.max(1, Math.round(width * dpr));
+    this.canvas.height = Math.max(1, Math.round(height * dpr));
+    if (this.image && this.fitted) this.fit();
+    else this.draw();
+  }
+
+  draw() {
+    const { ctx } = this;
+    const dpr = window.devicePixelRatio || 1;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    if (!this.image) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.imageSmoothingEnabled = this.scale < 3;
+    ctx.imageSmoothingQuality = "high";
+    ctx.drawImage(this.image, this.tx, this.ty, this.previewWidth * this.scale, this.previewHeight * this.scale);
+    if (this.showBoxes) this.boxes.forEach((b, i) => this.drawBox(b, i));
+    if (this.region) this.drawRegion(this.region);
+    if (this.drag && this.drag.kind === "mark" && this.drag.moved) {
+      this.drawRegion(this.rectFromDrag(this.drag), true);
+    }
+  }
+
+  drawRegion(r, live = false) {
+    const { ctx } = this;
+    ctx.save();
+    ctx.lineWidth = 2.5;
+    ctx.shadowColor = "rgba(0,0,0,0.8)";
+    ctx.shadowBlur = 3;
+    ctx.strokeStyle = MARK;
+    if (live) ctx.setLineDash([6, 4]);
+    if (r.type === "rect") {
+      const a = this.toScreen(r.x0, r.y0);
+      const b = this.toScreen(r.x1, r.y1);
+      ctx.strokeRect(Math.min(a.x, b.x), Math.min(a.y, b.y), Math.abs(b.x - a.x), Math.abs(b.y - a.y));
+    } else {
+      const p = this.toScreen(r.x, r.y);
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, 14, 0, Math.PI * 2);
+      ctx.moveTo(p.x - 22, p.y); ctx.lineTo(p.x - 8, p.y);
+      ctx.moveTo(p.x + 8, p.y); ctx.lineTo(p.x + 22, p.y);
+      ctx.moveTo(p.x, p.y - 22); ctx.lineTo(p.x, p.y - 8);
+      ctx.moveTo(p.x, p.y + 8); ctx.lineTo(p.x, p.y + 22);
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+
+  drawBox(box, index) {
+    const { ctx } = this;
+    const a = this.toScreen(box.x0, box.y0);
+    const b = this.toScreen(box.x1, box.y1);
+    const x = Math.min(a.x, b.x);
+    const y = Math.min(a.y, b.y);
+    const w = Math.abs(b.x - a.x);
+    const h = Math.abs(b.y - a.y);
+    ctx.save();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = BOX;
+    ctx.shadowColor = "rgba(0,0,0,0.8)";
+    ctx.shadowBlur = 3;
+    ctx.strokeRect(x, y, w, h);
+    ctx.shadowBlur = 0;
+    const label = `${index + 1}. ${box.label || ""}`.trim();
+    ctx.font = "600 14px system-ui, sans-serif";
+    const tw = ctx.measureText(label).width + 10;
+    const ly = y - 22 >= 0 ? y - 22 : y + h + 2;
+    ctx.fillStyle = "rgba(8, 40, 80, 0.85)";
+    ctx.fillRect(x, ly, tw, 20);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillText(label, x + 5, ly + 15);
+    ctx.restore();
+  }
+
+  rectFromDrag(d) {
+    const a = this.clampToImage(this.toImage(d.x0, d.y0));
+    const b = this.clampToImage(this.toImage(d.x1, d.y1));
+    return { type: "rect", x0: Math.min(a.x, b.x), y0: Math.min(a.y, b.y), x1: Math.max(a.x, b.x), y1: Math.max(a.y, b.y) };
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+  localPoint(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  bindEvents() {
+    const c = this.canvas;
+    c.addEventListener("pointerdown", (e) => {
+      if (!this.image || e.button > 0) return;
+      c.focus({ preventScroll: true });
+      const p = this.localPoint(e);
+      const kind = e.shiftKey ? "pan" : this.tool;
+      this.drag = { kind, x0: p.x, y0: p.y, x1: p.x, y1: p.y, lastX: p.x, lastY: p.y, moved: false };
+      c.setPointerCapture(e.pointerId);
+      if (kind === "window") this.cb.onWindowDrag?.(0, 0, "start");
+      e.preventDefault();
+    });
+    c.addEventListener("pointermove", (e) => {
+      if (!this.drag) return;
+      const p = this.localPoint(e);
+      const d = this.drag;
+      const dx = p.x - d.lastX;
+      const dy = p.y - d.lastY;
+      d.lastX = p.x; d.lastY = p.y; d.x1 = p.x; d.y1 = p.y;
+      if (Math.hypot(p.x - d.x0, p.y - d.y0) > 4) d.moved = true;
+      if (d.kind === "pan") this.panBy(dx, dy);
+      else if (d.kind === "window") this.cb.onWindowDrag?.(dx, dy, "move");
+      else if (d.kind === "mark") this.draw();
+    });
+    const end = (e) => {
+      if (!this.drag) return;
+      const d = this.drag;
+      this.drag = null;
+      try { c.releasePointerCapture(e.pointerId); } catch { /* not captured */ }
+      if (d.kind === "window") this.cb.onWindowDrag?.(0, 0, "end");
+      if (d.kind === "mark" && e.type === "pointerup") {
+        if (d.moved) {
+          const r = this.rectFromDrag(d);
+          if (r.x1 - r.x0 >= 2 && r.y1 - r.y0 >= 2) this.setRegion(r);
+          else this.draw();
+        } else {
+          const p = this.clampToImage(this.toImage(d.x0, d.y0));
+          this.setRegion({ type: "point", x: p.x, y: p.y });
+        }
+      }
+    };
+    c.addEventListener("pointerup", end);
+    c.addEventListener("pointercancel", end);
+    c.addEventListener("wheel", (e) => {
+      if (!this.image) return;
+      e.preventDefault();
+      const p = this.localPoint(e);
+      this.zoomBy(Math.exp(-e.deltaY * 0.0015), p.x, p.y);
+    }, { passive: false });
+    c.addEventListener("dblclick", () => this.fit());
+    c.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const step = e.shiftKey ? 120 : 40;
+    const keys = {
+      "+": () => this.zoomBy(1.25), "=": () => this.zoomBy(1.25), "-": () => this.zoomBy(0.8),
+      0: () => this.fit(),
+      ArrowLeft: () => this.panBy(step, 0), ArrowRight: () => this.panBy(-step, 0),
+      ArrowUp: () => this.panBy(0, step), ArrowDown: () => this.panBy(0, -step),
+      PageUp: () => this.cb.onSliceStep?.(-1), PageDown: () => this.cb.onSliceStep?.(1),
+      p: () => this.setTool("pan"), w: () => this.setTool("window"), m: () => this.setTool("mark"),
+      Escape: () => { if (this.region) this.setRegion(null); },
+      Enter: () => this.markCentre(), " ": () => this.markCentre(),
+    };
+    const fn = keys[e.key] ?? keys[e.key.toLowerCase?.()];
+    if (!fn) return;
+    if ((e.key === "Enter" || e.key === " ") && this.tool !== "mark") return;
+    e.preventDefault();
+    fn();
+  }
+
+  /** Keyboard marking: the point of the image at the centre of the view. */
+  markCentre() {
+    if (!this.image) return;
+    const { width, height } = this.cssSize();
+    const p = this.clampToImage(this.toImage(width / 2, height / 2));
+    this.setRegion({ type: "point", x: p.x, y: p.y });
+  }
+}
