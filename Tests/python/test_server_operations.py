@@ -56,15 +56,19 @@ def test_metrics_are_prometheus_text(lab):
     assert "# TYPE medlab_http_request_duration_seconds histogram" in text
 
 
-def test_openapi_document_and_a_bounded_schemathesis_run(lab):
+def test_openapi_document_and_a_bounded_schemathesis_run():
+    # Its own server with a small token cap: the fuzzer picks any max_new_tokens the document allows.
+    lab = Server("--demo", "--max-new-tokens-limit", "4")
     doc = requests.get(lab.url + "/openapi.json", timeout=5).json()
     assert {"/api/predict", "/api/health", "/v1/chat/completions", "/v1/models"} <= set(doc["paths"])
+    assert doc["components"]["schemas"]["PredictRequest"]["properties"]["max_new_tokens"]["maximum"] == 4
     schemathesis = os.path.join(os.path.dirname(sys.executable), "schemathesis")  # the venv's, beside its python
     result = subprocess.run(
         [schemathesis, "run", lab.url + "/openapi.json", "--checks", "not_a_server_error,status_code_conformance,"
          "content_type_conformance,response_schema_conformance", "--max-examples", "8", "--phases", "examples,fuzzing",
          "--request-timeout", "60", "--no-color", "--workers", "1", "--seed", "1"],
         capture_output=True, text=True, timeout=400)
+    assert lab.stop() == 0
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 

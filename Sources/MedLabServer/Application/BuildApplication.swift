@@ -41,6 +41,9 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
         router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType],
                                               allowMethods: [.get, .post, .options]))
     }
+    if let root = WebPage.locate() {
+        router.add(middleware: WebPageMiddleware(root: root))
+    }
     if let key = services.configuration.apiKey, !key.isEmpty {
         router.add(middleware: APIKeyMiddleware(key: key))
     }
