@@ -9,7 +9,6 @@ public final class LlamaEngine: InferenceEngine {
     public let info: EngineInfo
     public let files: ModelFiles
     private let scheduler: BatchScheduler
-    private let model: LlamaModel
 
     /// Validates and loads both files (off the caller's thread); typed errors say what is wrong.
     public static func load(_ files: ModelFiles, options: EngineOptions = EngineOptions()) async throws -> LlamaEngine {
@@ -35,7 +34,6 @@ public final class LlamaEngine: InferenceEngine {
         let batch = max(512, projector?.tokensPerImage ?? 0, parallel)
         let context = try LlamaContext(model: model, contextTokens: options.contextTokens, sequences: parallel,
                                        batchTokens: batch, threads: threads)
-        self.model = model
         self.files = files
         self.scheduler = BatchScheduler(model: model, context: context, projector: projector, slots: parallel)
         self.info = EngineInfo(

@@ -23,6 +23,16 @@ struct LabServices: Sendable {
         }
     }
 
+    /// A `/api/predict`-shaped body, JSON or `multipart/form-data` (predict and render share it).
+    func predictRequest(from request: Request) async throws -> PredictRequest {
+        let body = try await body(of: request)
+        guard request.mediaType == "multipart/form-data" else { return try request.json(PredictRequest.self, from: body) }
+        guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
+            throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
+        }
+        return try PredictRequest(form: MultipartForm(body: body, boundary: boundary))
+    }
+
     /// Decodes every image string of a request (413/415/400 on bad input), letterboxed to `side`.
     func prepare(_ encoded: [String], options: ImageOptions, field: String, side: Int?) throws -> [PreparedImage] {
         try encoded.enumerated().map { index, text in

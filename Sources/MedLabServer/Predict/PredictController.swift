@@ -12,16 +12,7 @@ struct PredictController {
 
     func predict(_ request: Request, context: LabRequestContext) async throws -> Response {
         let started = ContinuousClock.now
-        let body = try await services.body(of: request)
-        let input: PredictRequest
-        if request.mediaType == "multipart/form-data" {
-            guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
-                throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
-            }
-            input = try PredictRequest(form: MultipartForm(body: body, boundary: boundary))
-        } else {
-            input = try request.json(PredictRequest.self, from: body)
-        }
+        let input = try await services.predictRequest(from: request)
         let question = try input.checkedQuestion()
         let maxNewTokens = try input.checkedMaxNewTokens(limit: services.configuration.maxNewTokens)
         let sampling = try input.sampling()

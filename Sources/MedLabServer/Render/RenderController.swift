@@ -22,16 +22,7 @@ struct RenderController {
     }
 
     func render(_ request: Request) async throws -> Response {
-        let body = try await services.body(of: request)
-        let input: PredictRequest
-        if request.mediaType == "multipart/form-data" {
-            guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
-                throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
-            }
-            input = try PredictRequest(form: MultipartForm(body: body, boundary: boundary))
-        } else {
-            input = try request.json(PredictRequest.self, from: body)
-        }
+        let input = try await services.predictRequest(from: request)
         let encoded = try input.imageStrings(maxImages: 1)
         guard !encoded.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "`image` is required") }
         let prepared = try services.prepare(encoded, options: input.imageOptions, field: "image", side: nil)[0]
