@@ -95,4 +95,44 @@ struct ModelInputTests {
         #expect(ModelInput.seriesOrder([study(3, 0), study(1, 5), study(2, 9)]) == [1, 2, 0])
         #expect(ModelInput.seriesOrder([study(nil, 9), study(nil, -3)]) == [1, 0])
     }
+
+    /// A CT slice of constant HU with the given instance number and position.
+    private func ctSlice(hu: Float, instance: Int?, z: Double, size: Int = 8, modality: String = "CT") throws -> DecodedStudy {
+        var m = ImageMetadata(format: .dicom, width: size, height: size)
+        m.modality = modality
+        m.instanceNumber = instance
+        m.imagePosition = [0, 0, z]
+        let frame = try MedImage(width: size, height: size, channels: 1, samples: Array(repeating: hu, count: size * size),
+                                 photometric: .monochrome2)
+        return DecodedStudy(format: .dicom, frames: [frame], metadata: m)
+    }
+
+    @Test func volumeInputOrdersSamplesAndPacksASeries() throws {
+        // 120 slices uploaded in reverse; slice k (1-based, by instance number) has HU = k - 1000.
+        let studies = try (1...120).reversed().map { try ctSlice(hu: Float($0) - 1000, instance: $0, z: Double($0)) }
+        let volume = try VolumeInput.make(from: studies, side: 16)
+        #expect(volume.packing == .ct && volume.totalSlices == 120)
+        #expect(volume.sliceNumbers == VolumeRecipe.sampleIndices(count: 120).map { $0 + 1 })
+        #expect(volume.images.count == 85 && volume.images.allSatisfy { $0.width == 16 && $0.height == 16 })
+        // The red channel (window −1024…1024) rises with the slice number: order followed instance numbers.
+        let reds = volume.images.map { Int($0[8, 8].0) }
+        #expect(zip(reds, reds.dropFirst()).allSatisfy { $0 <= $1 } && reds.first! < reds.last!)
+        #expect(try volume.images[0][8, 8] == VolumeRecipe.packCT(studies[120 - volume.sliceNumbers[0]].frames[0])[0, 0])
+    }
+
+    @Test func volumeInputFromOneNiftiAndItsErrors() throws {
+        let depth = 10
+        let samples = (0..<depth).flatMap { z in Array(repeating: Float(z * 100), count: 4 * 4) }
+        let nifti = DecodedStudy(format: .nifti, frames: [], volume: try Volume(width: 4, height: 4, depth: depth, samples: samples),
+                                 metadata: ImageMetadata(format: .nifti, width: 4, height: 4))
+        let grey = try VolumeInput.make(from: [nifti], window: .minMax, side: 8)
+        #expect(grey.packing == .grey && grey.sliceNumbers == Array(1...10))
+        #expect(try VolumeInput.make(from: [nifti], packing: .ct, maximum: 4, side: 8).images.count == 4)
+        // Not CT by modality: grey unless asked.
+        let mr = try (1...3).map { try ctSlice(hu: 0, instance: $0, z: 0, modality: "MR") }
+        #expect(try VolumeInput.make(from: mr, side: 8).packing == .grey)
+        #expect(throws: ImagingError.self) { try VolumeInput.make(from: [mr[0]], side: 8) }
+        #expect(throws: ImagingError.self) { try VolumeInput.make(from: [mr[0], try ctSlice(hu: 0, instance: 9, z: 0, size: 4)], side: 8) }
+        #expect(throws: ImagingError.self) { try VolumeInput.make(from: [nifti, mr[0]], side: 8) }
+    }
 }

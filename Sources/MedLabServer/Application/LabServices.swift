@@ -47,6 +47,18 @@ struct LabServices: Sendable {
     }
 }
 
+extension LabServices {
+    /// Decodes the files of a volume request and samples its slices (see `VolumePrompt`).
+    func prepareVolume(_ encoded: [String], field: String, packing: VolumeInput.Packing?, window: MedImaging.WindowChoice,
+                       maximum: Int, side: Int) throws -> VolumeInput {
+        let files = try encoded.enumerated().map { index, text in
+            let name = encoded.count == 1 ? field : "\(field)[\(index)]"
+            return (name: name, bytes: try ImagePayload.bytes(from: text, field: name))
+        }
+        return try images.prepareVolume(files, packing: packing, window: window, maximum: maximum, side: side)
+    }
+}
+
 /// The content type of a request, lower-cased, without parameters.
 extension Request {
     var mediaType: String {

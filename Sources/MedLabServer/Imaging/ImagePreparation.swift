@@ -72,6 +72,24 @@ struct ImagePreparer: Sendable {
         return PreparedImage(model: try ModelImage(rendered), transform: nil, metadata: study.metadata)
     }
 
+    /// Decodes every file of a volume (one NIfTI or multi-frame DICOM, or a single-frame series)
+    /// and applies the CT recipe. Errors name the file they came from.
+    func prepareVolume(_ files: [(name: String, bytes: [UInt8])], packing: VolumeInput.Packing?, window: MedImaging.WindowChoice,
+                       maximum: Int, side: Int) throws -> VolumeInput {
+        let studies = try files.map { file in
+            do {
+                return try ImageDecoder.decode(data: Data(file.bytes), options: DecodeOptions(maxPixels: maxPixels))
+            } catch let error as ImagingError {
+                throw LabError.from(error, field: file.name)
+            }
+        }
+        do {
+            return try VolumeInput.make(from: studies, packing: packing, window: window, maximum: maximum, side: side)
+        } catch let error as ImagingError {
+            throw LabError.from(error, field: "volume")
+        }
+    }
+
     /// A PNG of a prepared image.
     func png(_ image: PreparedImage) throws -> Data {
         try ImageEncoder.png(RGBImage(width: image.model.width, height: image.model.height, pixels: image.model.rgb))

@@ -28,7 +28,7 @@ enum OpenAPIDocument {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {
                   "image": {"type": "string", "format": "binary"}, "question": {"type": "string"},
                   "max_new_tokens": {"type": "integer"}, "context": {"type": "string"}, "window": {"type": "string"},
-                  "stream": {"type": "string"}}}}}},
+                  "stream": {"type": "string"}, "volume": {"type": "string"}, "max_slices": {"type": "integer"}}}}}},
               "responses": {"200": {"description": "the answer (JSON), or server-sent events when stream is true",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}},
                             "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}}}, \(errors)}}},
@@ -74,7 +74,13 @@ enum OpenAPIDocument {
                 "window": {"$ref": "#/components/schemas/Window"}, "frame": {"type": "integer", "minimum": 0},
                 "slice": {"type": "integer", "minimum": 0}, "region": {"$ref": "#/components/schemas/Region"},
                 "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-                "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295}, "stream": {"type": "boolean"}}},
+                "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295}, "stream": {"type": "boolean"},
+                "volume": {"description": "treat the images as one volume (Google's CT recipe): true/auto, ct, grey, or false",
+                  "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["auto", "ct", "grey"]}]},
+                "max_slices": {"type": "integer", "minimum": 2, "description": "most slices of a volume to show (default: 85, or what the context holds)"}}},
+              "VolumeSummary": {"type": "object", "required": ["packing", "slices_shown", "slices_total", "slice_numbers"], "properties": {
+                "packing": {"type": "string", "enum": ["ct", "grey"]}, "slices_shown": {"type": "integer"}, "slices_total": {"type": "integer"},
+                "slice_numbers": {"type": "array", "items": {"type": "integer"}}, "note": {"type": "string"}}},
               "PixelBox": {"type": "object", "required": ["label", "x0", "y0", "x1", "y1", "box_2d", "image"], "properties": {
                 "label": {"type": "string"}, "x0": {"type": "number"}, "y0": {"type": "number"}, "x1": {"type": "number"},
                 "y1": {"type": "number"}, "box_2d": {"type": "array", "items": {"type": "number"}}, "image": {"type": "integer"}}},
@@ -89,7 +95,7 @@ enum OpenAPIDocument {
                   "timings": {"type": "object", "required": ["queue_ms", "image_ms", "prefill_ms", "decode_ms", "tokens_per_s", "total_ms"],
                     "properties": {"queue_ms": {"type": "number"}, "image_ms": {"type": "number"}, "prefill_ms": {"type": "number"},
                       "decode_ms": {"type": "number"}, "tokens_per_s": {"type": "number"}, "total_ms": {"type": "number"}}},
-                  "disclaimer": {"type": "string"}}},
+                  "disclaimer": {"type": "string"}, "volume": {"$ref": "#/components/schemas/VolumeSummary"}}},
               "RenderRequest": {"type": "object", "required": ["image"], "properties": {
                 "image": {"type": "string"}, "window": {"$ref": "#/components/schemas/Window"},
                 "frame": {"type": "integer", "minimum": 0}, "slice": {"type": "integer", "minimum": 0},

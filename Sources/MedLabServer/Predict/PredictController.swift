@@ -18,19 +18,47 @@ struct PredictController {
         let sampling = try input.sampling()
         let encoded = try input.imageStrings(maxImages: services.configuration.maxImages)
         let (engine, info, isDemo) = try await services.host.ready()
-        try LabPrompt.checkFits(imageCount: encoded.count, textBytes: question.utf8.count + (input.context?.utf8.count ?? 0),
-                                maxNewTokens: maxNewTokens, info: info)
-        let images = try services.prepare(encoded, options: input.imageOptions, field: input.image != nil && encoded.count == 1 ? "image" : "images",
-                                          side: info.imageSize)
-        var prepared = LabPrompt.request(question: question, images: images, context: input.context, system: input.system,
+        let field = input.image != nil && encoded.count == 1 ? "image" : "images"
+        let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
+        var prepared: GenerationRequest
+        let boxes: @Sendable ([ModelBox]) -> [AnswerBox]
+        var volume: VolumeSummary?
+        if input.isVolume {
+            guard !encoded.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`") }
+            guard input.region == nil else {
+                throw LabError.badRequest(code: "invalid_region", message: "`region` marks one image; it cannot be combined with `volume`")
+            }
+            guard let side = info.imageSize else {
+                throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
+            }
+            let budget = try VolumePrompt.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
+                                                     maxImages: services.configuration.maxImages, info: info)
+            let slices = try services.prepareVolume(encoded, field: field, packing: input.volume?.packing,
+                                                    window: input.imageOptions.window, maximum: budget.maximum, side: side)
+            try LabPrompt.checkFits(imageCount: slices.images.count, textBytes: textBytes + slices.images.count * 4 * VolumePrompt.labelTokens,
+                                    maxNewTokens: maxNewTokens, info: info)
+            prepared = try VolumePrompt.request(question: question, volume: slices, context: input.context, system: input.system,
+                                                maxNewTokens: maxNewTokens, sampling: sampling)
+            volume = VolumeSummary(slices, note: budget.note)
+            // The model cannot say which slice a box is on, so volumes return no pixel boxes.
+            boxes = { _ in [] }
+        } else {
+            try LabPrompt.checkFits(imageCount: encoded.count, textBytes: textBytes, maxNewTokens: maxNewTokens, info: info)
+            let images = try services.prepare(encoded, options: input.imageOptions, field: field, side: info.imageSize)
+            prepared = LabPrompt.request(question: question, images: images, context: input.context, system: input.system,
                                          marked: input.region != nil, maxNewTokens: maxNewTokens, sampling: sampling)
+            let last = images.last
+            boxes = { last?.pixels(of: $0, imageIndex: images.count - 1) ?? [] }
+        }
         // Benchmarks force the answer length so every system generates the same number of tokens.
         prepared.ignoreEndOfSequence = input.ignoreEOS ?? false
         let generation = prepared
-        let last = images.last
+        let volumeSummary = volume
         let finish = { @Sendable (result: GenerationResult, queueMs: Double) in
-            PredictResponse(result: result, info: info, isDemo: isDemo, boxes: last?.pixels(of: result.boxes, imageIndex: images.count - 1) ?? [],
-                            queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
+            var response = PredictResponse(result: result, info: info, isDemo: isDemo, boxes: boxes(result.boxes),
+                                           queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
+            response.volume = volumeSummary
+            return response
         }
         if input.stream == true {
             return try await stream(generation, engine: engine, context: context, finish: finish)

@@ -23,10 +23,15 @@ struct PredictRequest: Decodable, Sendable {
     var stream: Bool?
     /// Keep generating past end-of-sequence up to `max_new_tokens` (benchmarks).
     var ignoreEOS: Bool?
+    /// Treat the images as one volume (Google's CT recipe) instead of separate images.
+    var volume: VolumeParameter?
+    /// Most slices of a volume to show (the recipe's 85 by default, fewer when the context is smaller).
+    var maxSlices: Int?
 
     enum CodingKeys: String, CodingKey {
         case image, images, question, context, system, window, frame, slice, region, temperature, seed, stream
-        case maxNewTokens = "max_new_tokens", topP = "top_p", ignoreEOS = "ignore_eos"
+        case volume
+        case maxNewTokens = "max_new_tokens", topP = "top_p", ignoreEOS = "ignore_eos", maxSlices = "max_slices"
     }
 
     static let defaultMaxNewTokens = 512
@@ -59,16 +64,23 @@ struct PredictRequest: Decodable, Sendable {
         seed = try number("seed", UInt32.self)
         stream = text("stream").map { ["1", "true", "yes", "on"].contains($0.lowercased()) }
         ignoreEOS = text("ignore_eos").map { ["1", "true", "yes", "on"].contains($0.lowercased()) }
+        volume = try text("volume").map { try VolumeParameter(parsing: $0) }
+        maxSlices = try number("max_slices", Int.self)
     }
 
-    /// Every image string in order, checked against the configured count.
+    /// Every image string in order, checked against the configured count (a volume's files
+    /// are many slices of which only the sampled ones reach the model, so they have their own limit).
     func imageStrings(maxImages: Int) throws -> [String] {
         let all = (image.map { [$0] } ?? []) + (images ?? [])
-        guard all.count <= maxImages else {
-            throw LabError.tooLarge("\(all.count) images in one request; the limit is \(maxImages)")
+        let limit = isVolume ? VolumeParameter.maxFiles : maxImages
+        guard all.count <= limit else {
+            throw LabError.tooLarge("\(all.count) \(isVolume ? "volume files" : "images") in one request; the limit is \(limit)")
         }
         return all
     }
+
+    /// Whether the images are one volume for the CT recipe.
+    var isVolume: Bool { (volume ?? .off) != .off }
 
     /// The question, which must say something.
     func checkedQuestion() throws -> String {
@@ -106,6 +118,43 @@ struct PredictRequest: Decodable, Sendable {
     var imageOptions: ImageOptions {
         ImageOptions(window: window?.choice ?? .fileDefault, frame: frame, slice: slice, region: region)
     }
+}
+
+/// `volume` as clients send it: `true` or `"auto"` (CT packing when the files say CT, else grey),
+/// `"ct"`, `"grey"`, or `false`/absent for separate images.
+enum VolumeParameter: Decodable, Sendable, Equatable {
+    case off
+    case auto
+    case forced(VolumeInput.Packing)
+
+    /// Most files one volume request may carry (a thin-slice CT series); only the sampled slices reach the model.
+    static let maxFiles = 2048
+
+    /// The packing the client insisted on, nil for automatic.
+    var packing: VolumeInput.Packing? { if case .forced(let packing) = self { packing } else { nil } }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let flag = try? container.decode(Bool.self) {
+            self = flag ? .auto : .off
+        } else if let text = try? container.decode(String.self) {
+            self = try Self(parsing: text)
+        } else {
+            throw Self.invalid
+        }
+    }
+
+    init(parsing text: String) throws {
+        switch text.lowercased() {
+        case "1", "true", "yes", "on", "auto": self = .auto
+        case "ct": self = .forced(.ct)
+        case "grey", "gray": self = .forced(.grey)
+        case "", "0", "false", "no", "off": self = .off
+        default: throw Self.invalid
+        }
+    }
+
+    private static let invalid = LabError.badRequest(code: "invalid_volume", message: "`volume` is true, false, \"auto\", \"ct\" or \"grey\"")
 }
 
 /// `window` as clients send it: `"lung"`, `"-600,1500"` (centre, width), `"default"`, `"minmax"`, or

@@ -48,6 +48,8 @@ struct PredictResponse: Encodable, Sendable {
     var usage: Usage
     var timings: Timings
     var disclaimer: String
+    /// Which slices of a volume the model saw (volume requests only).
+    var volume: VolumeSummary?
 
     init(result: GenerationResult, info: EngineInfo, isDemo: Bool, boxes: [AnswerBox], queueMs: Double, totalMs: Double) {
         let summary = result.summary
@@ -64,7 +66,7 @@ struct PredictResponse: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case answer, reasoning, boxes, model, demo, usage, timings, disclaimer
+        case answer, reasoning, boxes, model, demo, usage, timings, disclaimer, volume
         case finishReason = "finish_reason"
     }
 }

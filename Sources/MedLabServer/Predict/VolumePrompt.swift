@@ -1,0 +1,77 @@
+import Foundation
+import MedImaging
+import MedInference
+
+/// What `/api/predict` reports about a volume it showed the model (the `volume` field).
+struct VolumeSummary: Encodable, Sendable {
+    var packing: String
+    var slicesShown: Int
+    var slicesTotal: Int
+    /// 1-based positions in the ordered volume; the prompt labels them SLICE 1 … SLICE n.
+    var sliceNumbers: [Int]
+    /// Why fewer slices than the recipe's 85 were shown, when that happened.
+    var note: String?
+
+    init(_ volume: VolumeInput, note: String?) {
+        packing = volume.packing.rawValue
+        slicesShown = volume.images.count
+        slicesTotal = volume.totalSlices
+        sliceNumbers = volume.sliceNumbers
+        self.note = note
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case packing, note
+        case slicesShown = "slices_shown", slicesTotal = "slices_total", sliceNumbers = "slice_numbers"
+    }
+}
+
+/// Google's CT recipe as a prompt: instruction, each slice followed by `SLICE n`, then the question.
+enum VolumePrompt {
+    /// Tokens a slice costs beyond its image and marker tokens: the `SLICE n` label and the
+    /// newlines the chat template puts around an image (measured 8.4 with the Gemma 3 tokenizer).
+    static let labelTokens = 8
+    /// Tokens kept for the answer when fitting slices into the context.
+    static let answerReserve = 512
+
+    /// The most slices a request may show: the recipe's 85, or what the context holds.
+    /// An explicit `max_slices` is honoured as asked (and refused later if it cannot fit).
+    static func sliceBudget(requested: Int?, textBytes: Int, maxNewTokens: Int, maxImages: Int,
+                            info: EngineInfo) throws -> (maximum: Int, note: String?) {
+        let recipe = min(VolumeRecipe.defaultSliceCount, maxImages)
+        if let requested {
+            guard (2...maxImages).contains(requested) else {
+                throw LabError.badRequest(code: "invalid_request", message: "`max_slices` must be between 2 and \(maxImages)")
+            }
+            return (requested, nil)
+        }
+        let perSlice = (info.tokensPerImage ?? 0) + 2 + labelTokens
+        let free = info.contextTokens - textBytes / 4 - 64 - min(maxNewTokens, answerReserve)
+        let fits = perSlice > 0 ? free / perSlice : recipe
+        guard fits >= 2 else {
+            throw LabError.unprocessable(code: "context_overflow", message:
+                "a context of \(info.contextTokens) tokens cannot hold two slices of \(perSlice) tokens; start the lab with a larger --ctx")
+        }
+        guard fits < recipe else { return (recipe, nil) }
+        let wanted = recipe * perSlice + 64 + answerReserve
+        return (fits, "the context (\(info.contextTokens) tokens) holds \(fits) of the recipe's \(recipe) slices; "
+                    + "start the lab with --ctx \(((wanted + 1023) / 1024) * 1024) to show all of them")
+    }
+
+    /// One user turn: what the slices are, each slice then its label, the prior report, the question.
+    static func request(question: String, volume: VolumeInput, context: String?, system: String?,
+                        maxNewTokens: Int, sampling: SamplingOptions) throws -> GenerationRequest {
+        let kind = volume.packing == .ct ? "CT" : "image"
+        var parts: [ContentPart] = [.text("The following \(volume.images.count) images are slices of one \(kind) volume, in order, each followed by its label.\n")]
+        for (index, image) in volume.images.enumerated() {
+            parts.append(.image(try ModelImage(image)))
+            parts.append(.text("SLICE \(index + 1)\n"))
+        }
+        if let context, !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            parts.append(.text("Prior report and clinical context:\n\(context)\n\n"))
+        }
+        parts.append(.text(question))
+        return GenerationRequest(turns: [ChatTurn(role: .user, parts: parts)], system: system, maxNewTokens: maxNewTokens,
+                                 sampling: sampling)
+    }
+}
