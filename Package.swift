@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
@@ -47,7 +48,12 @@ let package = Package(
         ),
         .target(
             name: "MedInference",
-            dependencies: ["CLlama", "MedImaging"],
+            dependencies: [
+                "CLlama",
+                "MedImaging",
+                // RemoteEngine speaks to vLLM / llama-server / Ollama over HTTP.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             linkerSettings: llamaLinker
         ),
         .target(

@@ -1,0 +1,169 @@
+import Foundation
+
+/// Several engines behind one `InferenceEngine`: remote servers (and in-process engines) with
+/// health checks and least-outstanding-requests routing.
+///
+/// - A request goes to the engine with the fewest outstanding requests per slot (ties rotate).
+/// - An engine that cannot be reached, or answers 5xx, is taken out until a health check passes.
+/// - A request that fails that way before its first event is retried once on another engine;
+///   after its first event it fails with an error saying the answer is incomplete (a client never
+///   gets a silently truncated answer).
+public final class EnginePool: InferenceEngine {
+    /// One engine of the pool.
+    public struct Member: Sendable {
+        public let name: String
+        public let engine: any InferenceEngine
+        public let slots: Int
+        /// Remote members are health-checked; in-process ones are up while the process is.
+        let remote: RemoteEngine?
+
+        /// A remote server.
+        public init(_ remote: RemoteEngine) {
+            self.name = remote.endpoint.name
+            self.engine = remote
+            self.slots = remote.endpoint.slots
+            self.remote = remote
+        }
+
+        /// An in-process engine (e.g. a `LlamaEngine`) beside the remote ones.
+        public init(name: String = "in-process", engine: any InferenceEngine, slots: Int) {
+            self.name = name
+            self.engine = engine
+            self.slots = max(1, slots)
+            self.remote = nil
+        }
+    }
+
+    public let members: [Member]
+    /// Seconds between health checks of remote members.
+    public let healthInterval: TimeInterval
+    private let states: Locked<PoolState>
+    private let checker = Locked<Task<Void, Never>?>(nil)
+
+    public init(members: [Member], healthInterval: TimeInterval = 5) {
+        precondition(!members.isEmpty, "a pool needs at least one engine")
+        self.members = members
+        self.healthInterval = healthInterval
+        self.states = Locked(PoolState(members: members))
+    }
+
+    deinit { checker.withLock { $0?.cancel() } }
+
+    public var info: EngineInfo {
+        get async {
+            var first = await members[0].engine.info
+            var imageSize = first.imageSize
+            var perImage = first.tokensPerImage
+            for member in members.dropFirst() where imageSize == nil || perImage == nil {
+                let info = await member.engine.info
+                imageSize = imageSize ?? info.imageSize
+                perImage = perImage ?? info.tokensPerImage
+            }
+            first.imageSize = imageSize
+            first.tokensPerImage = perImage
+            first.backend = members.allSatisfy { $0.remote != nil } ? "remote" : "pool"
+            first.devices = members.map(\.name)
+            first.parallel = slots
+            return first
+        }
+    }
+
+    /// Requests the whole pool takes at once.
+    public var slots: Int { members.reduce(0) { $0 + $1.slots } }
+
+    /// Each member's state, load and latency, in configuration order.
+    public var statuses: [BackendStatus] {
+        let kinds = members.map { $0.remote.map { $0.kind.rawValue } ?? "in-process" }
+        return states.withLock { state in
+            state.members.enumerated().map { index, member in member.status(kind: kinds[index]) }
+        }
+    }
+
+    /// True when at least one member may take requests.
+    public var hasLiveMember: Bool { statuses.contains { $0.state != .down } }
+
+    /// Checks every remote member now (concurrently) and updates their states.
+    public func checkHealth() async {
+        await withTaskGroup(of: Void.self) { group in
+            for (index, member) in members.enumerated() {
+                guard let remote = member.remote else { continue }
+                group.addTask {
+                    let start = DispatchTime.now()
+                    do {
+                        try await remote.probe()
+                        let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+                        self.states.withLock { $0.members[index].checked(latencyMs: ms) }
+                    } catch {
+                        self.states.withLock { $0.members[index].failed(String(describing: error), countsAsFailure: true) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks now, then every `healthInterval` seconds until `stopHealthChecks` (or the pool is gone).
+    public func startHealthChecks() async {
+        await checkHealth()
+        let interval = healthInterval
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                guard let self, !Task.isCancelled else { return }
+                await self.checkHealth()
+            }
+        }
+        checker.withLock { $0?.cancel(); $0 = task }
+    }
+
+    public func stopHealthChecks() { checker.withLock { $0?.cancel(); $0 = nil } }
+
+    public func generate(_ request: GenerationRequest) -> AnswerStream {
+        let (stream, continuation) = AnswerStream.makeStream()
+        let task = Task { await self.run(request, continuation: continuation) }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func run(_ request: GenerationRequest, continuation: AnswerStream.Continuation) async {
+        var tried: Set<Int> = []
+        var lastError: (any Error)?
+        while tried.count < 2, let index = states.withLock({ $0.pick(excluding: tried) }) {
+            tried.insert(index)
+            let member = members[index]
+            let start = DispatchTime.now()
+            var forwarded = false
+            do {
+                for try await event in member.engine.generate(request) {
+                    if !forwarded {
+                        forwarded = true
+                        let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
+                        states.withLock { $0.members[index].firstEvent(ms: ms) }
+                    }
+                    continuation.yield(event)
+                }
+                states.withLock { $0.members[index].finished() }
+                continuation.finish()
+                return
+            } catch {
+                guard !Task.isCancelled else {
+                    states.withLock { $0.members[index].finished() }
+                    return continuation.finish()
+                }
+                // Only an engine that cannot answer is taken out; a bad request would fail anywhere.
+                let isFault = if case InferenceError.unavailable = error { true } else { false }
+                states.withLock { state in
+                    if isFault { state.members[index].failed(String(describing: error), countsAsFailure: true) }
+                    state.members[index].finished()
+                }
+                guard isFault else { return continuation.finish(throwing: error) }
+                if forwarded {
+                    return continuation.finish(throwing: InferenceError.generationFailed(
+                        "\(member.name) failed in the middle of the answer, which is incomplete: \(error)"))
+                }
+                lastError = error
+            }
+        }
+        let names = statuses.map { "\($0.name) \($0.state.rawValue)" }.joined(separator: ", ")
+        continuation.finish(throwing: lastError ?? InferenceError.unavailable("no inference backend is up (\(names)); retry shortly"))
+    }
+}
