@@ -14,9 +14,9 @@ struct PromptBuilderTests {
         let segments = PromptBuilder.segments(for: GenerationRequest(question: "Findings?", images: [pixel]))
         #expect(segments == [
             .template("<start_of_turn>user\n"),
-            .user("You are an expert radiologist.\n\n"),
-            .template("\n\n"), .image(0), .template("\n\n"),
-            .user("Findings?"),
+            // One piece of text up to the image, as the Hugging Face processor tokenizes it.
+            .user("You are an expert radiologist.\n\n\n\n"), .image(0),
+            .user("\n\nFindings?"),
             .template("<end_of_turn>\n<start_of_turn>model\n"),
         ])
     }
@@ -24,7 +24,7 @@ struct PromptBuilderTests {
     @Test func explicitEmptySystemMeansNone() {
         var request = GenerationRequest(question: "Q", images: [pixel])
         request.system = ""
-        #expect(!PromptBuilder.segments(for: request).contains(.user("You are an expert radiologist.\n\n")))
+        #expect(!PromptBuilder.segments(for: request).contains { if case .user(let text) = $0 { text.contains("radiologist") } else { false } })
     }
 
     @Test func multiTurnKeepsOrderAndMergesSystemOnce() {
@@ -37,8 +37,7 @@ struct PromptBuilderTests {
         #expect(segments == [
             .template("<start_of_turn>user\n"), .user("Be brief.\n\nfirst"),
             .template("<end_of_turn>\n<start_of_turn>model\n"), .user("reply"),
-            .template("<end_of_turn>\n<start_of_turn>user\n"), .user("second"),
-            .template("\n\n"), .image(0), .template("\n\n"), .user("SLICE 1"),
+            .template("<end_of_turn>\n<start_of_turn>user\n"), .user("second\n\n"), .image(0), .user("\n\nSLICE 1"),
             .template("<end_of_turn>\n<start_of_turn>model\n"),
         ])
     }

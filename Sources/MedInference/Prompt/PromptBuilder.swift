@@ -19,10 +19,12 @@ enum PromptBuilder {
                 switch part {
                 case .text(let text): segments.append(.user(text))
                 case .image:
-                    // The Hugging Face processor surrounds each image with blank lines.
-                    segments.append(.template("\n\n"))
+                    // The Hugging Face processor surrounds each image with blank lines. They join the
+                    // neighbouring text before tokenizing, as there: "\n\n\n\n" after the system text
+                    // is one token, not two (servers such as llama-server and vLLM tokenize it so too).
+                    segments.append(.user("\n\n"))
                     segments.append(.image(imageIndex))
-                    segments.append(.template("\n\n"))
+                    segments.append(.user("\n\n"))
                     imageIndex += 1
                 }
             }
