@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MedInference
 
 /// Which model files to load and how; shared by every command that runs the model.
@@ -36,4 +37,73 @@ struct ModelOptions: ParsableArguments {
     }
 
     var engineOptions: EngineOptions { EngineOptions(contextTokens: ctx, gpuLayers: gpuLayers, threads: threads, parallel: parallel) }
+}
+
+/// Remote inference servers to use instead of (or beside) the model in this process.
+struct BackendOptions: ParsableArguments {
+    @Option(name: .customLong("backend"), help: ArgumentHelp(
+        "An OpenAI-compatible server (vLLM, llama-server, Ollama) to send generation to; repeat for a pool. "
+            + "Prefix the kind to skip detection, e.g. vllm=http://gpu0:8000.", valueName: "url"))
+    var backend: [String] = []
+
+    @Option(name: .customLong("backends"), help: ArgumentHelp("A JSON file listing backends (see docs/deploy.md).", valueName: "file"))
+    var backendsFile: String?
+
+    @Option(name: .customLong("backend-slots"), help: "Requests each backend takes at once (its --parallel or batch share).")
+    var backendSlots = 4
+
+    @Option(name: .customLong("backend-model"), help: "Model id to ask backends for (default: the first one /v1/models lists).")
+    var backendModel: String?
+
+    @Option(name: .customLong("backend-image-size"), help: "Square side in pixels the backends' projector expects (896 for MedGemma).")
+    var backendImageSize = 896
+
+    @Option(name: .customLong("backend-tokens-per-image"), help: "Tokens one image becomes on the backends (256 for MedGemma).")
+    var backendTokensPerImage = 256
+
+    @Option(name: .customLong("backend-api-key"), help: "Bearer key for the backends (default: MEDLAB_BACKEND_API_KEY).")
+    var backendAPIKey: String?
+
+    @Option(name: .customLong("health-interval"), help: "Seconds between health checks of each backend.")
+    var healthInterval = 5.0
+
+    @Flag(name: .customLong("with-local"), help: "Also run the model in this process as one more engine of the pool.")
+    var withLocal = false
+
+    /// True when any backend was given.
+    var isEnabled: Bool { !backend.isEmpty || backendsFile != nil }
+
+    /// Every endpoint from `--backend` and `--backends`.
+    func endpoints() throws -> [RemoteEndpoint] {
+        let environment = ProcessInfo.processInfo.environment
+        let key = backendAPIKey ?? environment["MEDLAB_BACKEND_API_KEY"]
+        do {
+            var endpoints = try backend.map {
+                var endpoint = try RemoteEndpoint(parsing: $0, slots: backendSlots, imageSize: backendImageSize,
+                                                  tokensPerImage: backendTokensPerImage, apiKey: key)
+                endpoint.model = backendModel
+                return endpoint
+            }
+            if let backendsFile {
+                let defaults = RemoteEndpoint(url: URL(string: "http://localhost")!, model: backendModel, slots: backendSlots,
+                                              imageSize: backendImageSize, tokensPerImage: backendTokensPerImage, apiKey: key)
+                endpoints += try PoolConfiguration.load(path: backendsFile).endpoints(defaults: defaults, environment: environment)
+            }
+            guard !endpoints.isEmpty else { throw ValidationError("the backends file lists no backend") }
+            return endpoints
+        } catch let error as InferenceError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// The pool, health checks started (the first check is done when this returns).
+    func makePool(local: (engine: any InferenceEngine, slots: Int)? = nil) async throws -> EnginePool {
+        var interval = healthInterval
+        if let backendsFile, let fileInterval = try? PoolConfiguration.load(path: backendsFile).healthInterval { interval = fileInterval }
+        var members = try endpoints().map { EnginePool.Member(RemoteEngine(endpoint: $0)) }
+        if let local { members.append(EnginePool.Member(engine: local.engine, slots: local.slots)) }
+        let pool = EnginePool(members: members, healthInterval: interval)
+        await pool.startHealthChecks()
+        return pool
+    }
 }

@@ -13,7 +13,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
         Listens on 127.0.0.1:7860 by default. It answers /api/health at once and loads the model in the \
         background: MedGemma when its files are found, otherwise the demo model (whose answers mean nothing), \
-        otherwise none (/api/health says no_model and what to download). Research and teaching use only — not for diagnosis.
+        otherwise none (/api/health says no_model and what to download). With --backend (repeatable) or \
+        --backends FILE, generation goes to OpenAI-compatible servers (vLLM, llama-server, Ollama) instead, \
+        health-checked and least-loaded first; see docs/deploy.md. Research and teaching use only — not for diagnosis.
         """)
 
     @Option(help: "Address to listen on. Anything but loopback requires --api-key.")
@@ -29,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     var corsOrigin: String?
 
     @OptionGroup var modelOptions: ModelOptions
+
+    @OptionGroup(title: "Remote inference (scale-out)") var backendOptions: BackendOptions
 
     @Flag(name: .customLong("no-demo"), help: "Do not fall back to the demo model when MedGemma is not found.")
     var noDemo = false
@@ -62,24 +66,27 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "medlab.server")
         let environment = ProcessInfo.processInfo.environment
+        var slots = modelOptions.parallel
+        var pool: EnginePool?
+        if backendOptions.isEnabled {
+            pool = try await makePool(logger: logger)
+            slots = pool?.slots ?? slots
+        }
         let config = LabServerConfiguration(
             host: host, port: port, apiKey: apiKey ?? environment["MEDLAB_API_KEY"], corsOrigin: corsOrigin,
             maxBodyBytes: maxBodyMB << 20, maxImages: maxImages, maxNewTokens: maxNewTokensLimit,
-            concurrentGenerations: modelOptions.parallel, maxQueuedRequests: queue, requestTimeout: timeout,
+            concurrentGenerations: slots, maxQueuedRequests: queue, requestTimeout: timeout,
             shutdownGrace: shutdownGrace, version: MedLab.configuration.version)
         do { try config.validate() } catch { throw ValidationError(String(describing: error)) }
 
-        let host: EngineHost
-        do {
-            let files = modelOptions.demo ? try modelOptions.files()
-                : try ModelFiles.resolve(model: modelOptions.model, projector: modelOptions.mmproj, allowDemo: !noDemo)
-            if files.isDemo { logger.warning("MedGemma not found: serving the demo model, whose answers mean nothing") }
-            host = EngineHost.loading(files, options: modelOptions.engineOptions)
-        } catch {
-            logger.error("no model: the lab starts, and generation answers 503 until files are in place")
-            host = EngineHost(status: .noModel, message: String(describing: error))
-        }
         let metrics = LabMetrics()
+        let host: EngineHost
+        if let pool {
+            host = EngineHost(engine: pool, info: await pool.info)
+            metrics.track(pool)
+        } else {
+            host = localHost(logger: logger)
+        }
         let queue = GenerationQueue(configuration: config, metrics: metrics)
         let app = try buildApplication(host: host, configuration: config, metrics: metrics, queue: queue, logger: logger)
         // The drain comes last so it is shut down first (see ShutdownDrain).
@@ -88,5 +95,33 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")
+    }
+
+    /// The model in this process, loading in the background (or the reason there is none).
+    private func localHost(logger: Logger) -> EngineHost {
+        do {
+            let files = modelOptions.demo ? try modelOptions.files()
+                : try ModelFiles.resolve(model: modelOptions.model, projector: modelOptions.mmproj, allowDemo: !noDemo)
+            if files.isDemo { logger.warning("MedGemma not found: serving the demo model, whose answers mean nothing") }
+            return EngineHost.loading(files, options: modelOptions.engineOptions)
+        } catch {
+            logger.error("no model: the lab starts, and generation answers 503 until files are in place")
+            return EngineHost(status: .noModel, message: String(describing: error))
+        }
+    }
+
+    /// The pool of `--backend` servers (plus this process's model with `--with-local`), first health check done.
+    private func makePool(logger: Logger) async throws -> EnginePool {
+        var local: (engine: any InferenceEngine, slots: Int)?
+        if backendOptions.withLocal {
+            let engine = try await LlamaEngine.load(try modelOptions.files(), options: modelOptions.engineOptions)
+            local = (engine, modelOptions.parallel)
+        }
+        let pool = try await backendOptions.makePool(local: local)
+        for status in pool.statuses {
+            logger.info("backend", metadata: ["backend": "\(status.name)", "kind": "\(status.kind)", "state": "\(status.state.rawValue)",
+                                              "slots": "\(status.slots)"])
+        }
+        return pool
     }
 }

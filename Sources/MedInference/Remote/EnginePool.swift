@@ -59,6 +59,11 @@ public final class EnginePool: InferenceEngine {
                 imageSize = imageSize ?? info.imageSize
                 perImage = perImage ?? info.tokensPerImage
             }
+            // The smallest context of the pool is what every request can count on.
+            for member in members.dropFirst() {
+                let context = await member.engine.info.contextTokens
+                if context > 0 { first.contextTokens = min(first.contextTokens, context) }
+            }
             first.imageSize = imageSize
             first.tokensPerImage = perImage
             first.backend = members.allSatisfy { $0.remote != nil } ? "remote" : "pool"

@@ -14,7 +14,12 @@ public final class RemoteEngine: InferenceEngine {
         var kind: RemoteEndpoint.Kind
         var model: String?
         var slots: Int?
+        /// Tokens one request may hold (llama-server's per-slot `n_ctx`, vLLM's `max_model_len`).
+        var contextTokens: Int?
     }
+
+    /// Assumed when the server does not say: Gemma 3's trained context. The server refuses more.
+    static let assumedContextTokens = 131_072
 
     public let endpoint: RemoteEndpoint
     /// The longest one request may take, streaming included.
@@ -31,7 +36,8 @@ public final class RemoteEngine: InferenceEngine {
         get async {
             let known = await discover()
             return EngineInfo(model: known.model ?? endpoint.name, projector: nil, backend: "remote", devices: [endpoint.name],
-                              gpuLayers: 0, contextTokens: 0, imageSize: endpoint.imageSize,
+                              gpuLayers: 0, contextTokens: known.contextTokens ?? Self.assumedContextTokens,
+                              imageSize: endpoint.imageSize,
                               tokensPerImage: endpoint.tokensPerImage, llamaBuild: nil, parallel: endpoint.slots)
         }
     }
@@ -69,7 +75,7 @@ public final class RemoteEngine: InferenceEngine {
     @discardableResult
     func discover() async -> Discovered {
         let known = discovered.withLock { $0 }
-        guard known.kind == .auto || known.model == nil else { return known }
+        guard known.kind == .auto || known.model == nil || known.contextTokens == nil else { return known }
         let limit = TimeAmount.seconds(3)
         var found = known
         if found.kind == .auto {
@@ -88,10 +94,12 @@ public final class RemoteEngine: InferenceEngine {
                 return known  // unreachable now: decide on a later call
             }
         }
-        if found.model == nil,
-           let (status, object) = await RemoteHTTP.getJSON(endpoint.route("v1/models"), apiKey: endpoint.apiKey, timeout: limit),
+        if let (status, object) = await RemoteHTTP.getJSON(endpoint.route("v1/models"), apiKey: endpoint.apiKey, timeout: limit),
            status == 200, let list = (object as? [String: Any])?["data"] as? [[String: Any]] {
-            found.model = list.first?["id"] as? String
+            let entry = list.first { $0["id"] as? String == found.model } ?? list.first
+            found.model = found.model ?? entry?["id"] as? String
+            found.contextTokens = (entry?["max_model_len"] as? Int) ?? ((entry?["meta"] as? [String: Any])?["n_ctx"] as? Int)
+                ?? Self.assumedContextTokens
         }
         discovered.withLock { $0 = found }
         return found

@@ -3,6 +3,7 @@ import Hummingbird
 import MedInference
 
 /// `GET /api/health`: load state, model, backend and queue; answers while the model is loading.
+/// With a pool of engines (`medlab serve --backend`), also each engine's state, load and latency.
 struct HealthController {
     let services: LabServices
 
@@ -43,9 +44,11 @@ struct HealthController {
         var queue: Queue
         var version: String
         var disclaimer: String
+        /// Present only when the engine is a pool.
+        var backends: [BackendStatus]?
 
         enum CodingKeys: String, CodingKey {
-            case status, ready, message, model, backend, queue, version, disclaimer
+            case status, ready, message, model, backend, queue, version, disclaimer, backends
             case gpuLayers = "gpu_layers"
         }
     }
@@ -61,16 +64,21 @@ struct HealthController {
         let isDemo = await host.isDemo
         var message = await host.message
         if isDemo { message = LabPrompt.demoNotice }
+        let pool = await host.engine as? EnginePool
+        let backends = pool?.statuses
+        // A pool whose every engine is down cannot answer: not ready, and say why.
+        let poolDown = backends.map { !$0.isEmpty && $0.allSatisfy { $0.state == .down } } ?? false
+        if poolDown, message == nil { message = "no inference backend is up; requests answer 503 until one passes a health check" }
         let depth = await services.runner.queue.depth
         let capacity = await services.runner.queue.capacity
         return Health(
-            status: status.rawValue, ready: status == .ok, message: message,
+            status: status.rawValue, ready: status == .ok && !poolDown, message: message,
             model: info.map {
                 Health.Model(name: $0.model, projector: $0.projector, demo: isDemo, contextTokens: $0.contextTokens,
                              imageSize: $0.imageSize, tokensPerImage: $0.tokensPerImage, devices: $0.devices, llamaBuild: $0.llamaBuild)
             },
             backend: info?.backend, gpuLayers: info?.gpuLayers ?? 0,
             queue: .init(running: depth.running, waiting: depth.waiting, slots: capacity.slots, maxWaiting: capacity.maxWaiting),
-            version: services.configuration.version, disclaimer: Disclaimer.english)
+            version: services.configuration.version, disclaimer: Disclaimer.english, backends: backends)
     }
 }

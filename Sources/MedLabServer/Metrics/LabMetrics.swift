@@ -15,11 +15,13 @@ public final class LabMetrics: Sendable {
     let imageEncode: ValueHistogram
     let decode: ValueHistogram
     let decodeSpeed: ValueHistogram
+    private let backends: BackendMetrics
 
     private static let secondsBuckets: [Double] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        self.backends = BackendMetrics(registry: registry)
         func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "medlab", metricName: metric, unitName: unit, helpText: help)
         }
@@ -65,8 +67,14 @@ public final class LabMetrics: Sendable {
         ).record(seconds)
     }
 
+    /// Reports each engine of `pool` (state, load, latency, requests, failures) on `/metrics`.
+    public func track(_ pool: EnginePool) { backends.track(pool) }
+
     /// The text exposition format.
-    public func exposition() -> String { registry.emitToString() }
+    public func exposition() -> String {
+        backends.refresh()
+        return registry.emitToString()
+    }
 }
 
 /// Times and counts every request, labelled with the matched route pattern.

@@ -112,7 +112,13 @@ enum OpenAPIDocument {
                   "devices": {"type": "array", "items": {"type": "string"}}, "llama_build": {"type": "string"}}},
                 "queue": {"type": "object", "required": ["running", "waiting", "slots", "max_waiting"], "properties": {
                   "running": {"type": "integer"}, "waiting": {"type": "integer"}, "slots": {"type": "integer"}, "max_waiting": {"type": "integer"}}},
-                "version": {"type": "string"}, "disclaimer": {"type": "string"}}},
+                "version": {"type": "string"}, "disclaimer": {"type": "string"},
+                "backends": {"type": "array", "description": "each engine of a pool (medlab serve --backend), in configuration order",
+                  "items": {"type": "object", "required": ["name", "kind", "state", "outstanding", "slots", "requests", "failures"],
+                  "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
+                    "state": {"type": "string", "enum": ["up", "down", "unknown"]}, "outstanding": {"type": "integer"},
+                    "slots": {"type": "integer"}, "requests": {"type": "integer"}, "failures": {"type": "integer"},
+                    "latency_ms": {"type": "number"}, "first_event_ms": {"type": "number"}, "last_error": {"type": "string"}}}}}},
               "ChatRequest": {"type": "object", "required": ["messages"], "properties": {
                 "model": {"type": "string"},
                 "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role", "content"], "properties": {

@@ -27,15 +27,30 @@ protocol BatchAnswerer: Sendable {
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer
 }
 
-/// Runs the questions through a `LlamaEngine` in this process.
-struct LocalAnswerer: BatchAnswerer {
-    let engine: LlamaEngine
+/// Runs the questions through an engine: the model in this process, or a pool of remote servers
+/// (`--backend`), which spreads the rows over its servers.
+struct EngineAnswerer: BatchAnswerer {
+    let engine: any InferenceEngine
+    /// Square side the engine's projector expects; images are letterboxed to it here.
+    let imageSize: Int
+    /// The model name written in each row.
+    let model: String
     let window: WindowChoice
     let maxNewTokens: Int
     let ignoreEOS: Bool
 
+    init(engine: any InferenceEngine, window: WindowChoice, maxNewTokens: Int, ignoreEOS: Bool) async {
+        let info = await engine.info
+        self.engine = engine
+        self.imageSize = info.imageSize ?? 896
+        self.model = info.model
+        self.window = window
+        self.maxNewTokens = maxNewTokens
+        self.ignoreEOS = ignoreEOS
+    }
+
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
-        let (square, transform) = try ModelInput.image(from: image.study, window: window, side: engine.info.imageSize ?? 896)
+        let (square, transform) = try ModelInput.image(from: image.study, window: window, side: imageSize)
         let text = context.map { "Prior report / clinical notes:\n\($0)\n\n\(question)" } ?? question
         let request = GenerationRequest(turns: [ChatTurn(role: .user, parts: [.image(try ModelImage(square)), .text(text)])],
                                         maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
@@ -44,7 +59,7 @@ struct LocalAnswerer: BatchAnswerer {
             let normalized = [box.y0, box.x0, box.y1, box.x1]
             return BatchBox(label: box.label, box2d: normalized, pixels: transform.originalBox(fromNormalized: normalized))
         }
-        return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: engine.info.model,
+        return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: model,
                            tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut)
     }
 }

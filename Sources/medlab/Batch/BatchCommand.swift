@@ -35,8 +35,8 @@ struct Batch: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "API key for --server (default: MEDLAB_API_KEY).")
     var apiKey: String?
 
-    @Option(help: "Questions in flight at once (in process they are decoded together).")
-    var concurrency = 1
+    @Option(help: "Questions in flight at once (in process they are decoded together; default 1, or every slot of the --backend pool).")
+    var concurrency: Int?
 
     @Option(help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W.")
     var window = "default"
@@ -56,7 +56,7 @@ struct Batch: AsyncParsableCommand {
     @Option(name: .customLong("context-file"), help: "Prior report or clinical notes attached to every question.")
     var contextFile: String?
 
-    @Flag(name: .customLong("ignore-eos"), help: "Always generate --max-new-tokens tokens (benchmarks; in process only).")
+    @Flag(name: .customLong("ignore-eos"), help: "Always generate --max-new-tokens tokens (benchmarks; in process or --backend).")
     var ignoreEOS = false
 
     @Flag(inversion: .prefixedNo, help: "Skip (image, question, settings) rows already in the output.")
@@ -64,10 +64,13 @@ struct Batch: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup(title: "Remote inference (scale-out)") var backendOptions: BackendOptions
+
     func run() async throws {
         let allQuestions = try loadQuestions()
         guard !allQuestions.isEmpty else { throw ValidationError("give at least one question with -q or --questions") }
-        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (concurrency ?? 1) >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard server == nil || !backendOptions.isEnabled else { throw ValidationError("give --server or --backend, not both") }
         let windowChoice = try WindowChoice(parsing: window)
         let context = try contextFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let (files, skipped) = try BatchFiles.collect(paths, recursive: recursive, include: include, exclude: exclude)
@@ -77,15 +80,21 @@ struct Batch: AsyncParsableCommand {
         let params = "max_new_tokens=\(maxNewTokens);window=\(window);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
 
         let answerer: any BatchAnswerer
+        var concurrency = self.concurrency ?? 1
         if let server {
             guard let url = URL(string: server) else { throw ValidationError("--server is not a URL: \(server)") }
             answerer = RemoteAnswerer(server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
                                       window: window == "default" ? nil : window, maxNewTokens: maxNewTokens)
+        } else if backendOptions.isEnabled {
+            // The pool routes each row to its least-loaded server; keep every slot of the pool busy.
+            let pool = try await backendOptions.makePool()
+            concurrency = self.concurrency ?? pool.slots
+            answerer = await EngineAnswerer(engine: pool, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
         } else {
             var options = modelOptions.engineOptions
             options.parallel = max(options.parallel, concurrency)
             let engine = try await LlamaEngine.load(try modelOptions.files(), options: options)
-            answerer = LocalAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
+            answerer = await EngineAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
         }
         let writer = try JSONLWriter(url: outputURL)
         // Hash every file first: the total (for progress and ETA) is what is left to do.
