@@ -139,6 +139,37 @@ struct GenerationTests {
         #expect(results[3].summary.imageTokensIn == batched.info.tokensPerImage)
     }
 
+    @Test func sharedCacheServesParallelRequestsWithinTheirOwnContext() async throws {
+        // The GPU default: one KV buffer for all sequences. Answers may drift from the sequential ones in
+        // the last float bits, but every request is answered in full, starts the same, and a sequence
+        // is still held to its own context even though the shared buffer is larger.
+        let sequential = try await SharedEngines.shared.gemma()
+        let shared = try await SharedEngines.shared.engine(model: TestModels.gemma270m, projector: TestModels.projector640,
+                                                           contextTokens: 256, parallel: 3, sharedCache: true)
+        #expect(shared.info.contextTokens == 256)
+        var requests: [GenerationRequest] = []
+        for prompt in ["Question: What is the capital of France?\nAnswer:", "Once upon a time", "The Eiffel Tower is in"] {
+            var request = GenerationRequest(question: prompt, maxNewTokens: 12)
+            request.raw = true
+            request.ignoreEndOfSequence = true
+            requests.append(request)
+        }
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for (index, request) in requests.enumerated() { group.addTask { (index, try await shared.answer(request)) } }
+            var results = [GenerationResult?](repeating: nil, count: requests.count)
+            for try await (index, result) in group { results[index] = result }
+            return results.compactMap { $0 }
+        }
+        for (request, result) in zip(requests, results) {
+            #expect(result.summary.tokensOut == 12)
+            let alone = try await sequential.answer(request).rawText
+            #expect(result.rawText.prefix(8) == alone.prefix(8))
+        }
+        var long = GenerationRequest(question: String(repeating: "word ", count: 400), maxNewTokens: 4)
+        long.raw = true
+        await #expect(throws: InferenceError.self) { try await shared.answer(long) }
+    }
+
     @Test func stopStringEndsTheAnswer() async throws {
         let engine = try await SharedEngines.shared.gemma()
         var request = GenerationRequest(question: "The capital of France is", maxNewTokens: 32)

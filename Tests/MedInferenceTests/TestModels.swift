@@ -47,13 +47,15 @@ actor SharedEngines {
     static let shared = SharedEngines()
     private var cache: [String: LlamaEngine] = [:]
 
-    func engine(model: String, projector: String?, contextTokens: Int = 4096, parallel: Int = 1) async throws -> LlamaEngine {
-        let key = "\(model)|\(projector ?? "")|\(contextTokens)|\(parallel)"
+    func engine(model: String, projector: String?, contextTokens: Int = 4096, parallel: Int = 1,
+                sharedCache: Bool? = nil) async throws -> LlamaEngine {
+        let key = "\(model)|\(projector ?? "")|\(contextTokens)|\(parallel)|\(String(describing: sharedCache))"
         if let engine = cache[key] { return engine }
         try TestModels.require(model)
         if let projector { try TestModels.require(projector) }
         let engine = try await LlamaEngine.load(ModelFiles(model: model, projector: projector),
-                                                options: EngineOptions(contextTokens: contextTokens, parallel: parallel))
+                                                options: EngineOptions(contextTokens: contextTokens, parallel: parallel,
+                                                                       sharedCache: sharedCache))
         cache[key] = engine
         return engine
     }

@@ -33,7 +33,8 @@ public final class LlamaEngine: InferenceEngine {
         let parallel = max(1, options.parallel)
         let batch = max(512, projector?.tokensPerImage ?? 0, parallel)
         let context = try LlamaContext(model: model, contextTokens: options.contextTokens, sequences: parallel,
-                                       batchTokens: batch, threads: threads)
+                                       batchTokens: batch, threads: threads,
+                                       sharedCache: options.sharedCache ?? (gpuLayers > 0))
         self.files = files
         self.scheduler = BatchScheduler(model: model, context: context, projector: projector, slots: parallel)
         self.info = EngineInfo(

@@ -104,6 +104,7 @@ final class BatchScheduler: @unchecked Sendable {
             if job.flag.isCancelled { throw CancellationError() }
         }
         job.position = position
+        Self.trace("prefill enc=\(job.encodeMs) prefill=\(job.prefillMs)")
         // Sample now: the next prefill overwrites these logits.
         job.pendingToken = job.sampler.sample(context, index: -1)
         job.decodeStart = DispatchTime.now()
@@ -126,11 +127,15 @@ final class BatchScheduler: @unchecked Sendable {
         active = active.filter { $0.slot >= 0 }
         guard !batchJobs.isEmpty else { return }
         do {
+            let started = DispatchTime.now()
             try context.decodeStep(batchJobs.map { ($0.pendingToken, $0.position, $0.slot) })
+            let submitted = DispatchTime.now()
             for (index, job) in batchJobs.enumerated() {
                 job.position += 1
                 job.pendingToken = job.sampler.sample(context, index: Int32(index))
             }
+            // llama_decode returns before a GPU finishes; the first sample waits for it.
+            Self.trace("step n=\(batchJobs.count) decode=\(started.millisecondsElapsed - submitted.millisecondsElapsed) sample=\(submitted.millisecondsElapsed)")
         } catch {
             for job in batchJobs {
                 llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
@@ -140,6 +145,14 @@ final class BatchScheduler: @unchecked Sendable {
             }
             active = active.filter { $0.slot >= 0 }
         }
+    }
+
+    /// `MEDLAB_TRACE=1` prints each decode step's batch size and times to stderr (bench/gpu/trace.sh reads them).
+    private static let tracing = ProcessInfo.processInfo.environment["MEDLAB_TRACE"] == "1"
+
+    private static func trace(_ line: @autoclosure () -> String) {
+        guard tracing else { return }
+        FileHandle.standardError.write(Data("TRACE \(Date().timeIntervalSince1970) \(line())\n".utf8))
     }
 
     /// Finishes a request and frees its slot.
