@@ -60,6 +60,29 @@ struct GenerationTests {
         #expect(result.summary.tokensOut == 8)
     }
 
+    @Test func secondQuestionAboutAnImageReusesItsEmbeddings() async throws {
+        let image = TestModels.pattern(width: 37, height: 41)
+        func ask(_ engine: LlamaEngine, _ question: String, _ picture: ModelImage = image) async throws -> GenerationResult {
+            var request = GenerationRequest(question: question, images: [picture], maxNewTokens: 6)
+            request.ignoreEndOfSequence = true
+            return try await engine.answer(request)
+        }
+        // A separate engine (its own cache) answers the second question cold, as the reference.
+        let cold = try await ask(try await SharedEngines.shared.engine(model: TestModels.gemma270m, projector: TestModels.projector640,
+                                                                       contextTokens: 2048), "Is there a fracture?")
+        #expect(cold.summary.imageEncodeMs > 0)
+        let engine = try await SharedEngines.shared.gemma()
+        let first = try await ask(engine, "What is shown?")
+        #expect(first.summary.imageEncodeMs > 0)
+        let second = try await ask(engine, "Is there a fracture?")
+        #expect(second.summary.imageEncodeMs == 0, "the same pixels are not encoded again")
+        #expect(second.rawText == cold.rawText)
+        var changed = image.rgb
+        changed[0] ^= 1
+        let other = try await ask(engine, "Is there a fracture?", try ModelImage(width: 37, height: 41, rgb: changed))
+        #expect(other.summary.imageEncodeMs > 0, "one changed pixel is another image")
+    }
+
     @Test func streamedTextEqualsCollectedText() async throws {
         let engine = try await SharedEngines.shared.gemma()
         var request = GenerationRequest(question: "Once upon a time", maxNewTokens: 24)

@@ -96,9 +96,10 @@ final class BatchScheduler: @unchecked Sendable {
                 position = try context.decode(tokens, at: position, sequence: job.slot)
                 job.prefillMs += start.millisecondsElapsed
             case .image(let chunk, _):
-                job.encodeMs += try projector!.encode(prompt, chunk: chunk)
+                let embeddings = try projector!.embeddings(prompt, chunk: chunk, width: model.inputEmbeddingWidth)
+                job.encodeMs += embeddings.encodeMs
                 let start = DispatchTime.now()
-                position = try projector!.decodeEncoded(prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
+                position = try projector!.decode(embeddings.values, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
                 job.prefillMs += start.millisecondsElapsed
             }
             if job.flag.isCancelled { throw CancellationError() }

@@ -22,6 +22,8 @@ final class LlamaModel: @unchecked Sendable {
     deinit { llama_model_free(pointer) }
 
     var embeddingWidth: Int { Int(llama_model_n_embd(pointer)) }
+    /// Width of the input embeddings an image chunk feeds in (what the projector outputs).
+    var inputEmbeddingWidth: Int { Int(llama_model_n_embd_inp(pointer)) }
     var vocabularySize: Int { Int(llama_vocab_n_tokens(vocab)) }
     var trainedContext: Int { Int(llama_model_n_ctx_train(pointer)) }
 

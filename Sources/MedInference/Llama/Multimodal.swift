@@ -62,7 +62,10 @@ final class VisionProjector: @unchecked Sendable {
     /// Tokenizes template text (control tokens parsed), user text (never parsed) and images.
     func tokenize(_ segments: [PromptSegment], images: [ModelImage], addBOS: Bool) throws -> TokenizedPrompt {
         let bitmaps: [OpaquePointer?] = images.map { image in
-            image.rgb.withUnsafeBufferPointer { mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress) }
+            let bitmap = image.rgb.withUnsafeBufferPointer { mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress) }
+            // The id travels into the image chunk, where the embedding cache finds it.
+            if let bitmap { mtmd_bitmap_set_id(bitmap, EmbeddingCache.key(of: image)) }
+            return bitmap
         }
         defer { bitmaps.forEach { if let b = $0 { mtmd_bitmap_free(b) } } }
         guard bitmaps.allSatisfy({ $0 != nil }) else { throw InferenceError.badRequest("could not create an image bitmap") }
@@ -119,25 +122,77 @@ final class VisionProjector: @unchecked Sendable {
         return TokenizedPrompt(pieces: pieces, chunks: chunks)
     }
 
-    /// Runs the vision encoder on one image chunk; returns the milliseconds it took.
-    func encode(_ prompt: TokenizedPrompt, chunk index: Int) throws -> Double {
+    /// Recent images' embeddings: a second question about the same image skips the vision encoder.
+    private var cache = EmbeddingCache(capacity: 8)
+
+    /// The embeddings of one image chunk, from the cache or by running the vision encoder; with
+    /// the milliseconds encoding took (0 when reused).
+    func embeddings(_ prompt: TokenizedPrompt, chunk index: Int, width: Int) throws -> (values: [Float], encodeMs: Double) {
         guard let chunk = prompt.chunk(index) else { throw InferenceError.generationFailed("missing image chunk") }
+        let key = mtmd_input_chunk_get_id(chunk).map { String(cString: $0) } ?? ""
+        if let cached = cache[key] { return (cached, 0) }
         let start = DispatchTime.now()
-        guard mtmd_encode_chunk(pointer, chunk) == 0 else { throw InferenceError.generationFailed("image encoding failed") }
-        return start.millisecondsElapsed
+        guard mtmd_encode_chunk(pointer, chunk) == 0, let output = mtmd_get_output_embd(pointer) else {
+            throw InferenceError.generationFailed("image encoding failed")
+        }
+        let values = Array(UnsafeBufferPointer(start: output, count: mtmd_input_chunk_get_n_tokens(chunk) * width))
+        let encodeMs = start.millisecondsElapsed
+        if !key.isEmpty { cache[key] = values }
+        return (values, encodeMs)
     }
 
-    /// Decodes the embeddings of the last `encode` into the KV cache (non-causal for Gemma 3).
-    func decodeEncoded(_ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int,
-                       sequence: Int32) throws -> Int {
-        guard let chunk = prompt.chunk(index), let embeddings = mtmd_get_output_embd(pointer) else {
-            throw InferenceError.generationFailed("no image embeddings")
-        }
+    /// Decodes an image chunk's embeddings into the KV cache (non-causal for Gemma 3).
+    func decode(_ embeddings: [Float], _ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int,
+                sequence: Int32) throws -> Int {
+        guard let chunk = prompt.chunk(index) else { throw InferenceError.generationFailed("missing image chunk") }
         var newPosition: llama_pos = 0
-        let status = mtmd_helper_decode_image_chunk(pointer, context.pointer, chunk, embeddings, llama_pos(position), sequence,
-                                                    Int32(context.batchTokens), &newPosition, nil, nil)
+        let status = embeddings.withUnsafeBufferPointer { values in
+            mtmd_helper_decode_image_chunk(pointer, context.pointer, chunk, UnsafeMutablePointer(mutating: values.baseAddress),
+                                           llama_pos(position), sequence, Int32(context.batchTokens), &newPosition, nil, nil)
+        }
         guard status == 0 else { throw InferenceError.generationFailed("image decode returned \(status)") }
         return Int(newPosition)
+    }
+}
+
+/// A small least-recently-used map from an image's content key to its embeddings.
+struct EmbeddingCache {
+    let capacity: Int
+    private var entries: [String: [Float]] = [:]
+    private var order: [String] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    subscript(key: String) -> [Float]? {
+        mutating get {
+            guard let value = entries[key] else { return nil }
+            order.removeAll { $0 == key }
+            order.append(key)
+            return value
+        }
+        set {
+            entries[key] = newValue
+            order.removeAll { $0 == key }
+            if newValue != nil { order.append(key) }
+            while order.count > capacity { entries[order.removeFirst()] = nil }
+        }
+    }
+
+    /// Size plus a 64-bit FNV-1a hash of the pixels, 8 bytes at a time (a 896² image in about a millisecond).
+    static func key(of image: ModelImage) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        image.rgb.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset + 8 <= bytes.count {
+                hash = (hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0x100_0000_01b3
+                offset += 8
+            }
+            while offset < bytes.count {
+                hash = (hash ^ UInt64(bytes[offset])) &* 0x100_0000_01b3
+                offset += 1
+            }
+        }
+        return "\(image.width)x\(image.height)-\(String(hash, radix: 16))"
     }
 }
 
