@@ -2,6 +2,13 @@ import Foundation
 import Testing
 @testable import MedInference
 
+/// Servers still running: the suite's shared server lives in a static and never reaches `deinit`,
+/// so they are killed when the test process exits instead of outliving it.
+private let runningServers = Locked<Set<pid_t>>([])
+private let killRunningServersAtExit: Void = {
+    atexit { for pid in runningServers.withLock({ $0 }) { kill(pid, SIGKILL) } }
+}()
+
 /// A real `llama-server` from the project's llama.cpp build (scripts/setup.sh), on a free
 /// loopback port; killed when the test drops it. No mock stands in for a server in these tests.
 final class LlamaServerProcess: @unchecked Sendable {
@@ -38,7 +45,9 @@ final class LlamaServerProcess: @unchecked Sendable {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        _ = killRunningServersAtExit
         try process.run()
+        runningServers.withLock { _ = $0.insert(process.processIdentifier) }
         self.process = process
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -54,6 +63,7 @@ final class LlamaServerProcess: @unchecked Sendable {
         guard let process, process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        runningServers.withLock { _ = $0.remove(process.processIdentifier) }
     }
 
     func isHealthy() async -> Bool {
