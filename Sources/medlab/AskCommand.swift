@@ -21,6 +21,15 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Frame of a multi-frame DICOM or slice of a volume (0-based; default: first frame / middle slice).")
     var frame: Int?
 
+    @Flag(help: "The --image files (or folders of DICOM files) are one volume: Google's CT recipe, slices labelled SLICE n.")
+    var volume = false
+
+    @Option(name: .customLong("max-slices"), help: "Most slices of a --volume to show (the recipe's 85 need --ctx 24576 with MedGemma).")
+    var maxSlices = VolumeRecipe.defaultSliceCount
+
+    @Option(help: "How --volume slices become RGB: auto (CT windows when the files say CT), ct, or grey (--window).")
+    var packing = "auto"
+
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .customLong("max-new-tokens"), help: "Most tokens to generate.")
@@ -49,18 +58,37 @@ struct Ask: AsyncParsableCommand {
 
     func run() async throws {
         let windowChoice = try WindowChoice(parsing: window)
-        let inputs = try image.map { try ImageInput.load(path: $0) }
+        let forcedPacking: VolumeInput.Packing? = packing == "auto" ? nil : VolumeInput.Packing(rawValue: packing == "gray" ? "grey" : packing)
+        guard packing == "auto" || forcedPacking != nil else { throw ValidationError("--packing is auto, ct or grey") }
+        let paths = volume ? try ImageInput.expandFolders(image) : image
+        let inputs = try paths.map { try ImageInput.load(path: $0) }
+        if volume, inputs.isEmpty { throw ValidationError("--volume needs --image files or a folder of slices") }
         let files = try modelOptions.files()
         let loadStart = Date()
         let engine = try await LlamaEngine.load(files, options: modelOptions.engineOptions)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let side = engine.info.imageSize ?? 896
-        let images = try inputs.map { try $0.modelImage(side: side, window: windowChoice, frame: frame) }
-        let request = GenerationRequest(
-            turns: [ChatTurn(role: .user, parts: images.map { .image($0.image) } + [.text(question)])],
-            system: system, maxNewTokens: maxNewTokens,
-            sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
-            ignoreEndOfSequence: ignoreEOS, raw: raw)
+        let sampling = SamplingOptions(temperature: temperature, topP: topP, seed: seed)
+        var images: [(image: ModelImage, transform: LetterboxTransform)] = []
+        var request: GenerationRequest
+        var volumeReport: AskReport.Volume?
+        if volume {
+            let slices = try VolumeInput.make(from: inputs.map(\.study), packing: forcedPacking, window: windowChoice,
+                                              maximum: maxSlices, side: side)
+            if !json {
+                FileHandle.standardError.write("volume: \(slices.images.count) of \(slices.totalSlices) slices, \(slices.packing.rawValue) packing\n")
+            }
+            request = try GenerationRequest.volume(question: question, volume: slices, system: system, maxNewTokens: maxNewTokens,
+                                                   sampling: sampling)
+            volumeReport = AskReport.Volume(packing: slices.packing.rawValue, slicesShown: slices.images.count,
+                                            slicesTotal: slices.totalSlices, sliceNumbers: slices.sliceNumbers)
+        } else {
+            images = try inputs.map { try $0.modelImage(side: side, window: windowChoice, frame: frame) }
+            request = GenerationRequest(turns: [ChatTurn(role: .user, parts: images.map { .image($0.image) } + [.text(question)])],
+                                        system: system, maxNewTokens: maxNewTokens, sampling: sampling)
+        }
+        request.ignoreEndOfSequence = ignoreEOS
+        request.raw = raw
         let info = engine.info
         if files.isDemo, !json {
             FileHandle.standardError.write("note: demo model (Gemma 3 270M base + random projector): its answers mean nothing.\n")
@@ -83,7 +111,7 @@ struct Ask: AsyncParsableCommand {
         if json {
             let report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
                                    totalSeconds: total, firstTokenSeconds: firstToken,
-                                   transform: images.first?.transform)
+                                   transform: images.first?.transform, volume: volumeReport)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
@@ -116,9 +144,17 @@ struct AskReport: Encodable {
             case tokensPerSecond = "tokens_per_s", firstTokenS = "first_token_s", totalS = "total_s"
         }
     }
+    /// Which slices of a `--volume` the model saw.
+    struct Volume: Encodable {
+        var packing: String, slicesShown: Int, slicesTotal: Int, sliceNumbers: [Int]
+        enum CodingKeys: String, CodingKey {
+            case packing, slicesShown = "slices_shown", slicesTotal = "slices_total", sliceNumbers = "slice_numbers"
+        }
+    }
     var answer: String
     var reasoning: String?
     var boxes: [ReportBox]
+    var volume: Volume?
     var finishReason: String
     var model: String
     var projector: String?
@@ -130,8 +166,9 @@ struct AskReport: Encodable {
     var disclaimer = MedInference.Disclaimer.english
 
     init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
-         firstTokenSeconds: Double?, transform: LetterboxTransform?) {
+         firstTokenSeconds: Double?, transform: LetterboxTransform?, volume: Volume? = nil) {
         let s = result.summary
+        self.volume = volume
         answer = result.answer
         reasoning = result.reasoning
         boxes = result.boxes.map { box in
@@ -150,7 +187,7 @@ struct AskReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case answer, reasoning, boxes, model, projector, backend, demo, usage, timings, disclaimer
+        case answer, reasoning, boxes, model, projector, backend, demo, usage, timings, disclaimer, volume
         case finishReason = "finish_reason", gpuLayers = "gpu_layers"
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import MedImaging
 import MedInference
@@ -16,5 +17,22 @@ struct ImageInput {
     func modelImage(side: Int, window: WindowChoice, frame: Int?) throws -> (image: ModelImage, transform: LetterboxTransform) {
         let (square, transform) = try ModelInput.image(from: study, frame: frame, window: window, side: side)
         return (try ModelImage(square), transform)
+    }
+
+    /// Paths with each folder replaced by the files in it (sorted, hidden files left out): a
+    /// DICOM series is usually one folder of slices whose names say nothing about their order.
+    static func expandFolders(_ paths: [String]) throws -> [String] {
+        try paths.flatMap { path -> [String] in
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+                throw ValidationError("\(path): no such file or folder")
+            }
+            guard isFolder.boolValue else { return [path] }
+            let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }.sorted()
+            return names.map { (path as NSString).appendingPathComponent($0) }.filter { name in
+                var folder: ObjCBool = false
+                return FileManager.default.fileExists(atPath: name, isDirectory: &folder) && !folder.boolValue
+            }
+        }
     }
 }

@@ -48,7 +48,7 @@ struct LabServices: Sendable {
 }
 
 extension LabServices {
-    /// Decodes the files of a volume request and samples its slices (see `VolumePrompt`).
+    /// Decodes the files of a volume request and samples its slices (see `VolumeBudget`).
     func prepareVolume(_ encoded: [String], field: String, packing: VolumeInput.Packing?, window: MedImaging.WindowChoice,
                        maximum: Int, side: Int) throws -> VolumeInput {
         let files = try encoded.enumerated().map { index, text in

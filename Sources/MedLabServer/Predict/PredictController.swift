@@ -31,14 +31,14 @@ struct PredictController {
             guard let side = info.imageSize else {
                 throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
             }
-            let budget = try VolumePrompt.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
+            let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
                                                      maxImages: services.configuration.maxImages, info: info)
             let slices = try services.prepareVolume(encoded, field: field, packing: input.volume?.packing,
                                                     window: input.imageOptions.window, maximum: budget.maximum, side: side)
-            try LabPrompt.checkFits(imageCount: slices.images.count, textBytes: textBytes + slices.images.count * 4 * VolumePrompt.labelTokens,
+            try LabPrompt.checkFits(imageCount: slices.images.count, textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
                                     maxNewTokens: maxNewTokens, info: info)
-            prepared = try VolumePrompt.request(question: question, volume: slices, context: input.context, system: input.system,
-                                                maxNewTokens: maxNewTokens, sampling: sampling)
+            prepared = try GenerationRequest.volume(question: question, volume: slices, context: input.context, system: input.system,
+                                                    maxNewTokens: maxNewTokens, sampling: sampling)
             volume = VolumeSummary(slices, note: budget.note)
             // The model cannot say which slice a box is on, so volumes return no pixel boxes.
             boxes = { _ in [] }

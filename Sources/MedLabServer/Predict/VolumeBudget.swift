@@ -26,11 +26,10 @@ struct VolumeSummary: Encodable, Sendable {
     }
 }
 
-/// Google's CT recipe as a prompt: instruction, each slice followed by `SLICE n`, then the question.
-enum VolumePrompt {
-    /// Tokens a slice costs beyond its image and marker tokens: the `SLICE n` label and the
-    /// newlines the chat template puts around an image (measured 8.4 with the Gemma 3 tokenizer).
-    static let labelTokens = 8
+/// How many slices of a volume the context can hold (the prompt itself is `GenerationRequest.volume`).
+enum VolumeBudget {
+    /// Tokens a slice costs beyond its image tokens and the two marker tokens `checkFits` counts.
+    static let labelTokens = GenerationRequest.volumeSliceOverheadTokens - 2
     /// Tokens kept for the answer when fitting slices into the context.
     static let answerReserve = 512
 
@@ -56,22 +55,5 @@ enum VolumePrompt {
         let wanted = recipe * perSlice + 64 + answerReserve
         return (fits, "the context (\(info.contextTokens) tokens) holds \(fits) of the recipe's \(recipe) slices; "
                     + "start the lab with --ctx \(((wanted + 1023) / 1024) * 1024) to show all of them")
-    }
-
-    /// One user turn: what the slices are, each slice then its label, the prior report, the question.
-    static func request(question: String, volume: VolumeInput, context: String?, system: String?,
-                        maxNewTokens: Int, sampling: SamplingOptions) throws -> GenerationRequest {
-        let kind = volume.packing == .ct ? "CT" : "image"
-        var parts: [ContentPart] = [.text("The following \(volume.images.count) images are slices of one \(kind) volume, in order, each followed by its label.\n")]
-        for (index, image) in volume.images.enumerated() {
-            parts.append(.image(try ModelImage(image)))
-            parts.append(.text("SLICE \(index + 1)\n"))
-        }
-        if let context, !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            parts.append(.text("Prior report and clinical context:\n\(context)\n\n"))
-        }
-        parts.append(.text(question))
-        return GenerationRequest(turns: [ChatTurn(role: .user, parts: parts)], system: system, maxNewTokens: maxNewTokens,
-                                 sampling: sampling)
     }
 }
