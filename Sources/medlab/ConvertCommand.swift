@@ -61,7 +61,12 @@ struct Convert: AsyncParsableCommand {
                 image = try study.frame(0)
             }
             var rgb = Renderer.render(image, window: choice)
-            if modelInput { rgb = Letterbox.fit(rgb, side: size).image }
+            if modelInput {
+                rgb = Letterbox.fit(rgb, side: size, pixelAspect: image.pixelAspect).image
+            } else if study.volume != nil {
+                // A coronal slice of 3.5 mm slices would look squashed; DICOM keeps its stored grid, as pydicom does.
+                rgb = Letterbox.squarePixels(rgb, pixelAspect: image.pixelAspect)
+            }
             let data = ext == "png" ? try ImageEncoder.png(rgb) : try ImageEncoder.jpeg(rgb, quality: quality)
             do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 throw ImagingError.invalidArgument("cannot write \(output): \(error.localizedDescription)")

@@ -58,6 +58,14 @@ struct DicomReaderTests {
         #expect(try ImageDecoder.decode(data: w.data()).frame(0).samples == [-1, -2048, 2047])
     }
 
+    @Test func pixelSpacingGivesThePixelAspect() throws {
+        var w = DicomWriter()
+        w.image(rows: 2, columns: 2, bitsAllocated: 8)
+        w.string(0x0028, 0x0030, "DS", "0.8\\0.4")
+        w.add(0x7FE0, 0x0010, "OB", [0, 1, 2, 3])
+        #expect(try ImageDecoder.decode(data: w.data()).frame(0).pixelAspect == 2)
+    }
+
     @Test func monochrome1RendersInverted() throws {
         var w = DicomWriter()
         w.image(rows: 1, columns: 2, bitsAllocated: 8, photometric: "MONOCHROME1")

@@ -135,4 +135,27 @@ struct ModelInputTests {
         #expect(throws: ImagingError.self) { try VolumeInput.make(from: [mr[0], try ctSlice(hu: 0, instance: 9, z: 0, size: 4)], side: 8) }
         #expect(throws: ImagingError.self) { try VolumeInput.make(from: [nifti, mr[0]], side: 8) }
     }
+
+    @Test func nonSquarePixelsKeepTheirPhysicalProportions() throws {
+        // 100×50 pixels, each twice as tall as wide: physically square, so it fills the model's square.
+        let transform = LetterboxTransform(originalWidth: 100, originalHeight: 50, side: 896, pixelAspect: 2)
+        #expect(transform.contentWidth == 896 && transform.contentHeight == 896)
+        let box = PixelBox(x0: 10, y0: 5, x1: 60, y1: 40)
+        let back = try #require(transform.originalBox(fromNormalized: transform.normalizedBox(fromOriginal: box)))
+        #expect(abs(back.x0 - 10) < 1e-6 && abs(back.y1 - 40) < 1e-6)
+        let stretched = Letterbox.squarePixels(try RGBImage(width: 100, height: 50, pixels: [UInt8](repeating: 9, count: 100 * 50 * 3)),
+                                               pixelAspect: 2)
+        #expect(stretched.width == 100 && stretched.height == 100)
+
+        // A CT volume of 0.5 mm pixels and 2 mm slices: coronal and sagittal pixels are 4× as tall as wide.
+        let volume = try Volume(width: 8, height: 6, depth: 5, samples: [Float](repeating: 0, count: 8 * 6 * 5), spacing: [0.5, 0.5, 2])
+        #expect(try volume.slice(.axial, index: 0).pixelAspect == 1)
+        #expect(try volume.slice(.coronal, index: 0).pixelAspect == 4)
+        #expect(try volume.slice(.sagittal, index: 0).pixelAspect == 4)
+        let study = DecodedStudy(format: .nifti, frames: [], volume: volume, metadata: ImageMetadata(format: .nifti, width: 8, height: 6))
+        let coronal = try volume.slice(.coronal, index: 2)
+        let (square, fitted) = Letterbox.fit(Renderer.render(coronal), side: 64, pixelAspect: coronal.pixelAspect)
+        #expect(square.width == 64 && fitted.contentHeight == 64 && fitted.contentWidth == 26)   // 8×0.5 mm wide, 5×2 mm tall
+        #expect(try ModelInput.image(from: study, side: 64).transform.contentWidth == 64)        // axial: square pixels
+    }
 }

@@ -30,6 +30,10 @@ public struct MedImage: Sendable, Equatable {
     public var defaultWindow: WindowLevel?
     /// The file's VOI LUT table (VOI LUT Sequence), preferred over `defaultWindow` as pydicom does.
     public var voiLUT: LookupTable?
+    /// A pixel's physical height over its width (row spacing / column spacing): 1 for square
+    /// pixels, 5 for a coronal CT slice of 0.7 mm pixels and 3.5 mm slices. Previews and the
+    /// model's square use it to show true proportions; the sample grid itself stays as stored.
+    public var pixelAspect: Double = 1
 
     /// Creates an image; throws when the buffer does not match the size.
     public init(width: Int, height: Int, channels: Int, samples: [Float], photometric: Photometric,

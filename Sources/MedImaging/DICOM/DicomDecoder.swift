@@ -46,6 +46,11 @@ enum DicomDecoder {
             frames.append(try pipeline.image(from: raw))
         }
         let metadata = ImageMetadata(dicom: ds, desc: desc, syntax: syntax, includeIdentifiers: options.includeIdentifiers)
+        // PixelSpacing is [row spacing, column spacing]; only a sane, non-square pair changes anything.
+        if let spacing = metadata.pixelSpacing, spacing.count == 2, spacing[0] > 0, spacing[1] > 0,
+           (0.05...20).contains(spacing[0] / spacing[1]) {
+            for index in frames.indices { frames[index].pixelAspect = spacing[0] / spacing[1] }
+        }
         return DecodedStudy(format: .dicom, frames: frames, metadata: metadata)
     }
 

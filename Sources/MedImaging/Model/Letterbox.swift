@@ -24,13 +24,15 @@ public struct LetterboxTransform: Sendable, Codable, Equatable {
 
     /// Computes the placement of a `width`×`height` image in a `side` square: the longer edge
     /// fills the square, the shorter is centred (odd padding puts the extra pixel right/bottom).
-    public init(originalWidth width: Int, originalHeight height: Int, side: Int) {
-        let scale = Double(side) / Double(max(width, height))
+    /// `pixelAspect` (a pixel's height over its width) stretches the content to true proportions.
+    public init(originalWidth width: Int, originalHeight height: Int, side: Int, pixelAspect: Double = 1) {
+        let physicalHeight = Double(height) * pixelAspect
+        let scale = Double(side) / max(Double(width), physicalHeight)
         originalWidth = width
         originalHeight = height
         self.side = side
         contentWidth = max(1, min(side, Int((Double(width) * scale).rounded())))
-        contentHeight = max(1, min(side, Int((Double(height) * scale).rounded())))
+        contentHeight = max(1, min(side, Int((physicalHeight * scale).rounded())))
         offsetX = (side - contentWidth) / 2
         offsetY = (side - contentHeight) / 2
     }
@@ -71,12 +73,22 @@ public struct LetterboxTransform: Sendable, Codable, Equatable {
 
 /// Fits any image into the model's square input without cropping.
 public enum Letterbox {
+    /// The image resampled to square pixels (the shorter physical side enlarged), for previews
+    /// of slices whose pixels are not square; unchanged when `pixelAspect` is 1.
+    public static func squarePixels(_ image: RGBImage, pixelAspect: Double) -> RGBImage {
+        guard pixelAspect.isFinite, pixelAspect > 0, abs(pixelAspect - 1) > 0.01 else { return image }
+        if pixelAspect > 1 {
+            return Resampler.resize(image, width: image.width, height: max(1, Int((Double(image.height) * pixelAspect).rounded())))
+        }
+        return Resampler.resize(image, width: max(1, Int((Double(image.width) / pixelAspect).rounded())), height: image.height)
+    }
+
     /// Resizes `image` so its longer edge is `side` (area averaging when shrinking, linear when
     /// enlarging) and centres it on `padding`. Returns the square and the transform.
-    public static func fit(_ image: RGBImage, side: Int = 896, padding: (UInt8, UInt8, UInt8) = (0, 0, 0))
+    public static func fit(_ image: RGBImage, side: Int = 896, padding: (UInt8, UInt8, UInt8) = (0, 0, 0), pixelAspect: Double = 1)
         -> (image: RGBImage, transform: LetterboxTransform) {
         precondition(side > 0)
-        let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side)
+        let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side, pixelAspect: pixelAspect)
         let content = Resampler.resize(image, width: t.contentWidth, height: t.contentHeight)
         var out = RGBImage(width: side, height: side, fill: padding)
         out.pixels.withUnsafeMutableBufferPointer { o in

@@ -9,7 +9,8 @@ public enum ModelInput {
     public static func image(from study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault,
                              side: Int = 896, marks: [RegionMark] = []) throws -> (image: RGBImage, transform: LetterboxTransform) {
         let source = try frame.map { try study.frame($0) } ?? study.representativeFrame()
-        var (square, transform) = Letterbox.fit(Renderer.render(source, window: window), side: side)
+        var (square, transform) = Letterbox.fit(Renderer.render(source, window: window), side: side,
+                                                pixelAspect: source.pixelAspect)
         if !marks.isEmpty { RegionMark.draw(marks, on: &square, transform: transform) }
         return (square, transform)
     }

@@ -38,7 +38,7 @@ public struct VolumeInput: Sendable {
         let images: [RGBImage] = try picks.map { index in
             let slice = try slices[index]()
             let rgb = packing == .ct ? try VolumeRecipe.packCT(slice) : Renderer.render(slice, window: window)
-            return Letterbox.fit(rgb, side: side).image
+            return Letterbox.fit(rgb, side: side, pixelAspect: slice.pixelAspect).image
         }
         let size = try slices[0]()
         return VolumeInput(images: images, sliceNumbers: picks.map { $0 + 1 }, totalSlices: slices.count, packing: packing,

@@ -42,7 +42,7 @@ public enum VolumeRecipe {
                                    maximum: Int = defaultSliceCount, side: Int = 896) throws -> [RGBImage] {
         try sampleIndices(count: slices.count, maximum: maximum).map { i in
             let rgb = isCT ? try packCT(slices[i]) : Renderer.render(slices[i], window: window)
-            return Letterbox.fit(rgb, side: side).image
+            return Letterbox.fit(rgb, side: side, pixelAspect: slices[i].pixelAspect).image
         }
     }
 }

@@ -37,7 +37,7 @@ public struct Volume: Sendable, Equatable {
     }
 
     /// Slice `index` (0-based; axial counts from inferior, coronal from anterior, sagittal from
-    /// the patient's right). Pixels are not resampled to square: spacing is in `spacing`.
+    /// the patient's right). Pixels are not resampled to square; `pixelAspect` says how tall one is.
     public func slice(_ plane: Plane, index: Int) throws -> MedImage {
         let count = sliceCount(plane)
         guard index >= 0, index < count else {
@@ -59,8 +59,15 @@ public struct Volume: Sendable, Equatable {
             out = [Float](repeating: 0, count: w * h)
             for r in 0..<h { let z = depth - 1 - r; for y in 0..<height { out[r * w + y] = samples[(z * height + y) * width + index] } }
         }
-        return try MedImage(width: w, height: h, channels: 1, samples: out, photometric: .monochrome2,
-                            maxValue: 65535, defaultWindow: defaultWindow)
+        var image = try MedImage(width: w, height: h, channels: 1, samples: out, photometric: .monochrome2,
+                                 maxValue: 65535, defaultWindow: defaultWindow)
+        let (across, down): (Double, Double) = switch plane {
+        case .axial: (spacing[0], spacing[1])
+        case .coronal: (spacing[0], spacing[2])
+        case .sagittal: (spacing[1], spacing[2])
+        }
+        if across > 0, down > 0, (0.05...20).contains(down / across) { image.pixelAspect = down / across }
+        return image
     }
 
     /// All axial slices, inferior to superior (input for `VolumeRecipe`).

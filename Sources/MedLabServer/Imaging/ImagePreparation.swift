@@ -69,6 +69,8 @@ struct ImagePreparer: Sendable {
         }
         var rendered = Renderer.render(source, window: options.window)
         if !marks.isEmpty { RegionMark.draw(marks, on: &rendered, transform: nil) }
+        // The page maps clicks through metadata width/height, so a stretched preview still marks original pixels.
+        rendered = Letterbox.squarePixels(rendered, pixelAspect: source.pixelAspect)
         return PreparedImage(model: try ModelImage(rendered), transform: nil, metadata: study.metadata)
     }
 
