@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 
+import jsonschema_rs
 import pytest
 import requests
 
@@ -125,6 +126,10 @@ def test_health_and_metrics_show_each_backend(backends):
             assert status["state"] == "up" and status["kind"] == "llama-server" and status["slots"] == 2
             assert status["latency_ms"] > 0
         assert health["queue"]["slots"] == 4  # the pool's slots, not one in-process engine's
+        # The answer matches the Health schema the lab publishes (schemathesis checks it without a pool).
+        schema = requests.get(lab.url + "/openapi.json", timeout=5).json()["components"]["schemas"]["Health"]
+        jsonschema_rs.validator_for(schema).validate(health)
+        assert not jsonschema_rs.validator_for(schema).is_valid(dict(health, backends=[{"name": "x"}]))
         ask(lab)
         metrics = requests.get(lab.url + "/metrics", timeout=5).text
         for backend in backends:
@@ -252,3 +257,22 @@ def test_batch_across_both_backends_writes_every_row_once(backends, tmp_path):
     assert all(not row.get("error") for row in rows), [row.get("error") for row in rows]
     assert all(row["tokens_out"] > 0 for row in rows)
     assert all(b.predicted_tokens() > start for b, start in zip(backends, before))
+
+
+def test_backends_file_sets_kind_slots_and_interval(backends, tmp_path):
+    config = tmp_path / "backends.json"
+    config.write_text(json.dumps({"health_interval": 0.5, "backends": [
+        {"url": backends[0].url + "/v1", "kind": "llama-server", "slots": 3, "image_size": 112, "tokens_per_image": 4},
+        {"url": backends[1].url, "slots": 1, "image_size": 112, "tokens_per_image": 4}]}))
+    lab = Server("--backends", str(config), "--log-format", "json")
+    try:
+        health = lab.health()
+        assert [(b["name"], b["slots"]) for b in health["backends"]] == [(backends[0].url, 3), (backends[1].url, 1)]
+        assert health["queue"]["slots"] == 4
+        assert ask(lab)["usage"]["completion_tokens"] > 0
+    finally:
+        lab.stop()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"backends": [{"url": "not a url"}]}')
+    result = subprocess.run([medlab_bin(), "serve", "--backends", str(bad)], capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0 and "not an http(s) URL" in result.stderr
