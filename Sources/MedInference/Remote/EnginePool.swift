@@ -34,12 +34,14 @@ public final class EnginePool: InferenceEngine {
         }
     }
 
+    /// The engines, in configuration order (health and metrics list them so).
     public let members: [Member]
     /// Seconds between health checks of remote members.
     public let healthInterval: TimeInterval
     private let states: Locked<PoolState>
     private let checker = Locked<Task<Void, Never>?>(nil)
 
+    /// A pool of `members`; call `startHealthChecks()` to keep their states current.
     public init(members: [Member], healthInterval: TimeInterval = 5) {
         precondition(!members.isEmpty, "a pool needs at least one engine")
         self.members = members
@@ -120,6 +122,7 @@ public final class EnginePool: InferenceEngine {
         checker.withLock { $0?.cancel(); $0 = task }
     }
 
+    /// Ends the periodic checks (states stay as they were last seen).
     public func stopHealthChecks() { checker.withLock { $0?.cancel(); $0 = nil } }
 
     public func generate(_ request: GenerationRequest) -> AnswerStream {

@@ -20,6 +20,7 @@ public struct RemoteEndpoint: Sendable, Equatable, Codable {
     public var url: URL
     /// Model id to ask for; `nil` takes the first id `/v1/models` lists.
     public var model: String?
+    /// The server software, or `auto` to detect it.
     public var kind: Kind
     /// Requests this endpoint takes at once (llama-server `--parallel`, a share of vLLM's batch).
     public var slots: Int
@@ -30,6 +31,7 @@ public struct RemoteEndpoint: Sendable, Equatable, Codable {
     /// Sent as `Authorization: Bearer` when set.
     public var apiKey: String?
 
+    /// An endpoint at `url` (its `/v1` suffix, if any, is dropped).
     public init(url: URL, model: String? = nil, kind: Kind = .auto, slots: Int = 4, imageSize: Int = 896,
                 tokensPerImage: Int = 256, apiKey: String? = nil) {
         self.url = Self.root(of: url)

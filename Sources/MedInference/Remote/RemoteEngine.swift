@@ -21,11 +21,13 @@ public final class RemoteEngine: InferenceEngine {
     /// Assumed when the server does not say: Gemma 3's trained context. The server refuses more.
     static let assumedContextTokens = 131_072
 
+    /// Where the server is and how to talk to it.
     public let endpoint: RemoteEndpoint
     /// The longest one request may take, streaming included.
     public let requestTimeout: TimeInterval
     private let discovered: Locked<Discovered>
 
+    /// An engine for `endpoint`; nothing is sent until the first probe or request.
     public init(endpoint: RemoteEndpoint, requestTimeout: TimeInterval = 3600) {
         self.endpoint = endpoint
         self.requestTimeout = requestTimeout
