@@ -5,68 +5,9 @@ import Foundation
 /// Written in Swift because Debian's libjpeg-turbo 2.1 has no lossless mode; it covers DICOM's
 /// 1.2.840.10008.1.2.4.57 and .70 (selection value 1).
 enum LosslessJPEG {
-    private struct Huffman {
-        var lookup: [Int: [UInt16: UInt8]] = [:]   // code length -> code -> value
-        init(counts: [Int], values: [UInt8]) throws {
-            var code: UInt16 = 0, k = 0
-            for length in 1...16 {
-                var table: [UInt16: UInt8] = [:]
-                for _ in 0..<counts[length - 1] {
-                    guard k < values.count else { throw ImagingError.malformed("lossless JPEG Huffman table too short") }
-                    table[code] = values[k]; k += 1; code &+= 1
-                }
-                if !table.isEmpty { lookup[length] = table }
-                code <<= 1
-            }
-        }
-    }
-
-    private struct BitReader {
-        let b: [UInt8]
-        var pos: Int
-        var acc: UInt32 = 0
-        var count = 0
-        /// Set once a marker is reached; from then on zeros are fed, as T.81 F.2.2.5 allows.
-        var hitMarker = false
-
-        mutating func bit() -> UInt32 {
-            if count == 0 {
-                var byte: UInt8 = 0
-                if !hitMarker && pos < b.count {
-                    byte = b[pos]
-                    if byte == 0xFF {
-                        let next = pos + 1 < b.count ? b[pos + 1] : 0xD9
-                        if next == 0x00 { pos += 2 } else { hitMarker = true; byte = 0 }
-                    } else { pos += 1 }
-                } else { hitMarker = true }
-                acc = UInt32(byte); count = 8
-            }
-            count -= 1
-            return (acc >> UInt32(count)) & 1
-        }
-
-        mutating func bits(_ n: Int) -> Int { var v = 0; for _ in 0..<n { v = v << 1 | Int(bit()) }; return v }
-
-        mutating func decode(_ h: Huffman) throws -> Int {
-            var code: UInt16 = 0
-            for length in 1...16 {
-                code = code << 1 | UInt16(bit())
-                if let v = h.lookup[length]?[code] { return Int(v) }
-            }
-            throw ImagingError.malformed("lossless JPEG: invalid Huffman code")
-        }
-
-        /// Skips to just after the next RSTn marker and resets the bit buffer.
-        mutating func restart() {
-            count = 0; hitMarker = false
-            while pos + 1 < b.count && !(b[pos] == 0xFF && (0xD0...0xD7).contains(b[pos + 1])) { pos += 1 }
-            pos = min(pos + 2, b.count)
-        }
-    }
-
     static func decode(_ data: [UInt8], desc: PixelDescription) throws -> RawFrame {
         guard data.count > 4, data[0] == 0xFF, data[1] == 0xD8 else { throw ImagingError.malformed("lossless JPEG without SOI") }
-        var tables: [Int: Huffman] = [:]
+        var tables: [Int: JPEGHuffmanTable] = [:]
         var precision = 0, width = 0, height = 0
         var componentIDs: [Int] = []
         var restartInterval = 0
@@ -92,7 +33,7 @@ enum LosslessJPEG {
                     let counts = (0..<16).map { Int(data[p + 1 + $0]) }
                     let total = counts.reduce(0, +)
                     guard p + 17 + total <= end else { throw ImagingError.truncated("lossless JPEG Huffman table") }
-                    tables[id] = try Huffman(counts: counts, values: Array(data[(p + 17)..<(p + 17 + total)]))
+                    tables[id] = try JPEGHuffmanTable(counts: counts, values: Array(data[(p + 17)..<(p + 17 + total)]))
                     p += 17 + total
                 }
             case 0xC3, 0xC7, 0xCB, 0xCF:
@@ -108,7 +49,7 @@ enum LosslessJPEG {
             case 0xDA:
                 guard !out.isEmpty else { throw ImagingError.malformed("lossless JPEG scan before frame header") }
                 let ns = Int(data[seg])
-                var comps: [(index: Int, table: Huffman)] = []
+                var comps: [(index: Int, table: JPEGHuffmanTable)] = []
                 for k in 0..<ns {
                     let id = Int(data[seg + 1 + 2 * k]), td = Int(data[seg + 2 + 2 * k] >> 4)
                     guard let index = componentIDs.firstIndex(of: id), let t = tables[td] else {
@@ -117,10 +58,10 @@ enum LosslessJPEG {
                     comps.append((index, t))
                 }
                 let predictor = Int(data[seg + 1 + 2 * ns]), pt = Int(data[seg + 3 + 2 * ns] & 0x0F)
-                var reader = BitReader(b: data, pos: end)
+                var reader = JPEGBitReader(bytes: data, position: end)
                 try scan(&reader, comps: comps, nf: componentIDs.count, width: width, height: height, precision: precision,
                          predictor: predictor, pointTransform: pt, restart: restartInterval, out: &out)
-                i = reader.pos
+                i = reader.position
                 continue
             default: break
             }
@@ -131,7 +72,7 @@ enum LosslessJPEG {
                         channels: componentIDs.count, colorModel: desc.photometric)
     }
 
-    private static func scan(_ r: inout BitReader, comps: [(index: Int, table: Huffman)], nf: Int, width: Int, height: Int,
+    private static func scan(_ r: inout JPEGBitReader, comps: [(index: Int, table: JPEGHuffmanTable)], nf: Int, width: Int, height: Int,
                              precision: Int, predictor: Int, pointTransform pt: Int, restart: Int, out: inout [Int32]) throws {
         let mask = (1 << (precision - pt)) - 1
         let initial = 1 << (precision - pt - 1)
@@ -162,7 +103,7 @@ enum LosslessJPEG {
                         default: pred = ra
                         }
                     }
-                    let t = try r.decode(c.table)
+                    let t = try c.table.decode(&r)
                     var diff = 0
                     if t == 16 { diff = 32768 } else if t > 0 {
                         diff = r.bits(t)

@@ -65,9 +65,8 @@ enum DicomDecoder {
         case .jpegLossless: return try LosslessJPEG.decode(frame, desc: desc)
         case .jpegBaseline, .jpegExtended:
             if JPEGMarkers.isLossless(frame) { return try LosslessJPEG.decode(frame, desc: desc) }
-            if let p = JPEGMarkers.precision(frame), p > 8 {
-                throw ImagingError.unsupportedTransferSyntax(uid: syntax.uid, name: "\(syntax.name) with \(p)-bit samples (Debian's libjpeg-turbo decodes 8-bit only)")
-            }
+            // libjpeg-turbo in Debian 12 decodes 8-bit samples only; 12-bit goes to the Swift decoder.
+            if let p = JPEGMarkers.precision(frame), p > 8 { return try ExtendedJPEG.decode(frame, desc: desc, maxPixels: maxPixels) }
             // Photometric RGB means the JPEG holds RGB itself (no colour transform), as pydicom reads it.
             let d = try JPEGCodec.decode(Data(frame), keepYCbCr: desc.photometric == "RGB", maxPixels: maxPixels)
             guard d.width == desc.columns, d.height == desc.rows, d.components == desc.samplesPerPixel else {

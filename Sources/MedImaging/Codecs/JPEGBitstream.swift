@@ -1,0 +1,87 @@
+import Foundation
+
+/// A JPEG Huffman table decoded the canonical way (ITU-T T.81 F.2.2.3: MINCODE, MAXCODE, VALPTR).
+struct JPEGHuffmanTable {
+    private var minCode = [Int](repeating: 0, count: 17)
+    private var maxCode = [Int](repeating: -1, count: 18)
+    private var valuePointer = [Int](repeating: 0, count: 17)
+    private let values: [UInt8]
+
+    /// `counts[l - 1]` codes of length l, then the values in code order (a DHT segment).
+    init(counts: [Int], values: [UInt8]) throws {
+        guard counts.count == 16, counts.reduce(0, +) <= values.count, values.count <= 256 else {
+            throw ImagingError.malformed("JPEG Huffman table is inconsistent")
+        }
+        self.values = values
+        var code = 0, k = 0
+        for length in 1...16 {
+            valuePointer[length] = k
+            minCode[length] = code
+            code += counts[length - 1]
+            k += counts[length - 1]
+            maxCode[length] = counts[length - 1] > 0 ? code - 1 : -1
+            guard code <= 1 << length else { throw ImagingError.malformed("JPEG Huffman table has too many codes") }
+            code <<= 1
+        }
+        maxCode[17] = Int.max
+    }
+
+    /// The value of the next code in `reader`.
+    func decode(_ reader: inout JPEGBitReader) throws -> Int {
+        var code = 0
+        for length in 1...16 {
+            code = code << 1 | Int(reader.bit())
+            if maxCode[length] >= 0, code <= maxCode[length] {
+                return Int(values[valuePointer[length] + code - minCode[length]])
+            }
+        }
+        throw ImagingError.malformed("JPEG: invalid Huffman code")
+    }
+}
+
+/// Reads entropy-coded JPEG data bit by bit: stuffed 0xFF00 bytes are unstuffed, and once a
+/// marker is reached zeros are fed, as T.81 F.2.2.5 allows, so corrupt data ends instead of overrunning.
+struct JPEGBitReader {
+    let bytes: [UInt8]
+    var position: Int
+    private var accumulator: UInt32 = 0
+    private var count = 0
+    private(set) var hitMarker = false
+
+    init(bytes: [UInt8], position: Int) {
+        self.bytes = bytes
+        self.position = position
+    }
+
+    mutating func bit() -> UInt32 {
+        if count == 0 {
+            var byte: UInt8 = 0
+            if !hitMarker && position < bytes.count {
+                byte = bytes[position]
+                if byte == 0xFF {
+                    let next = position + 1 < bytes.count ? bytes[position + 1] : 0xD9
+                    if next == 0x00 { position += 2 } else { hitMarker = true; byte = 0 }
+                } else { position += 1 }
+            } else { hitMarker = true }
+            accumulator = UInt32(byte); count = 8
+        }
+        count -= 1
+        return (accumulator >> UInt32(count)) & 1
+    }
+
+    mutating func bits(_ n: Int) -> Int { var v = 0; for _ in 0..<n { v = v << 1 | Int(bit()) }; return v }
+
+    /// `n` bits read as a signed magnitude category value (T.81 F.2.2.1 EXTEND).
+    mutating func extended(_ n: Int) -> Int {
+        guard n > 0 else { return 0 }
+        let v = bits(n)
+        return v < 1 << (n - 1) ? v - (1 << n) + 1 : v
+    }
+
+    /// Skips to just after the next RSTn marker and resets the bit buffer.
+    mutating func restart() {
+        count = 0; hitMarker = false
+        while position + 1 < bytes.count && !(bytes[position] == 0xFF && (0xD0...0xD7).contains(bytes[position + 1])) { position += 1 }
+        position = min(position + 2, bytes.count)
+    }
+}
