@@ -2,9 +2,8 @@
 against a real `medlab serve` started here on a free port.
 
 Environment:
-  MEDLAB_BIN         path of the `medlab` executable (required unless MEDLAB_STUB=1)
+  MEDLAB_BIN         path of the `medlab` executable (required)
   MEDLAB_SERVE_ARGS  extra arguments for `medlab serve` (default: `--demo`)
-  MEDLAB_STUB=1      run against Tests/browser/stub_server.py instead (page development only)
   MEDLAB_URL         test an already running lab at this URL instead of starting one
   CHROMIUM / CHROMEDRIVER  override /usr/bin/chromium and /usr/bin/chromedriver
 Screenshots of every state go to Tests/browser/screenshots/ (git-ignored).
@@ -18,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -32,7 +30,6 @@ sys.path.insert(0, str(HERE))
 
 import sample_images as fixtures  # noqa: E402
 
-selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -71,24 +68,6 @@ def wait_for_health(url: str, proc: subprocess.Popen | None, timeout: float = 12
     raise RuntimeError(f"the lab did not become ready: {last}")
 
 
-PROXIED: list[str] = []
-
-
-def serves_the_page(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            return "MedGemma Vision Lab" in r.read(4096).decode("utf-8", "replace")
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def pytest_terminal_summary(terminalreporter):
-    if PROXIED:
-        terminalreporter.write_line(
-            "NOTE: `medlab serve` does not serve web/ yet; the page was served by Tests/browser/web_proxy.py "
-            "in front of the real server's API.", yellow=True)
-
-
 @pytest.fixture(scope="session")
 def lab_url(tmp_path_factory):
     """Base URL (ending in /) of a running lab: the real `medlab serve` unless told otherwise."""
@@ -99,17 +78,9 @@ def lab_url(tmp_path_factory):
         return
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    if os.environ.get("MEDLAB_STUB") == "1":
-        import stub_server
-        httpd = stub_server.serve(port)
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        yield url
-        httpd.shutdown()
-        return
     binary = os.environ.get("MEDLAB_BIN")
     if not binary or not Path(binary).exists():
-        pytest.skip("MEDLAB_BIN is not set to a built `medlab` (or set MEDLAB_STUB=1 for page development)")
+        pytest.fail("MEDLAB_BIN is not set to a built `medlab`: the page is tested against the real server")
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     extra = shlex.split(os.environ.get("MEDLAB_SERVE_ARGS", "--demo"))
     cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
@@ -121,18 +92,9 @@ def lab_url(tmp_path_factory):
         proc.kill()
         proc.wait()
         raise RuntimeError(f"{' '.join(cmd)} did not start:\n{log.read_text(errors='replace')[-3000:]}")
-    page_url = url
-    httpd = None
-    if not serves_the_page(url) and os.environ.get("MEDLAB_WEB_PROXY", "auto") != "0":
-        # This `medlab serve` does not serve web/ yet: put the page in front of its real API.
-        import web_proxy
-        httpd = web_proxy.serve(free_port(), url)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        page_url = f"http://127.0.0.1:{httpd.server_address[1]}/"
-        PROXIED.append(page_url)
-    yield page_url
-    if httpd:
-        httpd.shutdown()
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert "MedGemma Vision Lab" in r.read(4096).decode("utf-8", "replace"), "medlab serve does not serve the page"
+    yield url
     proc.terminate()
     try:
         proc.wait(timeout=15)
@@ -143,7 +105,7 @@ def lab_url(tmp_path_factory):
 
 def make_driver(lang: str = "en-US", width: int = 1366, height: int = 768):
     if not Path(CHROMEDRIVER).exists():
-        pytest.skip("chromium-driver is not installed (apt-get install chromium chromium-driver)")
+        pytest.fail("chromium-driver is not installed (scripts/setup.sh installs chromium and chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
