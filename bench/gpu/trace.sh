@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Diagnoses W3 (many clients) on the GPU machine, after `run.sh build model`: runs medlab serve
+# with MEDLAB_TRACE=1 (per decode step: batch size, decode ms, sample ms) and llama-server on the
+# same model at 1 and 4 clients, and prints step-time summaries. Output: $OUT/trace-*.txt.
+#   bash bench/gpu/trace.sh [TOKENS]        (env: TRACE_VARIANTS="separate shared" TRACE_LEVELS=1,4)
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+W="$ROOT/bench/gpu/work"; P="$W/prefix"; M="$W/models"
+OUT="${OUT:-$W/out}"; mkdir -p "$OUT"
+TOKENS=${1:-128}; LEVELS=${TRACE_LEVELS:-1,4}; REQS=${TRACE_REQUESTS:-3,8}
+export LD_LIBRARY_PATH="$P/lib:${LD_LIBRARY_PATH:-}" MEDLAB_BACKEND_DIR="$P/lib"
+MODEL="$M/medgemma-shaped-Q4_K_M.gguf"; MMPROJ="$M/mmproj-medgemma-shaped-f16.gguf"
+wait_up() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+summarise() {  # TRACE lines -> per batch size: steps, median decode ms, median sample ms
+    python3 - "$1" <<'PY'
+import sys, re, statistics, collections
+steps = collections.defaultdict(list); pre = []
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"step n=(\d+) decode=([\d.]+) sample=([\d.]+)", line)
+    if m: steps[int(m[1])].append((float(m[2]), float(m[3])))
+    m = re.search(r"prefill enc=([\d.]+) prefill=([\d.]+)", line)
+    if m: pre.append((float(m[1]), float(m[2])))
+for n in sorted(steps):
+    d = [a for a, _ in steps[n]]; s = [b for _, b in steps[n]]
+    print(f"  n={n:2d} steps={len(d):5d} decode_ms p50={statistics.median(d):7.2f} p90={sorted(d)[int(.9*len(d))]:7.2f} sample_ms p50={statistics.median(s):6.2f}")
+if pre:
+    print(f"  prefills={len(pre)} encode_ms p50={statistics.median(a for a,_ in pre):.1f} prefill_ms p50={statistics.median(b for _,b in pre):.1f}")
+PY
+}
+for variant in ${TRACE_VARIANTS:-separate shared}; do
+    port=$((20000 + RANDOM % 10000)); log="$OUT/trace-medlab-$variant.txt"
+    MEDLAB_TRACE=1 "$P/bin/medlab" serve --kv-cache "$variant" --model "$MODEL" --mmproj "$MMPROJ" --port $port --ctx 2048 \
+        --parallel 8 --queue 64 --timeout 900 --no-demo --log-format text ${TRACE_SERVE_ARGS:-} > "$log.server" 2>&1 &
+    pid=$!
+    wait_up "http://127.0.0.1:$port/api/health" && sleep 3
+    python3 "$ROOT/bench/gpu/loadgen.py" --api openai --url "http://127.0.0.1:$port" --images "$W/images" \
+        --question "Describe this image." --max-tokens "$TOKENS" --levels "$LEVELS" --requests "$REQS" --out "$log.json" 2>&1 | grep "c=" | tee "$log"
+    kill -INT $pid; wait $pid 2>/dev/null
+    echo "medlab $variant" >> "$log"; summarise "$log.server" | tee -a "$log"
+done
+port=$((30000 + RANDOM % 10000)); log="$OUT/trace-llama-server.txt"
+"$P/bin/llama-server" -m "$MODEL" --mmproj "$MMPROJ" --port $port -np 8 -c 16384 --no-cache-prompt --cache-ram 0 --no-webui \
+    --temp 0 -ngl 999 > "$log.server" 2>&1 &
+pid=$!
+wait_up "http://127.0.0.1:$port/health" && sleep 1
+python3 "$ROOT/bench/gpu/loadgen.py" --api openai --url "http://127.0.0.1:$port" --images "$W/images" \
+    --question "Describe this image." --max-tokens "$TOKENS" --levels "$LEVELS" --requests "$REQS" --out "$log.json" 2>&1 | grep "c=" | tee "$log"
+kill -INT $pid; wait $pid 2>/dev/null
+grep -E "eval time|prompt eval" "$log.server" | tail -6 >> "$log"
