@@ -156,3 +156,51 @@ def test_batch_against_a_real_server(studies, tmp_path):
         assert all(r["error"] for r in rows if r["filename"] == "broken.png")
     finally:
         server.stop()
+
+
+def series_folder(tmp_path):
+    """Two CT series folders (30 and 12 slices, written by pydicom, file names in no order), a
+    folder with one DICOM, a PNG and a NIfTI volume."""
+    import nibabel
+    import numpy as np
+    from test_server_volume import ct_slice
+    root = tmp_path / "series"
+    for name, count in (("patient1/ct", 30), ("patient2/ct", 12)):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for index in range(count):
+            (folder / f"IM{(index * 7919) % 1000:04d}.dcm").write_bytes(ct_slice(index + 1, index * 2.0))
+    (root / "single").mkdir()
+    (root / "single" / "one.dcm").write_bytes(ct_slice(1, 0))
+    (root / "photo.png").write_bytes(png(20, 16))
+    nibabel.save(nibabel.Nifti1Image(np.zeros((10, 10, 6), dtype=np.int16), np.eye(4)), str(root / "head.nii.gz"))
+    return root
+
+
+def test_series_batch_asks_each_folder_as_one_volume(tmp_path):
+    root = series_folder(tmp_path)
+    out = tmp_path / "series.jsonl"
+    args = [str(root), "--series", "-q", "Is there a mass?", "-q", "Any fluid?", "-o", str(out), *TINY, "--max-new-tokens", "2"]
+    done = run_batch(args)
+    assert done.returncode == 0, done.stderr
+    rows = rows_of(out)
+    assert sorted({r["filename"] for r in rows}) == ["head.nii.gz", "patient1/ct", "patient2/ct", "photo.png", "single/one.dcm"]
+    assert len(rows) == 10 and all(r["error"] is None for r in rows)
+    tokens = {r["filename"]: r["tokens_in"] for r in rows if r["question"] == "Is there a mass?"}
+    # 4 image tokens a slice with the tiny projector: 30 slices cost far more than one image.
+    assert tokens["patient1/ct"] > tokens["patient2/ct"] > tokens["single/one.dcm"] + 12 * 4 - 1
+    assert tokens["head.nii.gz"] > tokens["photo.png"]
+    again = run_batch(args)
+    assert again.returncode == 0 and len(rows_of(out)) == 10, "a rerun adds nothing"
+
+    server = Server(*TINY)
+    try:
+        remote = tmp_path / "remote.jsonl"
+        done = run_batch([str(root), "--series", "-q", "Is there a mass?", "-o", str(remote), "--server", server.url,
+                          "--max-new-tokens", "2"])
+        assert done.returncode == 0, done.stderr
+        remote_rows = {r["filename"]: r for r in rows_of(remote)}
+        assert set(remote_rows) == set(tokens) and all(r["error"] is None for r in remote_rows.values())
+        assert remote_rows["patient1/ct"]["tokens_in"] == tokens["patient1/ct"]
+    finally:
+        assert server.stop() == 0

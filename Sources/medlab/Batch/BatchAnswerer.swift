@@ -5,11 +5,13 @@ import FoundationNetworking
 import MedImaging
 import MedInference
 
-/// What a batch asks about one image: the decoded study (shared by all its questions) or the
-/// raw bytes for a server, which decodes them itself.
+/// What a batch asks about: one image, or a volume's files (`--series`), decoded once and shared
+/// by all its questions, with the raw bytes for a server, which decodes them itself.
 struct BatchImage: Sendable {
-    var bytes: Data
-    var study: DecodedStudy
+    var bytes: [Data]
+    var studies: [DecodedStudy]
+    /// Asked as one volume under the CT recipe rather than as a single image.
+    var isVolume = false
 }
 
 /// The answer to one (image, question) pair, whichever engine produced it.
@@ -38,6 +40,8 @@ struct EngineAnswerer: BatchAnswerer {
     let window: WindowChoice
     let maxNewTokens: Int
     let ignoreEOS: Bool
+    /// Most slices of a volume (`--series`) to show.
+    var maxSlices = VolumeRecipe.defaultSliceCount
 
     init(engine: any InferenceEngine, window: WindowChoice, maxNewTokens: Int, ignoreEOS: Bool) async {
         let info = await engine.info
@@ -50,7 +54,18 @@ struct EngineAnswerer: BatchAnswerer {
     }
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
-        let (square, transform) = try ModelInput.image(from: image.study, window: window, side: imageSize)
+        if image.isVolume {
+            let volume = try VolumeInput.make(from: image.studies, window: window, maximum: maxSlices, side: imageSize)
+            var request = try GenerationRequest.volume(question: question, volume: volume, context: context, maxNewTokens: maxNewTokens)
+            request.ignoreEndOfSequence = ignoreEOS
+            // The model cannot say which slice a box is on: boxes stay in its 0–1000 square.
+            let result = try await engine.answer(request)
+            return BatchAnswer(answer: result.answer, reasoning: result.reasoning,
+                               boxes: result.boxes.map { BatchBox(label: $0.label, box2d: [$0.y0, $0.x0, $0.y1, $0.x1], pixels: nil) },
+                               model: model, tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut)
+        }
+        guard let study = image.studies.first else { throw BatchError("no image") }
+        let (square, transform) = try ModelInput.image(from: study, window: window, side: imageSize)
         let text = context.map { "Prior report / clinical notes:\n\($0)\n\n\(question)" } ?? question
         let request = GenerationRequest(turns: [ChatTurn(role: .user, parts: [.image(try ModelImage(square)), .text(text)])],
                                         maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
@@ -71,10 +86,18 @@ struct RemoteAnswerer: BatchAnswerer {
     let apiKey: String?
     let window: String?
     let maxNewTokens: Int
+    var maxSlices: Int?
     let attempts = 6
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
-        var body: [String: Any] = ["image": image.bytes.base64EncodedString(), "question": question, "max_new_tokens": maxNewTokens]
+        var body: [String: Any] = ["question": question, "max_new_tokens": maxNewTokens]
+        if image.isVolume {
+            body["images"] = image.bytes.map { $0.base64EncodedString() }
+            body["volume"] = true
+            if let maxSlices { body["max_slices"] = maxSlices }
+        } else {
+            body["image"] = image.bytes.first?.base64EncodedString() ?? ""
+        }
         if let context { body["context"] = context }
         if let window { body["window"] = window }
         var request = URLRequest(url: server.appendingPathComponent("api/predict"))

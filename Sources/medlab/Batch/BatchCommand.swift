@@ -62,6 +62,12 @@ struct Batch: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Skip (image, question, settings) rows already in the output.")
     var resume = true
 
+    @Flag(help: "Each folder's DICOM files are one volume (and each NIfTI file one volume), asked under Google's CT recipe.")
+    var series = false
+
+    @Option(name: .customLong("max-slices"), help: "Most slices of a --series volume to show (85 need --ctx 24576 with MedGemma).")
+    var maxSlices = VolumeRecipe.defaultSliceCount
+
     @OptionGroup var modelOptions: ModelOptions
 
     @OptionGroup(title: "Remote inference (scale-out)") var backendOptions: BackendOptions
@@ -78,47 +84,61 @@ struct Batch: AsyncParsableCommand {
         if !resume { try? FileManager.default.removeItem(at: outputURL) }
         let doneKeys = Set(JSONLWriter.existingRows(at: outputURL).map(\.key))
         let params = "max_new_tokens=\(maxNewTokens);window=\(window);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
+            + (series ? ";series=1;max_slices=\(maxSlices)" : "")
+        let studies = series ? BatchStudy.series(files) : BatchStudy.singles(files)
 
         let answerer: any BatchAnswerer
         var concurrency = self.concurrency ?? 1
         if let server {
             guard let url = URL(string: server) else { throw ValidationError("--server is not a URL: \(server)") }
             answerer = RemoteAnswerer(server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
-                                      window: window == "default" ? nil : window, maxNewTokens: maxNewTokens)
+                                      window: window == "default" ? nil : window, maxNewTokens: maxNewTokens,
+                                      maxSlices: series ? maxSlices : nil)
         } else if backendOptions.isEnabled {
             // The pool routes each row to its least-loaded server; keep every slot of the pool busy.
             let pool = try await backendOptions.makePool()
             concurrency = self.concurrency ?? pool.slots
-            answerer = await EngineAnswerer(engine: pool, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
+            var engineAnswerer = await EngineAnswerer(engine: pool, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
+            engineAnswerer.maxSlices = maxSlices
+            answerer = engineAnswerer
         } else {
             var options = modelOptions.engineOptions
             options.parallel = max(options.parallel, concurrency)
             let engine = try await LlamaEngine.load(try modelOptions.files(), options: options)
-            answerer = await EngineAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
+            var engineAnswerer = await EngineAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
+            engineAnswerer.maxSlices = maxSlices
+            answerer = engineAnswerer
         }
         let writer = try JSONLWriter(url: outputURL)
         // Hash every file first: the total (for progress and ETA) is what is left to do.
-        var work: [(file: BatchFile, bytes: Data?, sha: String?, questions: [String])] = []
+        var work: [(study: BatchStudy, bytes: [Data]?, sha: String?, questions: [String])] = []
         var resumed = 0
-        for file in files {
-            let bytes = try? Data(contentsOf: file.url)
-            let sha = bytes.map { Self.sha256($0) }
+        for study in studies {
+            let contents = study.files.map { try? Data(contentsOf: $0.url) }
+            let bytes = contents.contains(nil) ? nil : contents.compactMap { $0 }
+            // A volume's hash covers its files in name order, so a rerun finds the same key.
+            let sha = bytes.map { $0.count == 1 ? Self.sha256($0[0]) : Self.sha256(Data($0.map(Self.sha256).joined().utf8)) }
             let pending = allQuestions.filter { question in
-                let key = BatchRow(filename: file.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
+                let key = BatchRow(filename: study.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
                                    imageSHA256: sha, boxes: [], params: params).key
                 return !doneKeys.contains(key)
             }
             resumed += allQuestions.count - pending.count
-            if !pending.isEmpty { work.append((file, bytes, sha, pending)) }
+            if !pending.isEmpty { work.append((study, bytes, sha, pending)) }
         }
         let progress = BatchProgress(total: work.reduce(0) { $0 + $1.questions.count })
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for item in work {
-                // Decode once per file; its questions share the pixels.
+                // Decode once per study; its questions share the pixels.
                 let image: Result<BatchImage, any Error> = Result {
-                    guard let bytes = item.bytes else { throw BatchError("cannot read \(item.file.url.path)") }
-                    return BatchImage(bytes: bytes, study: try ImageDecoder.decode(data: bytes, filenameHint: item.file.name))
+                    guard let bytes = item.bytes else { throw BatchError("cannot read \(item.study.name)") }
+                    let studies = try zip(bytes, item.study.files).map { data, file in
+                        do { return try ImageDecoder.decode(data: data, filenameHint: file.name) } catch {
+                            throw BatchError(item.study.isVolume ? "\(file.name): \(error)" : "\(error)")
+                        }
+                    }
+                    return BatchImage(bytes: bytes, studies: studies, isVolume: item.study.isVolume)
                 }
                 for question in item.questions {
                     if inFlight >= concurrency {
@@ -127,7 +147,7 @@ struct Batch: AsyncParsableCommand {
                     }
                     inFlight += 1
                     group.addTask {
-                        let row = await Self.answer(image, file: item.file, sha: item.sha, question: question,
+                        let row = await Self.answer(image, name: item.study.name, sha: item.sha, question: question,
                                                     context: context, params: params, answerer: answerer)
                         try await writer.append(row)
                         await progress.record(error: row.error != nil, tokensOut: row.tokensOut ?? 0)
@@ -142,10 +162,10 @@ struct Batch: AsyncParsableCommand {
     }
 
     /// One row: the answer, or the error that explains why there is none.
-    private static func answer(_ image: Result<BatchImage, any Error>, file: BatchFile, sha: String?, question: String,
+    private static func answer(_ image: Result<BatchImage, any Error>, name: String, sha: String?, question: String,
                                context: String?, params: String, answerer: any BatchAnswerer) async -> BatchRow {
         let start = Date()
-        var row = BatchRow(filename: file.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
+        var row = BatchRow(filename: name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
                            imageSHA256: sha, boxes: [], params: params)
         do {
             let result = try await answerer.answer(try image.get(), question: question, context: context)

@@ -52,11 +52,50 @@ enum BatchFiles {
     }
 
     /// Sniffs the first bytes (and the name, for `.nii.gz` and DICOM without preamble).
-    private static func isImage(_ url: URL) -> Bool {
-        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+    private static func isImage(_ url: URL) -> Bool { format(url) != nil }
+
+    /// The image format of a file by its first bytes, nil for anything else.
+    static func format(_ url: URL) -> ImageFormat? {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 1024)) ?? Data()
-        return ImageDecoder.sniff(head, filenameHint: url.lastPathComponent) != nil
+        return ImageDecoder.sniff(head, filenameHint: url.lastPathComponent)
+    }
+}
+
+/// What one row set is about: a single image file, or a volume (a folder's DICOM series, or a
+/// NIfTI file) under `--series`.
+struct BatchStudy: Sendable {
+    /// The name rows carry: the file's relative path, or the series folder's.
+    var name: String
+    var files: [BatchFile]
+    var isVolume: Bool
+
+    /// One study per file, as without `--series`.
+    static func singles(_ files: [BatchFile]) -> [BatchStudy] {
+        files.map { BatchStudy(name: $0.name, files: [$0], isVolume: false) }
+    }
+
+    /// `--series`: the DICOM files of each folder form one volume (a folder with a single DICOM
+    /// file stays an image); each NIfTI file is a volume; PNG and JPEG files stay images.
+    static func series(_ files: [BatchFile]) -> [BatchStudy] {
+        var studies: [BatchStudy] = []
+        var folders: [String: [BatchFile]] = [:]
+        for file in files {
+            switch BatchFiles.format(file.url) {
+            case .dicom: folders[(file.name as NSString).deletingLastPathComponent, default: []].append(file)
+            case .nifti: studies.append(BatchStudy(name: file.name, files: [file], isVolume: true))
+            default: studies.append(BatchStudy(name: file.name, files: [file], isVolume: false))
+            }
+        }
+        for (folder, members) in folders {
+            if members.count == 1 {
+                studies.append(BatchStudy(name: members[0].name, files: members, isVolume: false))
+            } else {
+                studies.append(BatchStudy(name: folder.isEmpty ? "." : folder, files: members, isVolume: true))
+            }
+        }
+        return studies.sorted { $0.name < $1.name }
     }
 }
 
