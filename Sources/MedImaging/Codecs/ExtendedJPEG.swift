@@ -34,25 +34,14 @@ enum ExtendedJPEG {
     }
 
     static func decode(_ data: [UInt8], desc: PixelDescription, maxPixels: Int) throws -> RawFrame {
-        guard data.count > 4, data[0] == 0xFF, data[1] == 0xD8 else { throw ImagingError.malformed("JPEG without SOI") }
+        var segments = try JPEGSegments(data)
         var quant = [[Int]](repeating: [], count: 4)
         var dcTables = [JPEGHuffmanTable?](repeating: nil, count: 4), acTables = dcTables
         var components: [Component] = []
         var precision = 0, width = 0, height = 0, restartInterval = 0
         var maxH = 1, maxV = 1
-        var i = 2
-        func u16(_ p: Int) throws -> Int {
-            guard p + 1 < data.count else { throw ImagingError.truncated("JPEG marker segment") }
-            return Int(data[p]) << 8 | Int(data[p + 1])
-        }
-        while i + 3 < data.count {
-            guard data[i] == 0xFF else { i += 1; continue }
-            let marker = data[i + 1]
-            if marker == 0xD9 { break }
-            if marker == 0xFF || marker == 0x00 || (0xD0...0xD7).contains(marker) { i += 1; continue }
-            let length = try u16(i + 2)
-            let seg = i + 4, end = i + 2 + length
-            guard length >= 2, end <= data.count else { throw ImagingError.truncated("JPEG segment") }
+        let u16 = segments.u16
+        while let (marker, seg, end) = try segments.next() {
             // Every segment read below starts with at least a few bytes of its own.
             guard end - seg >= 2 || ![0xDB, 0xC4, 0xC0, 0xC1, 0xDD, 0xDA].contains(marker) else {
                 throw ImagingError.malformed("JPEG segment \(String(marker, radix: 16)) is empty")
@@ -124,11 +113,9 @@ enum ExtendedJPEG {
                 var reader = JPEGBitReader(bytes: data, position: end)
                 try scan(&reader, components: &components, inScan: inScan, dc: dcTables, ac: acTables,
                          maxH: maxH, maxV: maxV, width: width, height: height, restart: restartInterval)
-                i = reader.position
-                continue
+                segments.position = reader.position
             default: break
             }
-            i = end
         }
         guard !components.isEmpty else { throw ImagingError.malformed("JPEG without a frame") }
         for c in components where quant[c.quantTable].count != 64 { throw ImagingError.malformed("JPEG component \(c.id) has no quantisation table") }

@@ -85,3 +85,37 @@ struct JPEGBitReader {
         position = min(position + 2, bytes.count)
     }
 }
+
+/// Walks the marker segments of a JPEG stream after SOI, skipping fill bytes and stand-alone
+/// markers; stops at EOI. After a scan, the caller moves `position` past its entropy-coded data.
+struct JPEGSegments {
+    let data: [UInt8]
+    var position = 2
+
+    init(_ data: [UInt8]) throws {
+        guard data.count > 4, data[0] == 0xFF, data[1] == 0xD8 else { throw ImagingError.malformed("JPEG without SOI") }
+        self.data = data
+    }
+
+    /// The next segment: its marker and the byte range of its payload (after the length field).
+    mutating func next() throws -> (marker: UInt8, start: Int, end: Int)? {
+        while position + 3 < data.count {
+            guard data[position] == 0xFF else { position += 1; continue }
+            let marker = data[position + 1]
+            if marker == 0xD9 { return nil }
+            if marker == 0xFF || marker == 0x00 || (0xD0...0xD7).contains(marker) { position += 1; continue }
+            let length = try u16(position + 2)
+            let start = position + 4, end = position + 2 + length
+            guard length >= 2, end <= data.count else { throw ImagingError.truncated("JPEG segment") }
+            position = end
+            return (marker, start, end)
+        }
+        return nil
+    }
+
+    /// The big-endian 16-bit value at `offset`.
+    func u16(_ offset: Int) throws -> Int {
+        guard offset >= 0, offset + 1 < data.count else { throw ImagingError.truncated("JPEG marker segment") }
+        return Int(data[offset]) << 8 | Int(data[offset + 1])
+    }
+}

@@ -6,25 +6,17 @@ import Foundation
 /// 1.2.840.10008.1.2.4.57 and .70 (selection value 1).
 enum LosslessJPEG {
     static func decode(_ data: [UInt8], desc: PixelDescription) throws -> RawFrame {
-        guard data.count > 4, data[0] == 0xFF, data[1] == 0xD8 else { throw ImagingError.malformed("lossless JPEG without SOI") }
+        var segments = try JPEGSegments(data)
+        let u16 = segments.u16
         var tables: [Int: JPEGHuffmanTable] = [:]
         var precision = 0, width = 0, height = 0
         var componentIDs: [Int] = []
         var restartInterval = 0
         var out: [Int32] = []
-        var i = 2
-        func u16(_ p: Int) throws -> Int {
-            guard p + 1 < data.count else { throw ImagingError.truncated("lossless JPEG marker segment") }
-            return Int(data[p]) << 8 | Int(data[p + 1])
-        }
-        while i + 3 < data.count {
-            guard data[i] == 0xFF else { i += 1; continue }
-            let marker = data[i + 1]
-            if marker == 0xD9 { break }
-            if marker == 0xFF || marker == 0x00 || (0xD0...0xD7).contains(marker) { i += 1; continue }
-            let length = try u16(i + 2)
-            let seg = i + 4, end = i + 2 + length
-            guard length >= 2, end <= data.count else { throw ImagingError.truncated("lossless JPEG segment") }
+        while let (marker, seg, end) = try segments.next() {
+            guard end - seg >= 2 || ![0xC4, 0xC3, 0xC7, 0xCB, 0xCF, 0xDD, 0xDA].contains(marker) else {
+                throw ImagingError.malformed("lossless JPEG segment \(String(marker, radix: 16)) is empty")
+            }
             switch marker {
             case 0xC4:
                 var p = seg
@@ -37,8 +29,10 @@ enum LosslessJPEG {
                     p += 17 + total
                 }
             case 0xC3, 0xC7, 0xCB, 0xCF:
+                guard end - seg >= 6 else { throw ImagingError.malformed("lossless JPEG frame header") }
                 precision = Int(data[seg]); height = try u16(seg + 1); width = try u16(seg + 3)
                 let nf = Int(data[seg + 5])
+                guard seg + 6 + 3 * nf <= end else { throw ImagingError.malformed("lossless JPEG frame header") }
                 componentIDs = (0..<nf).map { Int(data[seg + 6 + 3 * $0]) }
                 guard width == desc.columns, height == desc.rows, nf == desc.samplesPerPixel, precision >= 2, precision <= 16 else {
                     throw ImagingError.malformed("lossless JPEG frame \(width)×\(height)×\(nf) at \(precision) bits does not match the header")
@@ -49,6 +43,7 @@ enum LosslessJPEG {
             case 0xDA:
                 guard !out.isEmpty else { throw ImagingError.malformed("lossless JPEG scan before frame header") }
                 let ns = Int(data[seg])
+                guard seg + 1 + 2 * ns + 3 <= end else { throw ImagingError.malformed("lossless JPEG scan header") }
                 var comps: [(index: Int, table: JPEGHuffmanTable)] = []
                 for k in 0..<ns {
                     let id = Int(data[seg + 1 + 2 * k]), td = Int(data[seg + 2 + 2 * k] >> 4)
@@ -61,11 +56,9 @@ enum LosslessJPEG {
                 var reader = JPEGBitReader(bytes: data, position: end)
                 try scan(&reader, comps: comps, nf: componentIDs.count, width: width, height: height, precision: precision,
                          predictor: predictor, pointTransform: pt, restart: restartInterval, out: &out)
-                i = reader.position
-                continue
+                segments.position = reader.position
             default: break
             }
-            i = end
         }
         guard !out.isEmpty else { throw ImagingError.malformed("lossless JPEG without a frame") }
         return RawFrame(values: out.map { desc.normalize(UInt32(bitPattern: $0)) }, width: width, height: height,
