@@ -256,6 +256,30 @@ def test_volume_slice_slider(page, images, needs_imaging):
     page.shot("volume")
 
 
+def test_whole_volume_question(page, images, needs_imaging):
+    page.open()
+    page.upload(images.nifti)
+    page.wait(lambda d: page.el("#slice-box").is_displayed(), message="no slice slider for a volume")
+    page.wait(lambda d: page.el("#scope").is_displayed() and page.el("#scope-volume-label").is_displayed(),
+              message="a volume offers the whole-volume question")
+    page.el("#scope-volume").click()
+    page.record_requests()
+    set_max_tokens(page, 4)
+    page.el("#question").send_keys("Is there a mass?")
+    page.el("#ask").click()
+    page.wait(lambda d: answer_state(page) in ("stateDone", "stateFailed"), 240)
+    assert answer_state(page) == "stateDone", page.text("#error")
+    body = page.sent("api/predict")[-1]
+    assert body["volume"] is True and "slice" not in body and "region" not in body
+    assert "6 of 6 slices" in page.text("#stats")
+    page.shot("whole-volume")
+    # A flat PNG offers no volume, and the choice falls back to the image shown.
+    page.el("#clear-images").click()
+    page.upload(images.png)
+    page.wait(lambda d: len(page.thumbs()) == 1 and page.canvas_signature()[1] > 100)
+    assert not page.el("#scope").is_displayed()
+
+
 def test_multiframe_dicom_frame_slider(page, images, needs_imaging):
     page.open()
     page.upload(images.multiframe)

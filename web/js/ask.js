@@ -73,6 +73,7 @@ function scopeEntries() {
   const active = activeEntry();
   const scope = document.querySelector('input[name="scope"]:checked');
   if (!active) return [];
+  if (scope && scope.value === "volume") return state.entries.length >= 2 ? [...state.entries] : [active];
   if (!scope || scope.value !== "all" || state.entries.length < 2) return [active];
   // In order, with the image on screen last: the region and the boxes belong to it.
   return [...state.entries.filter((e) => e.id !== active.id), active];
@@ -92,6 +93,15 @@ async function buildPayload(entries) {
   if (Number.isFinite(temp) && temp >= 0) payload.temperature = temp;
   const system = $("system").value.trim();
   if (system) payload.system = system;
+  if ($("scope-volume").checked && !$("scope").hidden) {
+    // The server orders the slices, samples them and packs CT windows; no slice, frame or mark applies.
+    payload.volume = true;
+    if (active.rendered) {
+      const w = windowField(active.window);
+      if (w !== undefined) payload.window = w;
+    }
+    return payload;
+  }
   if (active.rendered) {
     const w = windowField(active.window);
     if (w !== undefined) payload.window = w;
@@ -236,6 +246,10 @@ function renderStats(final) {
   let text = t("stats", { tokensIn: fmt(tokensIn), tokensOut: fmt(tokensOut), tps: fmt(tps, 1), total: fmt(Number(totalMs) / 1000, 2) });
   const model = typeof final.model === "string" ? final.model : final.model && (final.model.name || final.model.id);
   if (model) text += ` · ${t("statsModel", { model })}`;
+  if (final.volume) {
+    text += ` · ${t("volumeShown", { shown: final.volume.slices_shown, total: final.volume.slices_total, packing: final.volume.packing })}`;
+    if (final.volume.note) text += ` — ${final.volume.note}`;
+  }
   $("stats").textContent = text;
 }
 

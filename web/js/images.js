@@ -145,7 +145,13 @@ function renderThumbs() {
     li.append(pick, remove);
     list.append(li);
   });
-  $("scope").hidden = state.entries.length < 2;
+  // A volume is one file with slices (NIfTI, multi-frame DICOM) or several files (a series).
+  const active = state.entries.find((e) => e.id === state.activeId);
+  const volume = state.entries.length >= 2 || Boolean(active && (active.slices > 1 || active.frames > 1));
+  $("scope").hidden = state.entries.length < 2 && !volume;
+  $("scope-volume-label").hidden = !volume;
+  $("scope-all-label").hidden = state.entries.length < 2;
+  if (!volume && $("scope-volume").checked) document.querySelector('input[name="scope"][value="current"]').checked = true;
   $("clear-images").hidden = state.entries.length === 0;
 }
 
