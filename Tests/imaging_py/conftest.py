@@ -25,8 +25,8 @@ def medlab_binary():
 def medlab():
     binary = medlab_binary()
     if binary is None:
-        pytest.skip("no medlab binary: run `swift build` or set MEDLAB_BIN")
+        pytest.fail("no medlab binary: run `swift build` or set MEDLAB_BIN")
     probe = subprocess.run([binary, "convert", "--help"], capture_output=True, text=True)
     if probe.returncode != 0:
-        pytest.skip(f"{binary} has no `convert` subcommand yet")
+        pytest.fail(f"{binary} convert --help failed: {probe.stderr[-300:]}")
     return binary

@@ -52,12 +52,15 @@ public struct MedImage: Sendable, Equatable {
         self.voiLUT = voiLUT
     }
 
-    /// Smallest and largest sample (all channels); (0, 0) for an empty image.
+    /// Smallest and largest finite sample (all channels); (0, 0) when there is none. NaN voxels
+    /// (common outside the brain mask of float NIfTI files) must not decide the window.
     public var range: (min: Float, max: Float) {
-        guard var lo = samples.first else { return (0, 0) }
-        var hi = lo
-        for v in samples { if v < lo { lo = v } else if v > hi { hi = v } }
-        return (lo, hi)
+        var lo = Float.infinity, hi = -Float.infinity
+        for v in samples where v.isFinite {
+            if v < lo { lo = v }
+            if v > hi { hi = v }
+        }
+        return lo <= hi ? (lo, hi) : (0, 0)
     }
 }
 

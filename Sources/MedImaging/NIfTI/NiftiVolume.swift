@@ -28,6 +28,8 @@ extension NiftiReader.Header {
         let s = (slope == 0 || !slope.isFinite) ? 1.0 : slope
         let b = inter.isFinite && slope != 0 ? inter : 0
         var raw = [Float](repeating: 0, count: count)
+        var lowest = Float.infinity
+        var missing: [Int] = []
         bytes.withUnsafeBufferPointer { p in
             for i in 0..<count {
                 let o = offset + i * type.bytes
@@ -46,9 +48,18 @@ extension NiftiReader.Header {
                     let bits = hi << 32 | lo
                     v = datatype == 64 ? Double(bitPattern: bits) : datatype == 1024 ? Double(Int64(bitPattern: bits)) : Double(bits)
                 }
-                raw[i] = Float(v.isFinite ? v * s + b : 0)
+                let value = Float(v * s + b)
+                if value.isFinite {
+                    raw[i] = value
+                    lowest = min(lowest, value)
+                } else {
+                    missing.append(i)
+                }
             }
         }
+        // NaN voxels (outside a mask, in float files) read as the volume's lowest value: they show
+        // black and never widen a window, and nothing downstream has to handle NaN.
+        for i in missing { raw[i] = lowest.isFinite ? lowest : 0 }
         let m = matrix
         let (axes, flips, code) = Self.reorientation(m)
         let sizes = [nx, ny, nz]
