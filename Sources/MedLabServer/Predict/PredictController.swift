@@ -24,22 +24,8 @@ struct PredictController {
         let boxes: @Sendable ([ModelBox]) -> [AnswerBox]
         var volume: VolumeSummary?
         if input.isVolume {
-            guard !encoded.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`") }
-            guard input.region == nil else {
-                throw LabError.badRequest(code: "invalid_region", message: "`region` marks one image; it cannot be combined with `volume`")
-            }
-            guard let side = info.imageSize else {
-                throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
-            }
-            let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
-                                                     maxImages: services.configuration.maxImages, info: info)
-            let slices = try services.prepareVolume(encoded, field: field, packing: input.volume?.packing,
-                                                    window: input.imageOptions.window, maximum: budget.maximum, side: side)
-            try LabPrompt.checkFits(imageCount: slices.images.count, textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
-                                    maxNewTokens: maxNewTokens, info: info)
-            prepared = try GenerationRequest.volume(question: question, volume: slices, context: input.context, system: input.system,
-                                                    maxNewTokens: maxNewTokens, sampling: sampling)
-            volume = VolumeSummary(slices, note: budget.note)
+            (prepared, volume) = try volumeRequest(input, encoded: encoded, field: field, question: question, textBytes: textBytes,
+                                                   maxNewTokens: maxNewTokens, sampling: sampling, info: info)
             // The model cannot say which slice a box is on, so volumes return no pixel boxes.
             boxes = { _ in [] }
         } else {
@@ -66,6 +52,29 @@ struct PredictController {
         let runner = services.runner
         let (result, queueMs) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
         return try JSONResponse.make(finish(result, queueMs))
+    }
+
+    /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most), the volume prompt.
+    private func volumeRequest(_ input: PredictRequest, encoded: [String], field: String, question: String, textBytes: Int,
+                               maxNewTokens: Int, sampling: SamplingOptions, info: EngineInfo) throws -> (GenerationRequest, VolumeSummary) {
+        guard !encoded.isEmpty else {
+            throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`")
+        }
+        guard input.region == nil else {
+            throw LabError.badRequest(code: "invalid_region", message: "`region` marks one image; it cannot be combined with `volume`")
+        }
+        guard let side = info.imageSize else {
+            throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
+        }
+        let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
+                                                 maxImages: services.configuration.maxImages, info: info)
+        let slices = try services.prepareVolume(encoded, field: field, packing: input.volume?.packing,
+                                                window: input.imageOptions.window, maximum: budget.maximum, side: side)
+        try LabPrompt.checkFits(imageCount: slices.images.count, textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
+                                maxNewTokens: maxNewTokens, info: info)
+        let request = try GenerationRequest.volume(question: question, volume: slices, context: input.context, system: input.system,
+                                                   maxNewTokens: maxNewTokens, sampling: sampling)
+        return (request, VolumeSummary(slices, note: budget.note))
     }
 
     /// SSE: `{"delta": "..."}` and `{"reasoning": "..."}` events, then `{"done": true, ...the full answer}`.
