@@ -94,7 +94,13 @@ struct Serve: AsyncParsableCommand {
             services: [app, ShutdownDrain(queue: queue, grace: shutdownGrace, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        // A generation cancelled at the end of the grace period stops at its next token; wait for it,
+        // then leave without running static destructors: llama.cpp's CPU back end tears down its
+        // buffers at exit, and a decode still running on another thread then crashes (seen in CI).
+        await host.waitUntilIdle(timeout: .seconds(5))
         logger.info("stopped")
+        fflush(nil)  // every C stream; our log lines are written unbuffered already
+        _exit(0)
     }
 
     /// The model in this process, loading in the background (or the reason there is none).

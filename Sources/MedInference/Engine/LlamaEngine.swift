@@ -57,4 +57,7 @@ public final class LlamaEngine: InferenceEngine {
 
     /// Requests waiting for a slot and requests being decoded now.
     public var load: (waiting: Int, active: Int) { scheduler.load }
+
+    /// Whether nothing is waiting, being prefilled or being decoded (shutdown waits for this).
+    public var isIdle: Bool { scheduler.isIdle }
 }

@@ -36,6 +36,11 @@ final class BatchScheduler: @unchecked Sendable {
     /// Requests waiting for a slot, and requests being generated.
     var load: (waiting: Int, active: Int) { (pending.withLock { $0.count }, activeCount.load(ordering: .relaxed)) }
     private let activeCount = Atomic<Int>(0)
+    /// True only while the thread waits for work: nothing is being prefilled or decoded.
+    private let waitingForWork = Atomic<Bool>(true)
+
+    /// Whether no request is waiting, being prefilled or being decoded.
+    var isIdle: Bool { waitingForWork.load(ordering: .acquiring) && pending.withLock { $0.isEmpty } }
 
     func submit(_ job: GenerationJob) {
         pending.withLock { $0.append(job) }
@@ -44,7 +49,11 @@ final class BatchScheduler: @unchecked Sendable {
 
     private func loop() {
         while true {
-            if active.isEmpty, pending.withLock({ $0.isEmpty }) { wake.wait() }
+            if active.isEmpty, pending.withLock({ $0.isEmpty }) {
+                waitingForWork.store(true, ordering: .releasing)
+                wake.wait()
+            }
+            waitingForWork.store(false, ordering: .releasing)
             admit()
             step()
             activeCount.store(active.count, ordering: .relaxed)

@@ -60,6 +60,17 @@ public actor EngineHost {
         self.message = message
     }
 
+    /// Waits until the in-process engine has no request decoding or waiting (cancelled ones stop at
+    /// the next token), at most `timeout`. Shutdown calls it so the process never exits while
+    /// llama.cpp's threads are still inside a decode.
+    public func waitUntilIdle(timeout: Duration) async {
+        guard let engine = engine as? LlamaEngine else { return }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !engine.isIdle {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Seconds since loading began (for `Retry-After` while loading).
     var loadingSeconds: Double { Date().timeIntervalSince(loadStarted) }
 
