@@ -85,13 +85,20 @@ let package = Package(
                 "MedLabServer",
                 "MedImaging",
                 "MedInference",
+                "MedLabTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             linkerSettings: llamaLinker
         ),
+        // The test models and the engines loaded once from them, shared by the engine and server tests.
+        .target(
+            name: "MedLabTestSupport",
+            dependencies: ["MedInference"],
+            path: "Tests/Support"
+        ),
         .testTarget(
             name: "MedInferenceTests",
-            dependencies: ["MedInference"],
+            dependencies: ["MedInference", "MedLabTestSupport"],
             linkerSettings: llamaLinker
         ),
     ],

@@ -23,6 +23,17 @@ static void shim_error_exit(j_common_ptr cinfo) {
 /* Warnings (e.g. "premature end of data") are not fatal in libjpeg; we keep them silent. */
 static void shim_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/* The error manager both directions use: fatal errors longjmp back with their text in `err`.
+   The setjmp itself must stay in the caller, whose frame is still alive when libjpeg jumps. */
+static struct jpeg_error_mgr *shim_error_init(struct shim_error *jerr, char *err, size_t err_length) {
+    struct jpeg_error_mgr *mgr = jpeg_std_error(&jerr->pub);
+    jerr->pub.error_exit = shim_error_exit;
+    jerr->pub.output_message = shim_output_message;
+    jerr->msg = err;
+    jerr->msg_length = err_length;
+    return mgr;
+}
+
 int cjpeg_decode(const uint8_t *data, size_t length, int keep_ycc, uint64_t max_pixels,
                  uint8_t **out, int *width, int *height, int *components, int *precision,
                  char *err, size_t err_length) {
@@ -30,11 +41,7 @@ int cjpeg_decode(const uint8_t *data, size_t length, int keep_ycc, uint64_t max_
     struct shim_error jerr;
     uint8_t *volatile buffer = NULL;
     *out = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = shim_error_exit;
-    jerr.pub.output_message = shim_output_message;
-    jerr.msg = err;
-    jerr.msg_length = err_length;
+    cinfo.err = shim_error_init(&jerr, err, err_length);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(buffer);
@@ -83,11 +90,7 @@ int cjpeg_encode(const uint8_t *pixels, int width, int height, int components, i
     unsigned char *volatile mem = NULL;
     unsigned long mem_length = 0;
     *out = NULL;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = shim_error_exit;
-    jerr.pub.output_message = shim_output_message;
-    jerr.msg = err;
-    jerr.msg_length = err_length;
+    cinfo.err = shim_error_init(&jerr, err, err_length);
     if (setjmp(jerr.jump)) {
         jpeg_destroy_compress(&cinfo);
         free(mem);

@@ -24,6 +24,14 @@ def set_max_tokens(page, n):
     page.js("document.getElementById('max-tokens').value = arguments[0]", str(n))
 
 
+def type_advanced(page, field_id, value):
+    """Opens the advanced settings and types into one of them, as a user would."""
+    page.el(".advanced summary").click()
+    field = page.el(f"#{field_id}")
+    field.clear()
+    field.send_keys(value)
+
+
 def answer_state(page):
     return page.js("return document.getElementById('answer-state').dataset.state || ''")
 
@@ -140,10 +148,7 @@ def test_stop_a_generation(page, images):
     page.open()
     page.upload(images.png)
     page.wait(lambda d: page.canvas_signature()[1] > 100)
-    page.el(".advanced summary").click()
-    max_tokens = page.el("#max-tokens")
-    max_tokens.clear()
-    max_tokens.send_keys("4096")
+    type_advanced(page, "max-tokens", "4096")
     page.el("#question").send_keys("Describe this image in great detail, slowly.")
     page.el("#ask").click()
     page.wait(lambda d: page.el("#stop").is_enabled(), 30)
@@ -315,10 +320,7 @@ def test_server_errors_are_readable(page, images):
     page.open()
     page.upload(images.png)
     page.wait(lambda d: page.canvas_signature()[1] > 100)
-    page.el(".advanced summary").click()
-    temperature = page.el("#temperature")
-    temperature.clear()
-    temperature.send_keys("5")
+    type_advanced(page, "temperature", "5")
     page.el("#question").send_keys("What is this?")
     page.el("#ask").click()
     page.wait(lambda d: page.el("#error").is_displayed(), 30)

@@ -35,15 +35,17 @@ public struct VolumeInput: Sendable {
         }
         let packing = packing ?? (studies.allSatisfy { $0.metadata.modality?.uppercased() == "CT" } ? .ct : .grey)
         let picks = VolumeRecipe.sampleIndices(count: slices.count, maximum: maximum)
-        let images: [RGBImage] = try picks.map { index in
+        var images: [RGBImage] = []
+        var transform: LetterboxTransform?
+        for index in picks {
             let slice = try slices[index]()
             let rgb = packing == .ct ? try VolumeRecipe.packCT(slice) : Renderer.render(slice, window: window)
-            return Letterbox.fit(rgb, side: side, pixelAspect: slice.pixelAspect).image
+            let fitted = Letterbox.fit(rgb, side: side, pixelAspect: slice.pixelAspect)
+            images.append(fitted.image)
+            transform = transform ?? fitted.transform
         }
-        let size = try slices[0]()
         return VolumeInput(images: images, sliceNumbers: picks.map { $0 + 1 }, totalSlices: slices.count, packing: packing,
-                           transform: LetterboxTransform(originalWidth: size.width, originalHeight: size.height, side: side),
-                           metadata: first.metadata)
+                           transform: transform!, metadata: first.metadata)
     }
 
     /// The volume's slices in order, as loaders so a 300-slice NIfTI only cuts the 85 it shows.

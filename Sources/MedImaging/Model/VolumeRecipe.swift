@@ -35,14 +35,4 @@ public enum VolumeRecipe {
         }
         return try RGBImage(width: slice.width, height: slice.height, pixels: out)
     }
-
-    /// Model images for a volume: sampled slices, CT-packed when `isCT`, otherwise windowed
-    /// grey (`window`), each letterboxed to `side`.
-    public static func modelImages(slices: [MedImage], isCT: Bool, window: WindowChoice = .fileDefault,
-                                   maximum: Int = defaultSliceCount, side: Int = 896) throws -> [RGBImage] {
-        try sampleIndices(count: slices.count, maximum: maximum).map { i in
-            let rgb = isCT ? try packCT(slices[i]) : Renderer.render(slices[i], window: window)
-            return Letterbox.fit(rgb, side: side, pixelAspect: slices[i].pixelAspect).image
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MedLabTestSupport
 import Testing
 @testable import MedInference
 

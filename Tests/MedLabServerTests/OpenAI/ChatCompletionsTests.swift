@@ -1,4 +1,5 @@
 import Foundation
+import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
@@ -16,7 +17,7 @@ import Testing
     ] }
 
     @Test func completionWithAnImage() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
             let message = Self.imageMessage()
             let response = try await client.postJSON("/v1/chat/completions", [
@@ -38,7 +39,7 @@ import Testing
     }
 
     @Test func streamedChunksEndWithDone() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
             let response = try await client.postJSON("/v1/chat/completions", [
                 "messages": [["role": "user", "content": "Write one sentence about the heart."]], "max_completion_tokens": 10,
@@ -59,7 +60,7 @@ import Testing
     }
 
     @Test func remoteImageURLsAreRefused() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let response = try await client.postJSON("/v1/chat/completions", ["messages": [[
                 "role": "user",
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func badMessagesAre400() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let bodies: [[String: Any]] = [
                 ["messages": []], ["messages": [["role": "tool", "content": "x"]]], ["messages": [["role": "assistant", "content": "x"]]],
@@ -87,7 +88,7 @@ import Testing
     }
 
     @Test func modelsListTheLoadedModel() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let list = try await client.execute(uri: "/v1/models", method: .get)
             #expect(list.status == .ok)

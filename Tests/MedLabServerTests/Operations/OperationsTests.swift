@@ -1,4 +1,5 @@
 import Foundation
+import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
@@ -8,7 +9,7 @@ import Testing
 /// Health, the API key, metrics, the OpenAPI document, the queue bound and the timeout.
 @Suite(.serialized) struct OperationsTests {
     @Test func healthReportsTheLoadedModel() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine, demo: true) { client in
             let response = try await client.execute(uri: "/api/health", method: .get)
             #expect(response.status == .ok)
@@ -29,7 +30,7 @@ import Testing
     }
 
     @Test func apiKeyIsRequiredWhenSet() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine, configuration: LabServerConfiguration(apiKey: "s3cret-key")) { client in
             let value1 = try await client.execute(uri: "/api/health", method: .get).status
             #expect(value1 == .ok)
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func metricsCountRequestsTokensAndTimings() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         let metrics = LabMetrics()
         try await withLab(engine, metrics: metrics) { client in
             let answer = try await client.postJSON("/api/predict", ["image": TestImages.dataURL(), "question": "q", "max_new_tokens": 4])
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func openAPIDocumentDescribesEveryRouteAndRealResponses() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let doc = try await client.execute(uri: "/openapi.json", method: .get).json
             #expect(doc["openapi"] as? String == "3.0.3")
@@ -100,7 +101,7 @@ import Testing
     }
 
     @Test func aFullQueueAnswers429WithRetryAfter() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         let config = LabServerConfiguration(concurrentGenerations: 1, maxQueuedRequests: 0)
         try await withLab(engine, configuration: config) { client in
             async let long = client.postJSON("/api/predict", ["question": "Tell a long story about a hospital.", "max_new_tokens": 200, "system": ""])
@@ -120,7 +121,7 @@ import Testing
     }
 
     @Test func slowRequestsTimeOutWith504() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         let metrics = LabMetrics()
         try await withLab(engine, configuration: LabServerConfiguration(requestTimeout: 0.3), metrics: metrics) { client in
             let start = ContinuousClock.now

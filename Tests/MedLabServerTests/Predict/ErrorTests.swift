@@ -1,4 +1,5 @@
 import Foundation
+import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
@@ -8,7 +9,7 @@ import Testing
 /// Every error code the issue lists, through the real routes, in the one JSON shape.
 @Suite(.serialized) struct ErrorTests {
     @Test func malformedRequestsAre400() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let badJSON = try await client.execute(uri: "/api/predict", method: .post, headers: [.contentType: "application/json"],
                                                    body: ByteBuffer(string: "{\"image\": "))
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func unknownFormatsAre415() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let notImage = Data("just some text, not an image".utf8).base64EncodedString()
             let unknown = try await client.postJSON("/api/predict", ["image": notImage, "question": "q"])
@@ -61,7 +62,7 @@ import Testing
     }
 
     @Test func oversizedBodiesAndImageCountsAre413() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine, configuration: LabServerConfiguration(maxBodyBytes: 4096)) { client in
             // PNGs compress well; the limit is on the body, so a long question crosses it just as well.
             let big = try await client.postJSON("/api/predict", ["image": TestImages.dataURL(), "question": String(repeating: "q", count: 8000)])
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func promptsLongerThanTheContextAre422() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let long = String(repeating: "lung ", count: 6000)  // ~6000 tokens, context 4096
             let response = try await client.postJSON("/api/predict", ["question": long, "max_new_tokens": 4])
@@ -93,7 +94,7 @@ import Testing
     @Test func engineContextCheckIs422Too() async throws {
         // Text the pre-check lets through (it counts 4 bytes a token) but the tokenizer does not:
         // single letters separated by spaces are one token each, so the engine's exact check answers.
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let question = Array(repeating: "a", count: 5000).joined(separator: " ")
             let response = try await client.postJSON("/api/predict", ["question": question, "max_new_tokens": 4])

@@ -1,4 +1,5 @@
 import Foundation
+import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
@@ -8,7 +9,7 @@ import Testing
 /// `POST /api/predict` with the real engine: the article's request shape and the extensions.
 @Suite(.serialized) struct PredictTests {
     @Test func articleRequestWithDataURLGetsAnAnswer() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine, demo: true) { client in
             let response = try await client.postJSON("/api/predict", [
                 "image": TestImages.dataURL(), "question": "Describe the lung fields, heart size and mediastinum.",
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func bareBase64AndDefaultTokenBudget() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let bare = Data(TestImages.png(width: 40, height: 40)).base64EncodedString()
             let response = try await client.postJSON("/api/predict", ["image": bare, "question": "What is shown?"])
@@ -46,7 +47,7 @@ import Testing
     }
 
     @Test func realTextModelWritesWords() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
             let response = try await client.postJSON("/api/predict", [
                 "question": "Name the largest organ of the human body.", "max_new_tokens": 16, "system": "",
@@ -59,7 +60,7 @@ import Testing
     }
 
     @Test func severalImagesContextWindowRegionAndSampling() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
             let response = try await client.postJSON("/api/predict", [
                 "images": [TestImages.dataURL(width: 32, height: 32), TestImages.dataURL(width: 80, height: 40)],
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func streamSendsDeltasThenTheFullAnswer() async throws {
-        let engine = try await Engines.shared.gemma()
+        let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
             let response = try await client.postJSON("/api/predict", [
                 "image": TestImages.dataURL(), "question": "What is shown?", "max_new_tokens": 12, "stream": true,
@@ -91,7 +92,7 @@ import Testing
     }
 
     @Test func multipartUpload() async throws {
-        let engine = try await Engines.shared.tiny()
+        let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let boundary = "medlab-test-boundary"
             var body: [UInt8] = []

@@ -3,45 +3,9 @@ import Hummingbird
 import HummingbirdTesting
 import MedImaging
 import MedInference
+import MedLabTestSupport
 import Testing
 @testable import MedLabServer
-
-/// The model files scripts/setup.sh prepares (same folder the engine tests use).
-enum TestModels {
-    static let directory: URL = {
-        if let dir = ProcessInfo.processInfo.environment["MEDLAB_TEST_MODELS"] { return URL(fileURLWithPath: dir) }
-        return ModelFiles.cacheDirectory().appendingPathComponent("test-models")
-    }()
-
-    static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-    static var gemma270m: String { path("gemma-3-270m-q4_k_m.gguf") }
-    static var projector640: String { path("tiny-mmproj-640.gguf") }
-    static var tinyText: String { path("tiny-gemma3.gguf") }
-    static var tinyProjector: String { path("tiny-mmproj.gguf") }
-}
-
-/// Real engines, loaded once for all server tests (loading is the slow part).
-actor Engines {
-    static let shared = Engines()
-    private var cache: [String: LlamaEngine] = [:]
-
-    func load(_ model: String, _ projector: String?, context: Int = 4096) async throws -> LlamaEngine {
-        let key = "\(model)|\(projector ?? "")|\(context)"
-        if let engine = cache[key] { return engine }
-        for path in [model] + (projector.map { [$0] } ?? []) where !FileManager.default.fileExists(atPath: path) {
-            Issue.record("missing test model \(path): run scripts/setup.sh")
-            throw InferenceError.modelMissing(path: path, hint: "run scripts/setup.sh")
-        }
-        let engine = try await LlamaEngine.load(ModelFiles(model: model, projector: projector), options: EngineOptions(contextTokens: context))
-        cache[key] = engine
-        return engine
-    }
-
-    /// Gemma 3 270M (real text) with a random 640-wide projector: the demo pair.
-    func gemma() async throws -> LlamaEngine { try await load(TestModels.gemma270m, TestModels.projector640) }
-    /// Random tiny weights: fast, gibberish.
-    func tiny() async throws -> LlamaEngine { try await load(TestModels.tinyText, TestModels.tinyProjector) }
-}
 
 /// Builds the real app around an engine and runs `body` against it.
 func withLab<T: Sendable>(_ engine: (any InferenceEngine)?, status: EngineHost.Status = .ok, demo: Bool = false,
