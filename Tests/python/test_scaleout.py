@@ -9,8 +9,10 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import jsonschema_rs
@@ -147,8 +149,9 @@ def test_requests_spread_across_both(backends):
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda _: ask(lab, max_tokens=16), range(8)))
         assert all(a["usage"]["completion_tokens"] > 0 for a in answers)
-        counts = [backend_status(lab, b)["requests"] for b in backends]
-        assert sum(counts) == 8 and min(counts) >= 3, counts
+        statuses = [backend_status(lab, b) for b in backends]
+        counts = [s["requests"] for s in statuses]
+        assert sum(counts) == 8 and min(counts) >= 3, statuses
         # The servers themselves say they both generated.
         assert all(b.predicted_tokens() > start for b, start in zip(backends, before))
         # One at a time, equally loaded backends take turns.
@@ -276,3 +279,66 @@ def test_backends_file_sets_kind_slots_and_interval(backends, tmp_path):
     bad.write_text('{"backends": [{"url": "not a url"}]}')
     result = subprocess.run([medlab_bin(), "serve", "--backends", str(bad)], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "not an http(s) URL" in result.stderr
+
+
+class KeepAliveDropper:
+    """A TCP proxy in front of a real llama-server that closes each client connection when a second
+    request arrives on it, unanswered: what a server does when its keep-alive timer fires just as
+    the client reuses the connection (cpp-httplib and uvicorn close idle connections after 5 s)."""
+
+    def __init__(self, upstream_port):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.upstream_port = upstream_port
+        self.dropped = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        answered = threading.Event()
+
+        def pump_back():
+            try:
+                while data := upstream.recv(65536):
+                    answered.set()
+                    client.sendall(data)
+            except OSError:  # the other direction closed both sockets
+                pass
+            client.close()
+
+        threading.Thread(target=pump_back, daemon=True).start()
+        try:
+            while data := client.recv(65536):
+                if answered.is_set():  # the first answer came back: this is the next request
+                    self.dropped += 1
+                    break
+                upstream.sendall(data)
+        except OSError:
+            pass
+        client.close()
+        upstream.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_a_dropped_keep_alive_connection_is_not_a_failure(backends):
+    proxy = KeepAliveDropper(backends[0].port)
+    lab = Server("--backend", proxy.url, *BACKEND_FLAGS, "--health-interval", "0.5")
+    try:
+        for _ in range(6):
+            ask(lab)
+        assert proxy.dropped >= 1  # the lab did reuse connections, and they were dropped
+        status = lab.health()["backends"][0]
+        assert status["state"] == "up" and status["failures"] == 0 and status["requests"] == 6, status
+    finally:
+        lab.stop()
+        proxy.close()

@@ -121,7 +121,7 @@ public final class RemoteEngine: InferenceEngine {
                                           json: try JSONEncoder().encode(body))
             let response: HTTPClientResponse
             do {
-                response = try await RemoteHTTP.client.execute(http, timeout: .milliseconds(Int64(requestTimeout * 1000)))
+                response = try await RemoteHTTP.execute(http, timeout: .milliseconds(Int64(requestTimeout * 1000)))
             } catch {
                 throw InferenceError.unavailable("\(endpoint.name): \(RemoteHTTP.describe(error))")
             }

@@ -12,8 +12,33 @@ enum RemoteHTTP {
         eventLoopGroupProvider: .singleton,
         configuration: HTTPClient.Configuration(
             timeout: .init(connect: .seconds(5), read: .seconds(300)),
-            // Streams stay open for a whole answer: allow as many as a large vLLM batch.
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)))
+            // Streams stay open for a whole answer: allow as many as a large vLLM batch. Idle
+            // connections are dropped before the servers' own keep-alive limit (llama-server's
+            // cpp-httplib and vLLM's uvicorn close after 5 s), so we rarely pick one they are closing.
+            connectionPool: .init(idleTimeout: .seconds(2), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)))
+
+    /// Sends `request`, again on another connection when a pooled one turns out to have been
+    /// closed by the server before any answer came (a keep-alive timer firing as we reuse it):
+    /// that says nothing about the endpoint. Each closed connection leaves the pool, so a few
+    /// tries reach a fresh one; a server that is really gone refuses the connection instead.
+    static func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> HTTPClientResponse {
+        var attempt = 0
+        while true {
+            do {
+                return try await client.execute(request, timeout: timeout)
+            } catch let error where isStaleConnection(error) && attempt < 4 && !Task.isCancelled {
+                attempt += 1
+            }
+        }
+    }
+
+    /// The ways a keep-alive connection the server has just closed shows up.
+    static func isStaleConnection(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .remoteConnectionClosed }
+        if let error = error as? ChannelError { return error == .ioOnClosedChannel || error == .eof }
+        if let error = error as? IOError { return [ECONNRESET, EPIPE].contains(error.errnoCode) }
+        return false
+    }
 
     /// A request with the endpoint's key and our content type.
     static func request(_ url: String, method: HTTPMethod = .GET, apiKey: String?, json: Data? = nil) -> HTTPClientRequest {
@@ -30,7 +55,7 @@ enum RemoteHTTP {
     /// GETs a small JSON document; `nil` on any failure (used by probes and discovery).
     static func getJSON(_ url: String, apiKey: String?, timeout: TimeAmount) async -> (status: UInt, object: Any?)? {
         do {
-            let response = try await client.execute(request(url, apiKey: apiKey), timeout: timeout)
+            let response = try await execute(request(url, apiKey: apiKey), timeout: timeout)
             let body = try await response.body.collect(upTo: 4 << 20)
             return (response.status.code, try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)))
         } catch {
