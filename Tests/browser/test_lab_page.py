@@ -24,6 +24,15 @@ def set_max_tokens(page, n):
     page.js("document.getElementById('max-tokens').value = arguments[0]", str(n))
 
 
+def ask_briefly(page, question, max_tokens):
+    """Asks with a short answer while recording what the page sends; returns when the answer ends."""
+    page.record_requests()
+    set_max_tokens(page, max_tokens)
+    page.el("#question").send_keys(question)
+    page.el("#ask").click()
+    page.wait(lambda d: answer_state(page) in ("stateDone", "stateFailed"), 240)
+
+
 def type_advanced(page, field_id, value):
     """Opens the advanced settings and types into one of them, as a user would."""
     page.el(".advanced summary").click()
@@ -268,11 +277,7 @@ def test_whole_volume_question(page, images, needs_imaging):
     page.wait(lambda d: page.el("#scope").is_displayed() and page.el("#scope-volume-label").is_displayed(),
               message="a volume offers the whole-volume question")
     page.el("#scope-volume").click()
-    page.record_requests()
-    set_max_tokens(page, 4)
-    page.el("#question").send_keys("Is there a mass?")
-    page.el("#ask").click()
-    page.wait(lambda d: answer_state(page) in ("stateDone", "stateFailed"), 240)
+    ask_briefly(page, "Is there a mass?", 4)
     assert answer_state(page) == "stateDone", page.text("#error")
     body = page.sent("api/predict")[-1]
     assert body["volume"] is True and "slice" not in body and "region" not in body
@@ -302,11 +307,7 @@ def test_prior_and_current_are_sent_in_order(page, images):
     assert page.el("#scope").is_displayed()
     page.js("document.querySelector('#thumbs .thumb .thumb-pick').click()")  # show the prior: it goes last
     page.el('#scope input[value="all"]').click()
-    page.record_requests()
-    set_max_tokens(page, 8)
-    page.el("#question").send_keys("Compare the prior and the current study.")
-    page.el("#ask").click()
-    page.wait(lambda d: answer_state(page) in ("stateDone", "stateFailed"), 240)
+    ask_briefly(page, "Compare the prior and the current study.", 8)
     body = page.sent("api/predict")[-1]
     assert "image" not in body and len(body["images"]) == 2
     # The other image first, the one on screen (the prior, here) last: region and boxes belong to it.

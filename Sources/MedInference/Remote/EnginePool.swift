@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Several engines behind one `InferenceEngine`: remote servers (and in-process engines) with
 /// health checks and least-outstanding-requests routing.
@@ -38,15 +39,15 @@ public final class EnginePool: InferenceEngine {
     public let members: [Member]
     /// Seconds between health checks of remote members.
     public let healthInterval: TimeInterval
-    private let states: Locked<PoolState>
-    private let checker = Locked<Task<Void, Never>?>(nil)
+    private let states: Mutex<PoolState>
+    private let checker = Mutex<Task<Void, Never>?>(nil)
 
     /// A pool of `members`; call `startHealthChecks()` to keep their states current.
     public init(members: [Member], healthInterval: TimeInterval = 5) {
         precondition(!members.isEmpty, "a pool needs at least one engine")
         self.members = members
         self.healthInterval = healthInterval
-        self.states = Locked(PoolState(members: members))
+        self.states = Mutex(PoolState(members: members))
     }
 
     deinit { checker.withLock { $0?.cancel() } }
@@ -54,20 +55,13 @@ public final class EnginePool: InferenceEngine {
     public var info: EngineInfo {
         get async {
             var first = await members[0].engine.info
-            var imageSize = first.imageSize
-            var perImage = first.tokensPerImage
-            for member in members.dropFirst() where imageSize == nil || perImage == nil {
-                let info = await member.engine.info
-                imageSize = imageSize ?? info.imageSize
-                perImage = perImage ?? info.tokensPerImage
-            }
-            // The smallest context of the pool is what every request can count on.
             for member in members.dropFirst() {
-                let context = await member.engine.info.contextTokens
-                if context > 0 { first.contextTokens = min(first.contextTokens, context) }
+                let info = await member.engine.info
+                first.imageSize = first.imageSize ?? info.imageSize
+                first.tokensPerImage = first.tokensPerImage ?? info.tokensPerImage
+                // The smallest context of the pool is what every request can count on.
+                if info.contextTokens > 0 { first.contextTokens = min(first.contextTokens, info.contextTokens) }
             }
-            first.imageSize = imageSize
-            first.tokensPerImage = perImage
             first.backend = members.allSatisfy { $0.remote != nil } ? "remote" : "pool"
             first.devices = members.map(\.name)
             first.parallel = slots
@@ -101,7 +95,7 @@ public final class EnginePool: InferenceEngine {
                         let ms = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6
                         self.states.withLock { $0.members[index].checked(latencyMs: ms) }
                     } catch {
-                        self.states.withLock { $0.members[index].failed(String(describing: error), countsAsFailure: true) }
+                        self.states.withLock { $0.members[index].failed(String(describing: error)) }
                     }
                 }
             }
@@ -160,7 +154,7 @@ public final class EnginePool: InferenceEngine {
                 // Only an engine that cannot answer is taken out; a bad request would fail anywhere.
                 let isFault = if case InferenceError.unavailable = error { true } else { false }
                 states.withLock { state in
-                    if isFault { state.members[index].failed(String(describing: error), countsAsFailure: true) }
+                    if isFault { state.members[index].failed(String(describing: error)) }
                     state.members[index].finished()
                 }
                 guard isFault else { return continuation.finish(throwing: error) }

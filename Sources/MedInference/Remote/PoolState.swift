@@ -6,7 +6,6 @@ struct PoolState {
     struct Member {
         var name: String
         var slots: Int
-        var remote: Bool
         var state: BackendStatus.State
         var outstanding = 0
         var requests = 0
@@ -23,8 +22,8 @@ struct PoolState {
         }
 
         /// A request or health check failed because of this member: take it out until a check passes.
-        mutating func failed(_ message: String, countsAsFailure: Bool) {
-            if countsAsFailure { failures += 1 }
+        mutating func failed(_ message: String) {
+            failures += 1
             state = .down
             lastError = message
         }
@@ -54,7 +53,7 @@ struct PoolState {
 
     init(members: [EnginePool.Member]) {
         self.members = members.map {
-            Member(name: $0.name, slots: $0.slots, remote: $0.remote != nil, state: $0.remote == nil ? .up : .unknown)
+            Member(name: $0.name, slots: $0.slots, state: $0.remote == nil ? .up : .unknown)
         }
     }
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import NIOCore
 
 /// An `InferenceEngine` on a remote OpenAI-compatible server (vLLM, llama-server, Ollama).
@@ -25,13 +26,13 @@ public final class RemoteEngine: InferenceEngine {
     public let endpoint: RemoteEndpoint
     /// The longest one request may take, streaming included.
     public let requestTimeout: TimeInterval
-    private let discovered: Locked<Discovered>
+    private let discovered: Mutex<Discovered>
 
     /// An engine for `endpoint`; nothing is sent until the first probe or request.
     public init(endpoint: RemoteEndpoint, requestTimeout: TimeInterval = 3600) {
         self.endpoint = endpoint
         self.requestTimeout = requestTimeout
-        self.discovered = Locked(Discovered(kind: endpoint.kind, model: endpoint.model))
+        self.discovered = Mutex(Discovered(kind: endpoint.kind, model: endpoint.model))
     }
 
     public var info: EngineInfo {

@@ -1,11 +1,12 @@
 import Foundation
+import Synchronization
 import MedLabTestSupport
 import Testing
 @testable import MedInference
 
 /// Servers still running: the suite's shared server lives in a static and never reaches `deinit`,
 /// so they are killed when the test process exits instead of outliving it.
-private let runningServers = Locked<Set<pid_t>>([])
+private let runningServers = Mutex<Set<pid_t>>([])
 private let killRunningServersAtExit: Void = {
     atexit { for pid in runningServers.withLock({ $0 }) { kill(pid, SIGKILL) } }
 }()

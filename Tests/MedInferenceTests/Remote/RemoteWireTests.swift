@@ -73,7 +73,7 @@ struct RemoteWireTests {
         state.members[0].finished()
         state.members[0].finished()
         #expect(state.pick(excluding: []) == 0)  // the least loaded, not the next in turn
-        state.members[1].failed("refused", countsAsFailure: true)
+        state.members[1].failed("refused")
         #expect(state.pick(excluding: [0]) == nil)  // b is down, a excluded
     }
 }
