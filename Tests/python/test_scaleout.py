@@ -162,6 +162,15 @@ def test_requests_spread_across_both(backends):
         lab.stop()
 
 
+def until_content(stream):
+    """Reads a stream up to its first generated text, failing if it ends before any."""
+    for event in stream:
+        assert event != "[DONE]" and "error" not in event, event
+        if event["choices"] and event["choices"][0]["delta"].get("content"):
+            return
+    pytest.fail("the stream ended before any text")
+
+
 def test_sigkill_mid_run_fails_over_and_rejoins(backends):
     victim, survivor = backends
     lab = start_lab(backends, "--health-interval", "0.5")
@@ -170,6 +179,9 @@ def test_sigkill_mid_run_fails_over_and_rejoins(backends):
         streams = [stream_events(lab, 1500), stream_events(lab, 1500)]
         firsts = [next(s) for s in streams]  # role chunk: the request was admitted
         assert all("choices" in f for f in firsts)
+        # A first token from each: both answers are under way (a kill before that is retried elsewhere).
+        for stream in streams:
+            until_content(stream)
         deadline = time.time() + 20
         while time.time() < deadline and (backend_status(lab, victim)["outstanding"] == 0
                                           or backend_status(lab, survivor)["outstanding"] == 0):
