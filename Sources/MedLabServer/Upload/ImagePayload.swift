@@ -5,31 +5,46 @@ enum ImagePayload {
     /// Decodes `data:image/png;base64,....` or plain base64 (with or without line breaks).
     /// `http(s)` URLs are refused: the lab never fetches from the network on a client's behalf.
     static func bytes(from text: String, field: String) throws -> [UInt8] {
-        var payload = Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        let lowered = payload.prefix(8).lowercased()
-        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") {
+        // Works on UTF-8 bytes: an image is hundreds of KB of base64, and Character-level String
+        // filtering and replacing took ~90 ms for a 240 KB PNG (most of an HTTP request's overhead).
+        var utf8 = text.utf8[...]
+        while let first = utf8.first, isSpace(first) { utf8 = utf8.dropFirst() }
+        let head = String(decoding: utf8.prefix(8), as: UTF8.self).lowercased()
+        if head.hasPrefix("http://") || head.hasPrefix("https://") {
             throw LabError.badRequest(code: "remote_image_refused",
                                       message: "\(field): remote image URLs are not fetched; send the image inline as a data: URL (base64)")
         }
-        if lowered.hasPrefix("data:") {
-            guard let comma = payload.firstIndex(of: ",") else {
+        if head.hasPrefix("data:") {
+            guard let comma = utf8.firstIndex(of: UInt8(ascii: ",")) else {
                 throw LabError.badRequest(code: "invalid_base64", message: "\(field): the data URL has no comma before its data")
             }
-            let header = payload[payload.index(payload.startIndex, offsetBy: 5)..<comma].lowercased()
+            let header = String(decoding: utf8[utf8.index(utf8.startIndex, offsetBy: 5)..<comma], as: UTF8.self).lowercased()
             guard header.hasSuffix(";base64") else {
                 throw LabError.badRequest(code: "invalid_base64", message: "\(field): only base64 data URLs are accepted")
             }
-            payload = payload[payload.index(after: comma)...]
+            utf8 = utf8[utf8.index(after: comma)...]
         }
-        guard !payload.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "\(field) is empty") }
         // Clients wrap lines or use the URL-safe alphabet; accept both, refuse anything else.
-        var cleaned = String(payload.filter { !$0.isWhitespace })
-            .replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        if cleaned.count % 4 != 0 { cleaned += String(repeating: "=", count: 4 - cleaned.count % 4) }
-        guard let data = Data(base64Encoded: cleaned) else {
+        var cleaned: [UInt8] = []
+        cleaned.reserveCapacity(utf8.count + 3)
+        for byte in utf8 where !isSpace(byte) {
+            switch byte {
+            case UInt8(ascii: "-"): cleaned.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): cleaned.append(UInt8(ascii: "/"))
+            default: cleaned.append(byte)
+            }
+        }
+        guard !cleaned.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "\(field) is empty") }
+        if cleaned.count % 4 != 0 { cleaned += repeatElement(UInt8(ascii: "="), count: 4 - cleaned.count % 4) }
+        guard let data = Data(base64Encoded: Data(cleaned)) else {
             throw LabError.badRequest(code: "invalid_base64", message: "\(field) is not valid base64")
         }
         return [UInt8](data)
+    }
+
+    /// ASCII white space, the only kind base64 text may carry.
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (0x09...0x0D).contains(byte)
     }
 }
 

@@ -28,6 +28,10 @@ struct UnitTests {
         #expect(try ImagePayload.bytes(from: "AAEC", field: "image") == [0, 1, 2])
         #expect(try ImagePayload.bytes(from: "AAE", field: "image") == [0, 1])  // missing padding
         #expect(try ImagePayload.bytes(from: "AA\nEC", field: "image") == [0, 1, 2])
+        #expect(try ImagePayload.bytes(from: " \r\n DATA:IMAGE/PNG;BASE64,AA\r\nEC \t", field: "image") == [0, 1, 2])
+        #expect(try ImagePayload.bytes(from: "-_8", field: "image") == [0xFB, 0xFF])  // URL-safe alphabet
+        #expect(throws: LabError.self) { try ImagePayload.bytes(from: "AAé=", field: "image") }
+        #expect(throws: LabError.self) { try ImagePayload.bytes(from: "data:image/png;base64, \n", field: "image") }
         #expect(throws: LabError.self) { try ImagePayload.bytes(from: "data:image/png,raw", field: "image") }
         #expect(throws: LabError.self) { try ImagePayload.bytes(from: "HTTPS://x/y.png", field: "image") }
         #expect(throws: LabError.self) { try ImagePayload.bytes(from: "", field: "image") }
