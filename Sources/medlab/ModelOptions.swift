@@ -19,7 +19,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("gpu-layers"), help: "Layers to offload when a GPU backend is found (default: all).")
     var gpuLayers: Int?
 
-    @Option(help: "CPU threads (default: all cores).")
+    @Option(help: "CPU threads (default: one per physical core, as llama.cpp's tools).")
     var threads: Int?
 
     @Option(help: "Requests decoded together, each with its own --ctx of KV cache (raise it on a GPU for many users).")

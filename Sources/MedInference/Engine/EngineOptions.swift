@@ -6,7 +6,7 @@ public struct EngineOptions: Sendable, Equatable {
     public var contextTokens: Int
     /// Layers to offload when a GPU backend is present; `nil` offloads all of them.
     public var gpuLayers: Int?
-    /// CPU threads; `nil` uses every core.
+    /// CPU threads; `nil` uses one per physical core (`CPUCores.physical`).
     public var threads: Int?
     /// Requests decoded together (each gets its own `contextTokens` of KV cache).
     public var parallel: Int

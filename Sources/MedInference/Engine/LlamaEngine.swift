@@ -22,7 +22,7 @@ public final class LlamaEngine: InferenceEngine {
     private init(files: ModelFiles, options: EngineOptions) throws {
         let (textMeta, visionMeta) = try files.validate()
         let devices = LlamaBackend.devices
-        let threads = options.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = options.threads ?? CPUCores.physical
         let gpuLayers = devices.hasGPU ? (options.gpuLayers ?? 999) : 0
         let model = try LlamaModel(path: files.model, gpuLayers: gpuLayers)
         var projector: VisionProjector?

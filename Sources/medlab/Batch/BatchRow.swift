@@ -63,7 +63,7 @@ actor JSONLWriter {
     /// Opens `url` for appending; a trailing partial line from a crash is cut off first.
     init(url: URL) throws {
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)  // FileHandle below reports a failure
         }
         let handle = try FileHandle(forUpdating: url)
         let data = try Data(contentsOf: url)
