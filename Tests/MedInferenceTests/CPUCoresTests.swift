@@ -17,9 +17,24 @@ struct CPUCoresTests {
 
     @Test func hyperthreadSiblingsCountOnce() throws {
         // Four logical CPUs, two per core (masks 0011 and 1100).
-        #expect(CPUCores.physical(sysfs: try sysfs(["3", "3", "c", "c"])) == 2)
-        #expect(CPUCores.physical(sysfs: try sysfs(["1", "2", "4"])) == 3)
-        #expect(CPUCores.physical(sysfs: try sysfs([])) == nil)
+        let pairs = try sysfs(["3", "3", "c", "c"])
+        defer { try? FileManager.default.removeItem(at: pairs) }
+        #expect(CPUCores.physical(sysfs: pairs, allowed: nil) == 2)
+        // A container pinned to CPUs 0 and 1 has one core, not the host's two.
+        #expect(CPUCores.physical(sysfs: pairs, allowed: [0, 1]) == 1)
+        #expect(CPUCores.physical(sysfs: pairs, allowed: [1, 2, 9]) == 2)
+        let single = try sysfs(["1", "2", "4"])
+        defer { try? FileManager.default.removeItem(at: single) }
+        #expect(CPUCores.physical(sysfs: single, allowed: nil) == 3)
+        #expect(CPUCores.physical(sysfs: single.appendingPathComponent("missing"), allowed: nil) == nil)
+    }
+
+    @Test func cpuListsParse() {
+        #expect(CPUCores.cpuList("0-3,8,10-11\n") == [0, 1, 2, 3, 8, 10, 11])
+        #expect(CPUCores.cpuList("\t5") == [5])
+        #expect(CPUCores.cpuList("3-1") == nil)
+        #expect(CPUCores.cpuList("a-b") == nil)
+        #expect(CPUCores.cpuList("") == nil)
     }
 
     @Test func theDefaultIsWithinTheUsableCPUs() {

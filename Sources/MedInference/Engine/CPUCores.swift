@@ -2,23 +2,41 @@ import Foundation
 
 /// How many CPU threads the engine uses by default.
 public enum CPUCores {
-    /// Physical cores this process may use: hyperthread siblings share one core's arithmetic
-    /// units, so a thread per sibling adds contention, not speed. It is also llama.cpp's own
-    /// default (llama-server, llama-cli), which keeps benchmarks against them like for like, and
-    /// it leaves the siblings free for the HTTP server's threads.
+    /// Physical cores among the CPUs this process may run on: hyperthread siblings share one
+    /// core's arithmetic units, so a thread per sibling adds contention, not speed. It is also
+    /// llama.cpp's own default (llama-server, llama-cli), which keeps benchmarks against them like
+    /// for like, and it leaves the siblings free for the HTTP server's threads.
     public static var physical: Int {
         let usable = ProcessInfo.processInfo.activeProcessorCount
-        return min(usable, physical(sysfs: URL(fileURLWithPath: "/sys/devices/system/cpu")) ?? usable)
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let allowed = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+            .flatMap { cpuList(String($0.dropFirst("Cpus_allowed_list:".count))) }
+        let cores = physical(sysfs: URL(fileURLWithPath: "/sys/devices/system/cpu"), allowed: allowed)
+        return max(1, min(usable, cores ?? usable))
     }
 
-    /// Counts distinct `cpuN/topology/thread_siblings` masks under `sysfs`; nil when there are none.
-    static func physical(sysfs: URL) -> Int? {
+    /// Counts distinct `cpuN/topology/thread_siblings` masks under `sysfs` for the CPUs in
+    /// `allowed` (all when nil); nil when none can be read.
+    static func physical(sysfs: URL, allowed: [Int]?) -> Int? {
         var siblings = Set<String>()
-        var cpu = 0
-        while let mask = try? String(contentsOf: sysfs.appendingPathComponent("cpu\(cpu)/topology/thread_siblings"), encoding: .utf8) {
+        for cpu in allowed ?? Array(0..<4096) {
+            let file = sysfs.appendingPathComponent("cpu\(cpu)/topology/thread_siblings")
+            guard let mask = try? String(contentsOf: file, encoding: .utf8) else {
+                if allowed == nil { break } else { continue }
+            }
             siblings.insert(mask.trimmingCharacters(in: .whitespacesAndNewlines))
-            cpu += 1
         }
         return siblings.isEmpty ? nil : siblings.count
+    }
+
+    /// Parses a kernel CPU list such as `0-3,8,10-11`; nil when malformed.
+    static func cpuList(_ text: String) -> [Int]? {
+        var cpus: [Int] = []
+        for part in text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
+            let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, bounds.count <= 2, low <= high else { return nil }
+            cpus += Array(low...high)
+        }
+        return cpus.isEmpty ? nil : cpus
     }
 }
