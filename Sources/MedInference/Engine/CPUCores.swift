@@ -11,21 +11,18 @@ public enum CPUCores {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         let allowed = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
             .flatMap { cpuList(String($0.dropFirst("Cpus_allowed_list:".count))) }
+            ?? Array(0..<ProcessInfo.processInfo.processorCount)
         let cores = physical(sysfs: URL(fileURLWithPath: "/sys/devices/system/cpu"), allowed: allowed)
         return max(1, min(usable, cores ?? usable))
     }
 
     /// Counts distinct `cpuN/topology/thread_siblings` masks under `sysfs` for the CPUs in
-    /// `allowed` (all when nil); nil when none can be read.
-    static func physical(sysfs: URL, allowed: [Int]?) -> Int? {
-        var siblings = Set<String>()
-        for cpu in allowed ?? Array(0..<4096) {
-            let file = sysfs.appendingPathComponent("cpu\(cpu)/topology/thread_siblings")
-            guard let mask = try? String(contentsOf: file, encoding: .utf8) else {
-                if allowed == nil { break } else { continue }
-            }
-            siblings.insert(mask.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// `allowed`; nil when none can be read.
+    static func physical(sysfs: URL, allowed: [Int]) -> Int? {
+        let masks = allowed.compactMap { cpu in
+            try? String(contentsOf: sysfs.appendingPathComponent("cpu\(cpu)/topology/thread_siblings"), encoding: .utf8)
         }
+        let siblings = Set(masks.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
         return siblings.isEmpty ? nil : siblings.count
     }
 
