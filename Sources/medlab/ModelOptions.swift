@@ -68,8 +68,16 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .customLong("backend-model"), help: "Model id to ask backends for (default: the first one /v1/models lists).")
     var backendModel: String?
 
-    @Option(name: .customLong("backend-image-size"), help: "Square side in pixels the backends' projector expects (896 for MedGemma).")
-    var backendImageSize = 896
+    @Option(name: .customLong("backend-image-size"),
+            help: ArgumentHelp("Square side in pixels the backends' projector expects (default 896, MedGemma's); giving it also says "
+                + "the backends can see images, for servers that do not report it themselves (llama-server and Ollama do).",
+                valueName: "pixels"))
+    var backendImageSizeOption: Int?
+
+    /// The projector's square side, MedGemma's when not given.
+    var backendImageSize: Int { backendImageSizeOption ?? 896 }
+    /// `--backend-image-size` given means the backends see images; else each server is asked.
+    var backendVision: Bool? { backendImageSizeOption != nil ? true : nil }
 
     @Option(name: .customLong("backend-tokens-per-image"), help: "Tokens one image becomes on the backends (256 for MedGemma).")
     var backendTokensPerImage = 256
@@ -93,13 +101,14 @@ struct BackendOptions: ParsableArguments {
         do {
             var endpoints = try backend.map {
                 var endpoint = try RemoteEndpoint(parsing: $0, slots: backendSlots, imageSize: backendImageSize,
-                                                  tokensPerImage: backendTokensPerImage, apiKey: key)
+                                                  tokensPerImage: backendTokensPerImage, apiKey: key, vision: backendVision)
                 endpoint.model = backendModel
                 return endpoint
             }
             if let backendsFile {
                 let defaults = RemoteEndpoint(url: URL(string: "http://localhost")!, model: backendModel, slots: backendSlots,
-                                              imageSize: backendImageSize, tokensPerImage: backendTokensPerImage, apiKey: key)
+                                              imageSize: backendImageSize, tokensPerImage: backendTokensPerImage, apiKey: key,
+                                              vision: backendVision)
                 endpoints += try PoolConfiguration.load(path: backendsFile).endpoints(defaults: defaults, environment: environment)
             }
             guard !endpoints.isEmpty else { throw ValidationError("the backends file lists no backend") }

@@ -126,7 +126,7 @@ struct Serve: AsyncParsableCommand {
         let pool = try await backendOptions.makePool(local: local)
         for status in pool.statuses {
             logger.info("backend", metadata: ["backend": "\(status.name)", "kind": "\(status.kind)", "state": "\(status.state.rawValue)",
-                                              "slots": "\(status.slots)"])
+                                              "slots": "\(status.slots)", "vision": "\(status.vision.map(String.init) ?? "unknown")"])
         }
         return pool
     }

@@ -29,9 +29,11 @@ BACKEND_FLAGS = ["--backend-slots", "2", "--backend-image-size", "112", "--backe
 
 
 class LlamaServer:
-    """One real llama-server (tiny Gemma 3 + projector, two slots) on a fixed loopback port."""
+    """One real llama-server (tiny Gemma 3, with its projector unless `vision` is false, two slots)
+    on a fixed loopback port."""
 
-    def __init__(self):
+    def __init__(self, vision=True):
+        self.vision = vision
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
@@ -41,8 +43,9 @@ class LlamaServer:
     def start(self, timeout=60):
         if not os.path.exists(LLAMA_SERVER):
             pytest.fail(f"{LLAMA_SERVER} not found: run scripts/setup.sh")
+        projector = ["--mmproj", os.path.join(MODELS, "tiny-mmproj.gguf")] if self.vision else []
         self.process = subprocess.Popen(
-            [LLAMA_SERVER, "-m", os.path.join(MODELS, "tiny-gemma3.gguf"), "--mmproj", os.path.join(MODELS, "tiny-mmproj.gguf"),
+            [LLAMA_SERVER, "-m", os.path.join(MODELS, "tiny-gemma3.gguf"), *projector,
              "--host", "127.0.0.1", "--port", str(self.port), "-np", "2", "-c", "4096", "-t", "1",
              "--no-webui", "--special", "--metrics"],
             stdout=self.log, stderr=subprocess.STDOUT)
@@ -80,11 +83,11 @@ def backends():
             server.kill()
 
 
-def start_lab(backends, *extra):
+def start_lab(backends, *extra, flags=BACKEND_FLAGS):
     args = []
     for backend in backends:
         args += ["--backend", backend.url]
-    return Server(*args, *BACKEND_FLAGS, "--queue", "32", "--log-format", "json", *extra)
+    return Server(*args, *flags, "--queue", "32", "--log-format", "json", *extra)
 
 
 def backend_status(lab, backend):

@@ -63,6 +63,8 @@ public struct EngineInfo: Sendable, Codable, Equatable {
     public var model: String
     /// File name of the vision projector, if any.
     public var projector: String?
+    /// True when images can be asked about: a projector is loaded here, or a remote server has one.
+    public var vision: Bool
     /// `cpu`, `cuda`, `metal`, ... or `remote`.
     public var backend: String
     /// Human-readable device names, e.g. "NVIDIA H200" or the CPU variant.
@@ -81,9 +83,11 @@ public struct EngineInfo: Sendable, Codable, Equatable {
     public var parallel: Int
 
     public init(model: String, projector: String?, backend: String, devices: [String], gpuLayers: Int,
-                contextTokens: Int, imageSize: Int?, tokensPerImage: Int?, llamaBuild: String?, parallel: Int = 1) {
+                contextTokens: Int, imageSize: Int?, tokensPerImage: Int?, llamaBuild: String?, parallel: Int = 1,
+                vision: Bool? = nil) {
         self.model = model
         self.projector = projector
+        self.vision = vision ?? (projector != nil)
         self.backend = backend
         self.devices = devices
         self.gpuLayers = gpuLayers
@@ -92,5 +96,15 @@ public struct EngineInfo: Sendable, Codable, Equatable {
         self.tokensPerImage = tokensPerImage
         self.llamaBuild = llamaBuild
         self.parallel = parallel
+    }
+}
+
+extension EngineInfo {
+    /// Why an image question cannot be answered here, naming the remote servers when there are some.
+    public var visionMissingMessage: String {
+        guard backend == "remote" || backend == "pool" else { return InferenceError.visionUnavailable.description }
+        return "this request has images but no inference backend can see images (\(devices.joined(separator: ", ")): "
+            + "no vision projector reported); start llama-server with --mmproj, or pass --backend-image-size "
+            + "(or \"vision\": true in the backends file) for a server that does not say"
     }
 }

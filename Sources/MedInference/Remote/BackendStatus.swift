@@ -24,9 +24,12 @@ public struct BackendStatus: Sendable, Codable, Equatable {
     public var firstEventMs: Double?
     /// Why it is down (the last failure), in words.
     public var lastError: String?
+    /// Whether it can see images (what the server said, else the configuration); `nil` until reached
+    /// and for an in-process engine (the model's projector says).
+    public var vision: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, state, outstanding, slots, requests, failures
+        case name, kind, state, outstanding, slots, requests, failures, vision
         case latencyMs = "latency_ms", firstEventMs = "first_event_ms", lastError = "last_error"
     }
 }

@@ -57,6 +57,8 @@ public final class EnginePool: InferenceEngine {
             var first = await members[0].engine.info
             for member in members.dropFirst() {
                 let info = await member.engine.info
+                // Image questions go to the members that see images (see `run`): one is enough.
+                first.vision = first.vision || info.vision
                 first.imageSize = first.imageSize ?? info.imageSize
                 first.tokensPerImage = first.tokensPerImage ?? info.tokensPerImage
                 // The smallest context of the pool is what every request can count on.
@@ -75,9 +77,26 @@ public final class EnginePool: InferenceEngine {
     /// Each member's state, load and latency, in configuration order.
     public var statuses: [BackendStatus] {
         let kinds = members.map { $0.remote.map { $0.kind.rawValue } ?? "in-process" }
+        let visions = members.map { $0.remote?.vision }
         return states.withLock { state in
-            state.members.enumerated().map { index, member in member.status(kind: kinds[index]) }
+            state.members.enumerated().map { index, member in
+                var status = member.status(kind: kinds[index])
+                status.vision = visions[index]
+                return status
+            }
         }
+    }
+
+    /// The members that cannot answer `request`: those without vision when it has images.
+    private func unsuitable(for request: GenerationRequest) async -> Set<Int> {
+        guard !request.images.isEmpty else { return [] }
+        var blind: Set<Int> = []
+        for (index, member) in members.enumerated() {
+            // A remote member's vision is known without the network; one never reached counts as blind for now.
+            let sees = if let remote = member.remote { remote.vision ?? remote.endpoint.vision ?? false } else { await member.engine.info.vision }
+            if !sees { blind.insert(index) }
+        }
+        return blind
     }
 
     /// True when at least one member may take requests.
@@ -127,10 +146,18 @@ public final class EnginePool: InferenceEngine {
     }
 
     private func run(_ request: GenerationRequest, continuation: AnswerStream.Continuation) async {
-        var tried: Set<Int> = []
+        let blind = await unsuitable(for: request)
+        if blind.count == members.count {
+            let names = members.map(\.name).joined(separator: ", ")
+            return continuation.finish(throwing: InferenceError.badRequest(
+                "this request has images but no inference backend can see images (\(names): no vision projector reported)"))
+        }
+        var tried = blind
+        var attempts = 0
         var lastError: (any Error)?
-        while tried.count < 2, let index = states.withLock({ $0.pick(excluding: tried) }) {
+        while attempts < 2, let index = states.withLock({ $0.pick(excluding: tried) }) {
             tried.insert(index)
+            attempts += 1
             let member = members[index]
             let start = DispatchTime.now()
             var forwarded = false
@@ -165,7 +192,9 @@ public final class EnginePool: InferenceEngine {
                 lastError = error
             }
         }
-        let names = statuses.map { "\($0.name) \($0.state.rawValue)" }.joined(separator: ", ")
-        continuation.finish(throwing: lastError ?? InferenceError.unavailable("no inference backend is up (\(names)); retry shortly"))
+        let names = statuses.enumerated().filter { !blind.contains($0.offset) }.map { "\($0.element.name) \($0.element.state.rawValue)" }
+        let which = blind.isEmpty ? "inference backend" : "inference backend that can see images"
+        continuation.finish(throwing: lastError ?? InferenceError.unavailable(
+            "no \(which) is up (\(names.joined(separator: ", "))); retry shortly"))
     }
 }

@@ -17,11 +17,13 @@ public struct PoolConfiguration: Sendable, Decodable {
         public var slots: Int?
         public var imageSize: Int?
         public var tokensPerImage: Int?
+        /// Whether the server can see images, for servers that do not say (an `image_size` also means yes).
+        public var vision: Bool?
         /// The name of an environment variable holding the key (keys stay out of files).
         public var apiKeyEnv: String?
 
         enum CodingKeys: String, CodingKey {
-            case url, kind, model, slots
+            case url, kind, model, slots, vision
             case imageSize = "image_size", tokensPerImage = "tokens_per_image", apiKeyEnv = "api_key_env"
         }
     }
@@ -53,6 +55,7 @@ public struct PoolConfiguration: Sendable, Decodable {
                                               tokensPerImage: backend.tokensPerImage ?? defaults.tokensPerImage,
                                               apiKey: backend.apiKeyEnv.flatMap { environment[$0] } ?? defaults.apiKey)
             if let kind = backend.kind { endpoint.kind = kind }
+            endpoint.vision = backend.vision ?? (backend.imageSize != nil ? true : defaults.vision)
             endpoint.model = backend.model ?? defaults.model
             return endpoint
         }

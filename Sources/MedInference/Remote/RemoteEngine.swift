@@ -17,6 +17,8 @@ public final class RemoteEngine: InferenceEngine {
         var slots: Int?
         /// Tokens one request may hold (llama-server's per-slot `n_ctx`, vLLM's `max_model_len`).
         var contextTokens: Int?
+        /// Whether it can see images: what the server said, else the configuration; `nil` until asked.
+        var vision: Bool?
     }
 
     /// Assumed when the server does not say: Gemma 3's trained context. The server refuses more.
@@ -35,18 +37,24 @@ public final class RemoteEngine: InferenceEngine {
         self.discovered = Mutex(Discovered(kind: endpoint.kind, model: endpoint.model))
     }
 
+    /// What is known of the server now; never waits on the network (health checks and requests learn it).
     public var info: EngineInfo {
         get async {
-            let known = await discover()
+            let known = discovered.withLock { $0 }
+            let vision = known.vision ?? endpoint.vision ?? false
             return EngineInfo(model: known.model ?? endpoint.name, projector: nil, backend: "remote", devices: [endpoint.name],
                               gpuLayers: 0, contextTokens: known.contextTokens ?? Self.assumedContextTokens,
-                              imageSize: endpoint.imageSize,
-                              tokensPerImage: endpoint.tokensPerImage, llamaBuild: nil, parallel: endpoint.slots)
+                              imageSize: vision ? endpoint.imageSize : nil,
+                              tokensPerImage: vision ? endpoint.tokensPerImage : nil, llamaBuild: nil, parallel: endpoint.slots,
+                              vision: vision)
         }
     }
 
     /// The server kind in use (`auto` until the server has been reached).
     public var kind: RemoteEndpoint.Kind { discovered.withLock { $0.kind } }
+
+    /// Whether the server can see images, as far as known now (`nil` before it was reached).
+    public var vision: Bool? { discovered.withLock { $0.vision } }
 
     public func generate(_ request: GenerationRequest) -> AnswerStream {
         let (stream, continuation) = AnswerStream.makeStream()
@@ -74,38 +82,60 @@ public final class RemoteEngine: InferenceEngine {
         _ = await discover()
     }
 
-    /// Learns what `auto` and an absent model name leave open; cheap once known.
+    /// Learns what `auto`, an absent model name and the server's vision leave open; cheap once known.
     @discardableResult
     func discover() async -> Discovered {
         let known = discovered.withLock { $0 }
-        guard known.kind == .auto || known.model == nil || known.contextTokens == nil else { return known }
+        guard known.kind == .auto || known.model == nil || known.contextTokens == nil || known.vision == nil else { return known }
         let limit = TimeAmount.seconds(3)
+        let key = endpoint.apiKey
         var found = known
-        if found.kind == .auto {
-            // Only llama-server has /props; vLLM has /version; Ollama has /api/version.
-            if let (status, object) = await RemoteHTTP.getJSON(endpoint.route("props"), apiKey: endpoint.apiKey, timeout: limit),
-               status == 200, let props = object as? [String: Any], props["default_generation_settings"] != nil {
-                found.kind = .llamaServer
-                found.slots = props["total_slots"] as? Int
-            } else if let (status, _) = await RemoteHTTP.getJSON(endpoint.route("version"), apiKey: endpoint.apiKey, timeout: limit),
-                      status == 200 {
+        var said: Bool?
+        // Only llama-server has /props (with `modalities.vision`); vLLM has /version; Ollama has /api/version.
+        if found.kind == .auto || found.kind == .llamaServer,
+           let (status, object) = await RemoteHTTP.getJSON(endpoint.route("props"), apiKey: key, timeout: limit),
+           status == 200, let props = object as? [String: Any], props["default_generation_settings"] != nil {
+            found.kind = .llamaServer
+            found.slots = props["total_slots"] as? Int
+            said = (props["modalities"] as? [String: Any])?["vision"] as? Bool
+        } else if found.kind == .auto {
+            if let (status, _) = await RemoteHTTP.getJSON(endpoint.route("version"), apiKey: key, timeout: limit), status == 200 {
                 found.kind = .vllm
-            } else if let (status, _) = await RemoteHTTP.getJSON(endpoint.route("api/version"), apiKey: endpoint.apiKey, timeout: limit),
+            } else if let (status, _) = await RemoteHTTP.getJSON(endpoint.route("api/version"), apiKey: key, timeout: limit),
                       status == 200 {
                 found.kind = .ollama
             } else {
                 return known  // unreachable now: decide on a later call
             }
         }
-        if let (status, object) = await RemoteHTTP.getJSON(endpoint.route("v1/models"), apiKey: endpoint.apiKey, timeout: limit),
+        if let (status, object) = await RemoteHTTP.getJSON(endpoint.route("v1/models"), apiKey: key, timeout: limit),
            status == 200, let list = (object as? [String: Any])?["data"] as? [[String: Any]] {
             let entry = list.first { $0["id"] as? String == found.model } ?? list.first
             found.model = found.model ?? entry?["id"] as? String
             found.contextTokens = (entry?["max_model_len"] as? Int) ?? ((entry?["meta"] as? [String: Any])?["n_ctx"] as? Int)
                 ?? Self.assumedContextTokens
+            // llama-server lists `capabilities: ["completion", "multimodal"]` here too.
+            if said == nil, let capabilities = entry?["capabilities"] as? [String] {
+                said = capabilities.contains("multimodal") || capabilities.contains("vision")
+            }
+        } else if known.kind != .auto {
+            return known  // not reachable now: ask again later
         }
+        if said == nil, found.kind == .ollama, let model = found.model { said = await Self.ollamaVision(endpoint, model: model) }
+        found.vision = said ?? endpoint.vision ?? false
         discovered.withLock { $0 = found }
         return found
+    }
+
+    /// Ollama's `POST /api/show` lists `capabilities`, "vision" among them for a model with a projector.
+    private static func ollamaVision(_ endpoint: RemoteEndpoint, model: String) async -> Bool? {
+        guard let body = try? JSONSerialization.data(withJSONObject: ["model": model]),
+              let response = try? await RemoteHTTP.execute(
+                RemoteHTTP.request(endpoint.route("api/show"), method: .POST, apiKey: endpoint.apiKey, json: body), timeout: .seconds(3)),
+              response.status == .ok, let bytes = try? await response.body.collect(upTo: 4 << 20),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any],
+              let capabilities = object["capabilities"] as? [String] else { return nil }
+        return capabilities.contains("vision")
     }
 
     /// One request from start to end; every way out finishes the continuation.

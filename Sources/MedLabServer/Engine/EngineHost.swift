@@ -11,7 +11,7 @@ public actor EngineHost {
 
     public private(set) var status: Status
     public private(set) var engine: (any InferenceEngine)?
-    public private(set) var info: EngineInfo?
+    private var loadedInfo: EngineInfo?
     /// The demo model (Gemma 3 270M base + random projector): its answers mean nothing.
     public private(set) var isDemo: Bool
     /// Why there is no model, or what failed, in words a person can act on.
@@ -21,7 +21,7 @@ public actor EngineHost {
     /// A host with an engine that is already loaded.
     public init(engine: any InferenceEngine, info: EngineInfo, isDemo: Bool = false) {
         self.engine = engine
-        self.info = info
+        self.loadedInfo = info
         self.isDemo = isDemo
         self.status = .ok
     }
@@ -49,7 +49,7 @@ public actor EngineHost {
 
     public func loaded(_ engine: any InferenceEngine, info: EngineInfo, isDemo: Bool) {
         self.engine = engine
-        self.info = info
+        self.loadedInfo = info
         self.isDemo = isDemo
         self.status = .ok
         self.message = nil
@@ -71,14 +71,25 @@ public actor EngineHost {
         }
     }
 
+    /// What is loaded and where it runs. Remote engines are asked again each time: what they can do
+    /// (vision, context) is learned from health checks, possibly after start-up.
+    public var info: EngineInfo? {
+        get async {
+            guard let engine, let known = loadedInfo, known.backend == "remote" || known.backend == "pool" else { return loadedInfo }
+            let fresh = await engine.info
+            loadedInfo = fresh
+            return fresh
+        }
+    }
+
     /// Seconds since loading began (for `Retry-After` while loading).
     var loadingSeconds: Double { Date().timeIntervalSince(loadStarted) }
 
     /// The engine, or the 503 that says why there is none.
-    func ready() throws -> (engine: any InferenceEngine, info: EngineInfo, isDemo: Bool) {
+    func ready() async throws -> (engine: any InferenceEngine, info: EngineInfo, isDemo: Bool) {
         switch status {
         case .ok:
-            guard let engine, let info else { throw LabError.internalError("engine state is inconsistent") }
+            guard let engine, let info = await info else { throw LabError.internalError("engine state is inconsistent") }
             return (engine, info, isDemo)
         case .loading:
             throw LabError.unavailable(code: "loading", message: "the model is still loading; retry shortly", retryAfter: 5)

@@ -11,6 +11,8 @@ struct HealthController {
         struct Model: Encodable {
             var name: String
             var projector: String?
+            /// Whether image questions can be answered (a projector here, or a backend that sees images).
+            var vision: Bool
             var demo: Bool
             var contextTokens: Int
             var imageSize: Int?
@@ -18,7 +20,7 @@ struct HealthController {
             var devices: [String]
             var llamaBuild: String?
             enum CodingKeys: String, CodingKey {
-                case name, projector, demo, devices
+                case name, projector, vision, demo, devices
                 case contextTokens = "context_tokens", imageSize = "image_size", tokensPerImage = "tokens_per_image"
                 case llamaBuild = "llama_build"
             }
@@ -74,7 +76,7 @@ struct HealthController {
         return Health(
             status: status.rawValue, ready: status == .ok && !poolDown, message: message,
             model: info.map {
-                Health.Model(name: $0.model, projector: $0.projector, demo: isDemo, contextTokens: $0.contextTokens,
+                Health.Model(name: $0.model, projector: $0.projector, vision: $0.vision, demo: isDemo, contextTokens: $0.contextTokens,
                              imageSize: $0.imageSize, tokensPerImage: $0.tokensPerImage, devices: $0.devices, llamaBuild: $0.llamaBuild)
             },
             backend: info?.backend, gpuLayers: info?.gpuLayers ?? 0,

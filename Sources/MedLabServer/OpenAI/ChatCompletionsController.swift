@@ -27,7 +27,7 @@ struct ChatCompletionsController {
     func complete(_ request: Request, context: LabRequestContext) async throws -> Response {
         let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
         let (engine, info, _) = try await services.host.ready()
-        let (generation, imageCount, textBytes) = try translate(input, side: info.imageSize)
+        let (generation, imageCount, textBytes) = try translate(input, info: info)
         try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: generation.maxNewTokens, info: info)
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
@@ -78,7 +78,7 @@ struct ChatCompletionsController {
 
     /// OpenAI messages → Gemma turns. System messages merge into the system text (Gemma 3 has no
     /// system role); images must be inline `data:` URIs.
-    private func translate(_ input: ChatCompletionRequest, side: Int?) throws -> (GenerationRequest, images: Int, textBytes: Int) {
+    private func translate(_ input: ChatCompletionRequest, info: EngineInfo) throws -> (GenerationRequest, images: Int, textBytes: Int) {
         guard !input.messages.isEmpty else {
             throw LabError.badRequest(code: "invalid_request", message: "`messages` must hold at least one message")
         }
@@ -97,12 +97,14 @@ struct ChatCompletionsController {
                         guard let url = piece.imageURL?.url else {
                             throw LabError.badRequest(code: "invalid_request", message: "messages[\(index)].content[\(partIndex)] has no image_url.url")
                         }
+                        // Refused before any decoding when nothing here can see the image.
+                        guard info.vision else { throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage) }
                         imageCount += 1
                         guard imageCount <= services.configuration.maxImages else {
                             throw LabError.tooLarge("more than \(services.configuration.maxImages) images in one request")
                         }
                         let prepared = try services.prepare([url], options: ImageOptions(), field: "messages[\(index)].content[\(partIndex)].image_url",
-                                                            side: side)
+                                                            side: info.imageSize)
                         parts.append(.image(prepared[0].model))
                     default:
                         throw LabError.badRequest(code: "invalid_request", message: "content part type `\(piece.type.prefix(40))` is not supported")

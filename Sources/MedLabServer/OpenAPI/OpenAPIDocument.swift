@@ -107,7 +107,7 @@ enum OpenAPIDocument {
                 "status": {"type": "string", "enum": ["ok", "loading", "no_model", "error"]}, "ready": {"type": "boolean"},
                 "message": {"type": "string"}, "backend": {"type": "string"}, "gpu_layers": {"type": "integer"},
                 "model": {"type": "object", "required": ["name", "demo", "context_tokens", "devices"], "properties": {
-                  "name": {"type": "string"}, "projector": {"type": "string"}, "demo": {"type": "boolean"},
+                  "name": {"type": "string"}, "projector": {"type": "string"}, "vision": {"type": "boolean"}, "demo": {"type": "boolean"},
                   "context_tokens": {"type": "integer"}, "image_size": {"type": "integer"}, "tokens_per_image": {"type": "integer"},
                   "devices": {"type": "array", "items": {"type": "string"}}, "llama_build": {"type": "string"}}},
                 "queue": {"type": "object", "required": ["running", "waiting", "slots", "max_waiting"], "properties": {
@@ -118,7 +118,7 @@ enum OpenAPIDocument {
                   "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
                     "state": {"type": "string", "enum": ["up", "down", "unknown"]}, "outstanding": {"type": "integer"},
                     "slots": {"type": "integer"}, "requests": {"type": "integer"}, "failures": {"type": "integer"},
-                    "latency_ms": {"type": "number"}, "first_event_ms": {"type": "number"}, "last_error": {"type": "string"}}}}}},
+                    "latency_ms": {"type": "number"}, "first_event_ms": {"type": "number"}, "last_error": {"type": "string"}, "vision": {"type": "boolean", "description": "whether it sees images (said by the server, else configured)"}}}}}},
               "ChatRequest": {"type": "object", "required": ["messages"], "properties": {
                 "model": {"type": "string"},
                 "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role", "content"], "properties": {

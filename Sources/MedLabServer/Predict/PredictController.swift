@@ -63,8 +63,8 @@ struct PredictController {
         guard input.region == nil else {
             throw LabError.badRequest(code: "invalid_region", message: "`region` marks one image; it cannot be combined with `volume`")
         }
-        guard let side = info.imageSize else {
-            throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
+        guard info.vision, let side = info.imageSize else {
+            throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage)
         }
         let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
                                                  maxImages: services.configuration.maxImages, info: info)

@@ -91,8 +91,8 @@ enum LabPrompt {
     /// Refuses, before any work, a request whose images alone cannot fit the context (422).
     static func checkFits(imageCount: Int, textBytes: Int, maxNewTokens: Int, info: EngineInfo) throws {
         guard imageCount > 0 || textBytes > 0 else { return }
-        if imageCount > 0, info.projector == nil {
-            throw LabError.unprocessable(code: "vision_unavailable", message: InferenceError.visionUnavailable.description)
+        if imageCount > 0, !info.vision {
+            throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage)
         }
         // Image tokens are exact; text is counted generously low (4 bytes a token) so this never refuses a fitting prompt.
         let needed = imageCount * ((info.tokensPerImage ?? 0) + 2) + textBytes / 4
