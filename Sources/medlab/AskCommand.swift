@@ -15,8 +15,9 @@ struct Ask: AsyncParsableCommand {
     @Option(name: .long, help: "An image file (PNG, JPEG, DICOM, NIfTI); repeat for several images, in order.")
     var image: [String] = []
 
-    @Option(help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or CENTER,WIDTH.")
-    var window = "default"
+    @Option(parsing: .unconditional,
+            help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or CENTER,WIDTH (e.g. -600,1500).")
+    var window: WindowArgument = .fileDefault
 
     @Option(help: "Frame of a multi-frame DICOM or slice of a volume (0-based; default: first frame / middle slice).")
     var frame: Int?
@@ -28,7 +29,7 @@ struct Ask: AsyncParsableCommand {
     var maxSlices = VolumeRecipe.defaultSliceCount
 
     @Option(help: "How --volume slices become RGB: auto (CT windows when the files say CT), ct, or grey (--window).")
-    var packing = "auto"
+    var packing: PackingOption = .auto
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -44,6 +45,9 @@ struct Ask: AsyncParsableCommand {
     @Option(help: "Random seed for sampling.")
     var seed: UInt32 = 0
 
+    @Option(help: "A prior report or clinical notes, put before the question.")
+    var context: String?
+
     @Option(help: "System text (default: \"You are an expert radiologist.\" when an image is given). Empty for none.")
     var system: String?
 
@@ -57,9 +61,6 @@ struct Ask: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let windowChoice = try WindowChoice(parsing: window)
-        let forcedPacking: VolumeInput.Packing? = packing == "auto" ? nil : VolumeInput.Packing(rawValue: packing == "gray" ? "grey" : packing)
-        guard packing == "auto" || forcedPacking != nil else { throw ValidationError("--packing is auto, ct or grey") }
         let paths = volume ? try ImageInput.expandFolders(image) : image
         let inputs = try paths.map { try ImageInput.load(path: $0) }
         if volume, inputs.isEmpty { throw ValidationError("--volume needs --image files or a folder of slices") }
@@ -67,28 +68,22 @@ struct Ask: AsyncParsableCommand {
         let loadStart = Date()
         let engine = try await LlamaEngine.load(files, options: modelOptions.engineOptions)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let side = engine.info.imageSize ?? 896
-        let sampling = SamplingOptions(temperature: temperature, topP: topP, seed: seed)
-        var images: [(image: ModelImage, transform: LetterboxTransform)] = []
-        var request: GenerationRequest
+        var analysis = Analysis(question: question, context: context, system: system, maxNewTokens: maxNewTokens,
+                                sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
+                                ignoreEndOfSequence: ignoreEOS, raw: raw)
+        analysis.input = volume
+            ? .volume(VolumeRequest(studies: inputs.map(\.study), packing: packing.packing, window: window.choice, maxSlices: maxSlices))
+            : .images(inputs.map { AnalysisImage(study: $0.study, frame: frame, window: window.choice) })
+        let prepared = try AnalysisProcessor.prepare(analysis, side: engine.info.imageSize ?? 896)
         var volumeReport: AskReport.Volume?
-        if volume {
-            let slices = try VolumeInput.make(from: inputs.map(\.study), packing: forcedPacking, window: windowChoice,
-                                              maximum: maxSlices, side: side)
+        if let slices = prepared.volume {
             if !json {
                 FileHandle.standardError.write("volume: \(slices.images.count) of \(slices.totalSlices) slices, \(slices.packing.rawValue) packing\n")
             }
-            request = try GenerationRequest.volume(question: question, volume: slices, system: system, maxNewTokens: maxNewTokens,
-                                                   sampling: sampling)
             volumeReport = AskReport.Volume(packing: slices.packing.rawValue, slicesShown: slices.images.count,
                                             slicesTotal: slices.totalSlices, sliceNumbers: slices.sliceNumbers)
-        } else {
-            images = try inputs.map { try $0.modelImage(side: side, window: windowChoice, frame: frame) }
-            request = GenerationRequest(turns: [ChatTurn(role: .user, parts: images.map { .image($0.image) } + [.text(question)])],
-                                        system: system, maxNewTokens: maxNewTokens, sampling: sampling)
         }
-        request.ignoreEndOfSequence = ignoreEOS
-        request.raw = raw
+        let request = prepared.request
         let info = engine.info
         if files.isDemo, !json {
             FileHandle.standardError.write("note: demo model (Gemma 3 270M base + random projector): its answers mean nothing.\n")
@@ -111,7 +106,7 @@ struct Ask: AsyncParsableCommand {
         if json {
             let report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
                                    totalSeconds: total, firstTokenSeconds: firstToken,
-                                   transform: images.first?.transform, volume: volumeReport)
+                                   prepared: prepared, volume: volumeReport)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
@@ -127,7 +122,7 @@ struct Ask: AsyncParsableCommand {
 
 /// The `--json` output of `medlab ask`.
 struct AskReport: Encodable {
-    /// A box as the model gave it (0–1000 of the square) and in the first image's pixels.
+    /// A box as the model gave it (0–1000 of the square) and in the last image's pixels.
     struct ReportBox: Encodable {
         var label: String, box2d: [Double], pixels: PixelBox?
         enum CodingKeys: String, CodingKey { case label, box2d = "box_2d", pixels }
@@ -166,14 +161,13 @@ struct AskReport: Encodable {
     var disclaimer = MedInference.Disclaimer.english
 
     init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
-         firstTokenSeconds: Double?, transform: LetterboxTransform?, volume: Volume? = nil) {
+         firstTokenSeconds: Double?, prepared: PreparedAnalysis, volume: Volume? = nil) {
         let s = result.summary
         self.volume = volume
         answer = result.answer
         reasoning = result.reasoning
-        boxes = result.boxes.map { box in
-            let normalized = [box.y0, box.x0, box.y1, box.x1]
-            return ReportBox(label: box.label, box2d: normalized, pixels: transform?.originalBox(fromNormalized: normalized))
+        boxes = prepared.pixelBoxes(result.boxes).map { box, pixels in
+            ReportBox(label: box.label, box2d: [box.y0, box.x0, box.y1, box.x1], pixels: pixels)
         }
         finishReason = s.finishReason
         model = info.model

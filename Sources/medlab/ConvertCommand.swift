@@ -17,8 +17,8 @@ struct Convert: AsyncParsableCommand {
     @Argument(help: "The output file (.png, .jpg or .jpeg).")
     var output: String
 
-    @Option(help: "Window: lung, mediastinum, bone, brain, abdomen, CENTER,WIDTH (e.g. -600,1500), minmax, or default.")
-    var window = "default"
+    @Option(parsing: .unconditional, help: "Window: lung, mediastinum, bone, brain, abdomen, CENTER,WIDTH (e.g. -600,1500), minmax, or default.")
+    var window: WindowArgument = .fileDefault
 
     @Option(help: "Frame of a multi-frame DICOM, 1-based (default: 1).")
     var frame: Int?
@@ -40,7 +40,7 @@ struct Convert: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let choice = try WindowChoice(parsing: window)
+            let choice = window.choice
             guard let volumePlane = Volume.Plane(rawValue: plane.lowercased()) else {
                 throw ImagingError.invalidArgument("plane '\(plane)' is not axial, coronal or sagittal")
             }

@@ -13,12 +13,6 @@ struct ImageInput {
         ImageInput(path: path, study: try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    /// The model's view: windowed, letterboxed into `side`, with the transform that maps boxes back.
-    func modelImage(side: Int, window: WindowChoice, frame: Int?) throws -> (image: ModelImage, transform: LetterboxTransform) {
-        let (square, transform) = try ModelInput.image(from: study, frame: frame, window: window, side: side)
-        return (try ModelImage(square), transform)
-    }
-
     /// Paths with each folder replaced by the files in it (sorted, hidden files left out): a
     /// DICOM series is usually one folder of slices whose names say nothing about their order.
     static func expandFolders(_ paths: [String]) throws -> [String] {

@@ -29,7 +29,7 @@ struct ModelOptions: ParsableArguments {
         "With --parallel > 1: one KV buffer shared by all requests, one per request, or auto (shared on a GPU, "
             + "where batched steps run twice as fast; per request on a CPU, where answers stay identical under load).",
         valueName: "auto|shared|separate"))
-    var kvCache = "auto"
+    var kvCache: KVCacheMode = .auto
 
     /// The files to load, demo only when asked for.
     func files() throws -> ModelFiles {
@@ -44,11 +44,7 @@ struct ModelOptions: ParsableArguments {
 
     var engineOptions: EngineOptions {
         EngineOptions(contextTokens: ctx, gpuLayers: gpuLayers, threads: threads, parallel: parallel,
-                      sharedCache: kvCache == "shared" ? true : kvCache == "separate" ? false : nil)
-    }
-
-    func validate() throws {
-        guard ["auto", "shared", "separate"].contains(kvCache) else { throw ValidationError("--kv-cache is auto, shared or separate") }
+                      sharedCache: kvCache.sharedCache)
     }
 }
 

@@ -56,12 +56,12 @@ struct Serve: AsyncParsableCommand {
     var shutdownGrace = 10.0
 
     @Option(name: .customLong("log-format"), help: "Log format: json or text.")
-    var logFormat = "json"
+    var logFormat: LogFormat = .json
 
     func run() async throws {
         let format = logFormat
         LoggingSystem.bootstrap { label in
-            if format == "text" { return StreamLogHandler.standardError(label: label) }
+            if format == .text { return StreamLogHandler.standardError(label: label) }
             return JSONLogHandler(label: label)
         }
         let logger = Logger(label: "medlab.server")

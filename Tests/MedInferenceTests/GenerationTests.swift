@@ -1,4 +1,5 @@
 import Foundation
+import MedImaging
 import MedLabTestSupport
 import Testing
 @testable import MedInference
@@ -78,9 +79,9 @@ struct GenerationTests {
         let second = try await ask(engine, "Is there a fracture?")
         #expect(second.summary.imageEncodeMs == 0, "the same pixels are not encoded again")
         #expect(second.rawText == cold.rawText)
-        var changed = image.rgb
+        var changed = image.pixels
         changed[0] ^= 1
-        let other = try await ask(engine, "Is there a fracture?", try ModelImage(width: 37, height: 41, rgb: changed))
+        let other = try await ask(engine, "Is there a fracture?", try ModelImage(width: 37, height: 41, pixels: changed))
         #expect(other.summary.imageEncodeMs > 0, "one changed pixel is another image")
     }
 
@@ -233,6 +234,6 @@ struct GenerationTests {
         await #expect(throws: InferenceError.self) {
             _ = try await engine.answer(GenerationRequest(question: "x", maxNewTokens: 0))
         }
-        #expect(throws: InferenceError.self) { _ = try ModelImage(width: 2, height: 2, rgb: [1, 2, 3]) }
+        #expect(throws: ImagingError.self) { _ = try ModelImage(width: 2, height: 2, pixels: [1, 2, 3]) }
     }
 }

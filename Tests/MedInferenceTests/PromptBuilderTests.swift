@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Gemma 3 prompt building")
 struct PromptBuilderTests {
-    private let pixel = try! ModelImage(width: 1, height: 1, rgb: [0, 0, 0])
+    private let pixel = ModelImage(width: 1, height: 1)
 
     @Test func textOnlyHasNoSystemByDefault() {
         let segments = PromptBuilder.segments(for: GenerationRequest(question: "Hi?"))

@@ -38,7 +38,7 @@ public enum TestModels {
                 rgb[i + 2] = UInt8((x + y) % 2 * 255)
             }
         }
-        return try! ModelImage(width: width, height: height, rgb: rgb)
+        return try! ModelImage(width: width, height: height, pixels: rgb)
     }
 }
 

@@ -1,21 +1,9 @@
 import Foundation
+import MedImaging
 
-/// An RGB image with 8 bits per channel, rows top to bottom, no padding between rows.
-public struct ModelImage: Sendable, Equatable {
-    public let width: Int
-    public let height: Int
-    /// `width * height * 3` bytes, R G B interleaved.
-    public let rgb: [UInt8]
-
-    public init(width: Int, height: Int, rgb: [UInt8]) throws {
-        guard width > 0, height > 0, rgb.count == width * height * 3 else {
-            throw InferenceError.badRequest("image buffer of \(rgb.count) bytes does not match \(width)×\(height) RGB")
-        }
-        self.width = width
-        self.height = height
-        self.rgb = rgb
-    }
-}
+/// What the vision encoder reads: the imaging module's 8-bit RGB image, usually the letterboxed
+/// square `AnalysisProcessor` made (other sizes are letterboxed by the engine itself).
+public typealias ModelImage = RGBImage
 
 /// One piece of a user turn, in the order the model reads it.
 public enum ContentPart: Sendable, Equatable {

@@ -176,8 +176,11 @@ final class BatchScheduler: @unchecked Sendable {
     private func tokenize(_ request: GenerationRequest, images: [ModelImage]) throws -> TokenizedPrompt {
         let segments = PromptBuilder.segments(for: request)
         if let projector {
-            return try projector.tokenize(segments, images: try images.map { try $0.fitted(to: projector.imageSize) }, addBOS: true)
+            let fitted = images.map { $0.fitted(to: projector.imageSize) }
+            PromptLog.record(segments, images: fitted)
+            return try projector.tokenize(segments, images: fitted, addBOS: true)
         }
+        PromptLog.record(segments, images: [])
         var tokens: [llama_token] = []
         for (index, segment) in segments.enumerated() {
             switch segment {

@@ -1,5 +1,6 @@
 internal import CLlama
 import Foundation
+import MedImaging
 
 // Every call into libmtmd (marked experimental upstream) lives in this file.
 
@@ -53,7 +54,7 @@ final class VisionProjector: @unchecked Sendable {
         guard mtmd_support_vision(context) else { throw InferenceError.projectorWithoutVision(path: path) }
         imageSize = metadata.imageSize ?? 896
         // Count the tokens of one image by pre-processing a blank one (no encoding happens here).
-        let probe = try ModelImage(width: imageSize, height: imageSize, rgb: [UInt8](repeating: 0, count: imageSize * imageSize * 3))
+        let probe = ModelImage(width: imageSize, height: imageSize)
         tokensPerImage = try tokenize([.image(0)], images: [probe], addBOS: false).imageTokens
     }
 
@@ -62,7 +63,7 @@ final class VisionProjector: @unchecked Sendable {
     /// Tokenizes template text (control tokens parsed), user text (never parsed) and images.
     func tokenize(_ segments: [PromptSegment], images: [ModelImage], addBOS: Bool) throws -> TokenizedPrompt {
         let bitmaps: [OpaquePointer?] = images.map { image in
-            let bitmap = image.rgb.withUnsafeBufferPointer { mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress) }
+            let bitmap = image.pixels.withUnsafeBufferPointer { mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress) }
             // The id travels into the image chunk, where the embedding cache finds it.
             if let bitmap { mtmd_bitmap_set_id(bitmap, EmbeddingCache.key(of: image)) }
             return bitmap
@@ -181,7 +182,7 @@ struct EmbeddingCache {
     /// Size plus a 64-bit FNV-1a hash of the pixels, 8 bytes at a time (a 896² image in about a millisecond).
     static func key(of image: ModelImage) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        image.rgb.withUnsafeBytes { bytes in
+        image.pixels.withUnsafeBytes { bytes in
             var offset = 0
             while offset + 8 <= bytes.count {
                 hash = (hash ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0x100_0000_01b3

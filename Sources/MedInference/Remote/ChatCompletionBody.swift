@@ -125,7 +125,7 @@ struct ChatCompletionBody: Encodable {
 
     /// A lossless PNG of the letterboxed pixels, so the server sees exactly what the in-process engine would.
     static func dataURI(_ image: ModelImage) throws -> String {
-        let png = try ImageEncoder.png(RGBImage(width: image.width, height: image.height, pixels: image.rgb))
+        let png = try ImageEncoder.png(image)
         return "data:image/png;base64," + png.base64EncodedString()
     }
 }

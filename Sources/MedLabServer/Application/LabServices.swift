@@ -33,29 +33,46 @@ struct LabServices: Sendable {
         return try PredictRequest(form: MultipartForm(body: body, boundary: boundary))
     }
 
-    /// Decodes every image string of a request (413/415/400 on bad input), letterboxed to `side`.
-    func prepare(_ encoded: [String], options: ImageOptions, field: String, side: Int?) throws -> [PreparedImage] {
+    /// Decodes every image string of a request (413/415/400 on bad input) with the client's choices.
+    func analysisImages(_ encoded: [String], options: ImageOptions, field: String) throws -> [AnalysisImage] {
         try encoded.enumerated().map { index, text in
             let name = encoded.count == 1 ? field : "\(field)[\(index)]"
             let bytes = try ImagePayload.bytes(from: text, field: name)
             do {
-                return try images.prepare(bytes, options: options, side: side)
+                return try images.analysisImage(bytes, options: options)
             } catch let error as ImagingError {
                 throw LabError.from(error, field: name)
             }
         }
     }
-}
 
-extension LabServices {
-    /// Decodes the files of a volume request and samples its slices (see `VolumeBudget`).
-    func prepareVolume(_ encoded: [String], field: String, packing: VolumeInput.Packing?, window: MedImaging.WindowChoice,
-                       maximum: Int, side: Int) throws -> VolumeInput {
+    /// Decodes one image for the page's preview.
+    func preview(_ encoded: String, options: ImageOptions, field: String) throws -> PreparedImage {
+        let bytes = try ImagePayload.bytes(from: encoded, field: field)
+        do {
+            return try images.preview(bytes, options: options)
+        } catch let error as ImagingError {
+            throw LabError.from(error, field: field)
+        }
+    }
+
+    /// Decodes the files of a volume request (the slices are sampled by `AnalysisProcessor`).
+    func volumeStudies(_ encoded: [String], field: String) throws -> [DecodedStudy] {
         let files = try encoded.enumerated().map { index, text in
             let name = encoded.count == 1 ? field : "\(field)[\(index)]"
             return (name: name, bytes: try ImagePayload.bytes(from: text, field: name))
         }
-        return try images.prepareVolume(files, packing: packing, window: window, maximum: maximum, side: side)
+        return try images.volumeStudies(files)
+    }
+
+    /// Runs the one input processor; imaging errors (a frame that does not exist, a volume of
+    /// one slice, mismatched slice sizes) become 4xx naming `field`.
+    func prepare(_ analysis: Analysis, side: Int, field: String) throws -> PreparedAnalysis {
+        do {
+            return try AnalysisProcessor.prepare(analysis, side: side)
+        } catch let error as ImagingError {
+            throw LabError.from(error, field: field)
+        }
     }
 }
 

@@ -31,70 +31,73 @@ struct AnswerBox: Codable, Sendable, Equatable {
     }
 }
 
-/// An uploaded file turned into what the engine reads.
+/// An uploaded file rendered for the page's preview (`/api/render`).
 struct PreparedImage: Sendable {
-    /// The model's square (letterboxed) or, for previews, the rendered image at its own size.
+    /// The rendered frame at its own size, square pixels.
     var model: ModelImage
-    /// Maps model boxes back to original pixels; nil for previews.
-    var transform: LetterboxTransform?
     /// Identifier-free facts about the file (format, size, modality, window...).
     var metadata: ImageMetadata
+}
 
-    /// The model's boxes in original pixels; boxes wholly on the padding are dropped.
-    func pixels(of boxes: [ModelBox], imageIndex: Int) -> [AnswerBox] {
-        guard let transform else { return [] }
-        return boxes.compactMap { box in
-            let coordinates = [box.y0, box.x0, box.y1, box.x1]
-            guard let pixel = transform.originalBox(fromNormalized: coordinates) else { return nil }
-            return AnswerBox(label: box.label, x0: pixel.x0, y0: pixel.y0, x1: pixel.x1, y1: pixel.y1, box2D: coordinates,
-                             image: imageIndex)
+extension PreparedAnalysis {
+    /// The model's boxes in the original pixels of the last image (boxes wholly on the padding dropped).
+    func answerBoxes(_ boxes: [ModelBox]) -> [AnswerBox] {
+        let imageIndex = max(0, letterboxes.count - 1)
+        return pixelBoxes(boxes).compactMap { box, pixel in
+            guard let pixel else { return nil }
+            return AnswerBox(label: box.label, x0: pixel.x0, y0: pixel.y0, x1: pixel.x1, y1: pixel.y1,
+                             box2D: [box.y0, box.x0, box.y1, box.x1], image: imageIndex)
         }
     }
 }
 
-/// The server's one door to the imaging module: decode, window, letterbox, mark.
+/// The server's one door to the imaging module: decoding uploads (with the client's choices) for
+/// `AnalysisProcessor`, and previews.
 struct ImagePreparer: Sendable {
     var maxPixels: Int
 
-    /// Decodes `bytes` and renders what the model sees: letterboxed to `side` when given, else the
-    /// whole rendered frame (the page's preview).
-    func prepare(_ bytes: [UInt8], options: ImageOptions, side: Int?) throws -> PreparedImage {
-        let study = try ImageDecoder.decode(data: Data(bytes), options: DecodeOptions(maxPixels: maxPixels))
+    /// Decodes `bytes` into an analysis image: the frame, window and region marks the client chose.
+    func analysisImage(_ bytes: [UInt8], options: ImageOptions) throws -> AnalysisImage {
+        let study = try decode(bytes)
         let index = options.frame ?? options.slice
-        let source = try index.map { try study.frame($0) } ?? study.representativeFrame()
-        let marks = options.region.map { $0.marks(width: source.width, height: source.height) } ?? []
-        if let side {
-            let (square, transform) = try ModelInput.image(from: study, frame: index, window: options.window, side: side, marks: marks)
-            return PreparedImage(model: try ModelImage(square), transform: transform, metadata: study.metadata)
+        var marks: [RegionMark] = []
+        if let region = options.region {
+            let source = try index.map { try study.frame($0) } ?? study.representativeFrame()
+            marks = region.marks(width: source.width, height: source.height)
         }
-        var rendered = Renderer.render(source, window: options.window)
-        if !marks.isEmpty { RegionMark.draw(marks, on: &rendered, transform: nil) }
-        // The page maps clicks through metadata width/height, so a stretched preview still marks original pixels.
-        rendered = Letterbox.squarePixels(rendered, pixelAspect: source.pixelAspect)
-        return PreparedImage(model: try ModelImage(rendered), transform: nil, metadata: study.metadata)
+        return AnalysisImage(study: study, frame: index, window: options.window, marks: marks)
     }
 
-    /// Decodes every file of a volume (one NIfTI or multi-frame DICOM, or a single-frame series)
-    /// and applies the CT recipe. Errors name the file they came from.
-    func prepareVolume(_ files: [(name: String, bytes: [UInt8])], packing: VolumeInput.Packing?, window: MedImaging.WindowChoice,
-                       maximum: Int, side: Int) throws -> VolumeInput {
-        let studies = try files.map { file in
+    /// Renders the whole frame for the page's preview, with the marks drawn.
+    func preview(_ bytes: [UInt8], options: ImageOptions) throws -> PreparedImage {
+        let study = try decode(bytes)
+        let index = options.frame ?? options.slice
+        let source = try index.map { try study.frame($0) } ?? study.representativeFrame()
+        var rendered = Renderer.render(source, window: options.window)
+        if let region = options.region {
+            RegionMark.draw(region.marks(width: source.width, height: source.height), on: &rendered, transform: nil)
+        }
+        // The page maps clicks through metadata width/height, so a stretched preview still marks original pixels.
+        rendered = Letterbox.squarePixels(rendered, pixelAspect: source.pixelAspect)
+        return PreparedImage(model: rendered, metadata: study.metadata)
+    }
+
+    /// Decodes every file of a volume; errors name the file they came from.
+    func volumeStudies(_ files: [(name: String, bytes: [UInt8])]) throws -> [DecodedStudy] {
+        try files.map { file in
             do {
-                return try ImageDecoder.decode(data: Data(file.bytes), options: DecodeOptions(maxPixels: maxPixels))
+                return try decode(file.bytes)
             } catch let error as ImagingError {
                 throw LabError.from(error, field: file.name)
             }
         }
-        do {
-            return try VolumeInput.make(from: studies, packing: packing, window: window, maximum: maximum, side: side)
-        } catch let error as ImagingError {
-            throw LabError.from(error, field: "volume")
-        }
     }
 
     /// A PNG of a prepared image.
-    func png(_ image: PreparedImage) throws -> Data {
-        try ImageEncoder.png(RGBImage(width: image.model.width, height: image.model.height, pixels: image.model.rgb))
+    func png(_ image: PreparedImage) throws -> Data { try ImageEncoder.png(image.model) }
+
+    private func decode(_ bytes: [UInt8]) throws -> DecodedStudy {
+        try ImageDecoder.decode(data: Data(bytes), options: DecodeOptions(maxPixels: maxPixels))
     }
 }
 

@@ -27,8 +27,9 @@ struct ChatCompletionsController {
     func complete(_ request: Request, context: LabRequestContext) async throws -> Response {
         let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
         let (engine, info, _) = try await services.host.ready()
-        let (generation, imageCount, textBytes) = try translate(input, info: info)
-        try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: generation.maxNewTokens, info: info)
+        let (analysis, imageCount, textBytes) = try translate(input, info: info)
+        try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: analysis.maxNewTokens, info: info)
+        let generation = try services.prepare(analysis, side: info.imageSize ?? 896, field: "messages").request
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         if input.stream == true {
@@ -76,17 +77,19 @@ struct ChatCompletionsController {
         return try JSONResponse.make(answer)
     }
 
-    /// OpenAI messages → Gemma turns. System messages merge into the system text (Gemma 3 has no
-    /// system role); images must be inline `data:` URIs.
-    private func translate(_ input: ChatCompletionRequest, info: EngineInfo) throws -> (GenerationRequest, images: Int, textBytes: Int) {
+    /// OpenAI messages → an analysis. System messages merge into the system text (Gemma 3 has no
+    /// system role); images must be inline `data:` URIs. One user message of images then text is
+    /// the article API's question about images (the same prompt, byte for byte); anything else
+    /// keeps the client's layout of turns.
+    private func translate(_ input: ChatCompletionRequest, info: EngineInfo) throws -> (Analysis, images: Int, textBytes: Int) {
         guard !input.messages.isEmpty else {
             throw LabError.badRequest(code: "invalid_request", message: "`messages` must hold at least one message")
         }
         var system: [String] = []
-        var turns: [ChatTurn] = []
+        var turns: [AnalysisTurn] = []
         var imageCount = 0, textBytes = 0
         for (index, message) in input.messages.enumerated() {
-            var parts: [ContentPart] = []
+            var parts: [AnalysisTurn.Part] = []
             switch message.content {
             case .text(let text)?: parts.append(.text(text))
             case .parts(let pieces)?:
@@ -94,6 +97,7 @@ struct ChatCompletionsController {
                     switch piece.type {
                     case "text": parts.append(.text(piece.text ?? ""))
                     case "image_url":
+                        let field = "messages[\(index)].content[\(partIndex)].image_url"
                         guard let url = piece.imageURL?.url else {
                             throw LabError.badRequest(code: "invalid_request", message: "messages[\(index)].content[\(partIndex)] has no image_url.url")
                         }
@@ -103,9 +107,7 @@ struct ChatCompletionsController {
                         guard imageCount <= services.configuration.maxImages else {
                             throw LabError.tooLarge("more than \(services.configuration.maxImages) images in one request")
                         }
-                        let prepared = try services.prepare([url], options: ImageOptions(), field: "messages[\(index)].content[\(partIndex)].image_url",
-                                                            side: info.imageSize)
-                        parts.append(.image(prepared[0].model))
+                        parts.append(.image(try services.analysisImages([url], options: ImageOptions(), field: field)[0]))
                     default:
                         throw LabError.badRequest(code: "invalid_request", message: "content part type `\(piece.type.prefix(40))` is not supported")
                     }
@@ -116,8 +118,8 @@ struct ChatCompletionsController {
             switch message.role {
             case "system", "developer":
                 system.append(parts.compactMap { if case .text(let text) = $0 { text } else { nil } }.joined(separator: "\n"))
-            case "user": turns.append(ChatTurn(role: .user, parts: parts))
-            case "assistant": turns.append(ChatTurn(role: .model, parts: parts))
+            case "user": turns.append(AnalysisTurn(role: .user, parts: parts))
+            case "assistant": turns.append(AnalysisTurn(role: .model, parts: parts))
             default:
                 throw LabError.badRequest(code: "invalid_request", message: "message role `\(message.role.prefix(40))` is not supported")
             }
@@ -128,9 +130,28 @@ struct ChatCompletionsController {
         let maxTokens = try PredictRequest.checkedTokens(input.maxCompletionTokens ?? input.maxTokens, name: "max_tokens",
                                                          limit: services.configuration.maxNewTokens)
         let sampling = try PredictRequest.sampling(temperature: input.temperature, topP: input.topP, seed: input.seed)
-        let request = GenerationRequest(turns: turns, system: system.isEmpty ? nil : system.joined(separator: "\n"),
-                                        maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
-                                        ignoreEndOfSequence: input.ignoreEOS ?? false)
-        return (request, imageCount, textBytes)
+        var analysis = Analysis(input: .conversation(turns), question: "", system: system.isEmpty ? nil : system.joined(separator: "\n"),
+                                maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
+                                ignoreEndOfSequence: input.ignoreEOS ?? false)
+        if turns.count == 1, let (images, question) = Self.imagesThenText(turns[0].parts) {
+            analysis.input = .images(images)
+            analysis.question = question
+        }
+        return (analysis, imageCount, textBytes)
+    }
+
+    /// The parts as "images, then text" (the article API's shape), or nil when text comes first or between.
+    static func imagesThenText(_ parts: [AnalysisTurn.Part]) -> ([AnalysisImage], String)? {
+        var images: [AnalysisImage] = []
+        var text = ""
+        for part in parts {
+            switch part {
+            case .image(let image):
+                guard text.isEmpty else { return nil }
+                images.append(image)
+            case .text(let piece): text += piece
+            }
+        }
+        return (images, text)
     }
 }

@@ -20,28 +20,29 @@ struct PredictController {
         let (engine, info, isDemo) = try await services.host.ready()
         let field = input.image != nil && encoded.count == 1 ? "image" : "images"
         let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
-        var prepared: GenerationRequest
-        let boxes: @Sendable ([ModelBox]) -> [AnswerBox]
-        var volume: VolumeSummary?
+        var analysis = Analysis(question: question, context: input.context, system: input.system, maxNewTokens: maxNewTokens,
+                                sampling: sampling, ignoreEndOfSequence: input.ignoreEOS ?? false)
+        var volumeNote: String?
         if input.isVolume {
-            (prepared, volume) = try volumeRequest(input, encoded: encoded, field: field, question: question, textBytes: textBytes,
-                                                   maxNewTokens: maxNewTokens, sampling: sampling, info: info)
-            // The model cannot say which slice a box is on, so volumes return no pixel boxes.
-            boxes = { _ in [] }
+            let (volume, note) = try volumeRequest(input, encoded: encoded, field: field, textBytes: textBytes,
+                                                   maxNewTokens: maxNewTokens, info: info)
+            analysis.input = .volume(volume)
+            volumeNote = note
         } else {
             try LabPrompt.checkFits(imageCount: encoded.count, textBytes: textBytes, maxNewTokens: maxNewTokens, info: info)
-            let images = try services.prepare(encoded, options: input.imageOptions, field: field, side: info.imageSize)
-            prepared = LabPrompt.request(question: question, images: images, context: input.context, system: input.system,
-                                         marked: input.region != nil, maxNewTokens: maxNewTokens, sampling: sampling)
-            let last = images.last
-            boxes = { last?.pixels(of: $0, imageIndex: images.count - 1) ?? [] }
+            analysis.input = .images(try services.analysisImages(encoded, options: input.imageOptions, field: field))
         }
-        // Benchmarks force the answer length so every system generates the same number of tokens.
-        prepared.ignoreEndOfSequence = input.ignoreEOS ?? false
-        let generation = prepared
-        let volumeSummary = volume
+        let prepared = try services.prepare(analysis, side: info.imageSize ?? 896, field: input.isVolume ? "volume" : field)
+        if let slices = prepared.volume {
+            try LabPrompt.checkFits(imageCount: slices.images.count,
+                                    textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
+                                    maxNewTokens: maxNewTokens, info: info)
+        }
+        let generation = prepared.request
+        let volumeSummary = prepared.volume.map { [volumeNote] in VolumeSummary($0, note: volumeNote) }
         let finish = { @Sendable (result: GenerationResult, queueMs: Double) in
-            var response = PredictResponse(result: result, info: info, isDemo: isDemo, boxes: boxes(result.boxes),
+            // The model cannot say which slice a box is on, so volumes return no pixel boxes.
+            var response = PredictResponse(result: result, info: info, isDemo: isDemo, boxes: prepared.answerBoxes(result.boxes),
                                            queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
             response.volume = volumeSummary
             return response
@@ -54,27 +55,23 @@ struct PredictController {
         return try JSONResponse.make(finish(result, queueMs))
     }
 
-    /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most), the volume prompt.
-    private func volumeRequest(_ input: PredictRequest, encoded: [String], field: String, question: String, textBytes: Int,
-                               maxNewTokens: Int, sampling: SamplingOptions, info: EngineInfo) throws -> (GenerationRequest, VolumeSummary) {
+    /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most).
+    private func volumeRequest(_ input: PredictRequest, encoded: [String], field: String, textBytes: Int, maxNewTokens: Int,
+                               info: EngineInfo) throws -> (VolumeRequest, note: String?) {
         guard !encoded.isEmpty else {
             throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`")
         }
         guard input.region == nil else {
             throw LabError.badRequest(code: "invalid_region", message: "`region` marks one image; it cannot be combined with `volume`")
         }
-        guard info.vision, let side = info.imageSize else {
+        guard info.vision, info.imageSize != nil else {
             throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage)
         }
         let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
                                                  maxImages: services.configuration.maxImages, info: info)
-        let slices = try services.prepareVolume(encoded, field: field, packing: input.volume?.packing,
-                                                window: input.imageOptions.window, maximum: budget.maximum, side: side)
-        try LabPrompt.checkFits(imageCount: slices.images.count, textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
-                                maxNewTokens: maxNewTokens, info: info)
-        let request = try GenerationRequest.volume(question: question, volume: slices, context: input.context, system: input.system,
-                                                   maxNewTokens: maxNewTokens, sampling: sampling)
-        return (request, VolumeSummary(slices, note: budget.note))
+        let request = VolumeRequest(studies: try services.volumeStudies(encoded, field: field), packing: input.volume?.packing,
+                                    window: input.imageOptions.window, maxSlices: budget.maximum)
+        return (request, budget.note)
     }
 
     /// SSE: `{"delta": "..."}` and `{"reasoning": "..."}` events, then `{"done": true, ...the full answer}`.

@@ -71,22 +71,9 @@ struct PredictResponse: Encodable, Sendable {
     }
 }
 
-/// Puts a question, its images and its context into the engine's request shape.
+/// The server's checks on a question before any work (the prompt itself is `AnalysisProcessor`'s).
 enum LabPrompt {
     static let demoNotice = "This is the demo model (Gemma 3 270M base with a random vision projector): its answers mean nothing."
-
-    /// One user turn: the images in order, then the prior report, then the question.
-    static func request(question: String, images: [PreparedImage], context: String?, system: String?, marked: Bool,
-                        maxNewTokens: Int, sampling: SamplingOptions, stop: [String] = []) -> GenerationRequest {
-        var parts: [ContentPart] = images.map { .image($0.model) }
-        if let context, !context.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            parts.append(.text("Prior report and clinical context:\n\(context)\n\n"))
-        }
-        let regionNote = marked ? "\n(The region of interest is marked on the image with a red outline.)" : ""
-        parts.append(.text(question + regionNote))
-        return GenerationRequest(turns: [ChatTurn(role: .user, parts: parts)], system: system, maxNewTokens: maxNewTokens,
-                                 sampling: sampling, stop: stop)
-    }
 
     /// Refuses, before any work, a request whose images alone cannot fit the context (422).
     static func checkFits(imageCount: Int, textBytes: Int, maxNewTokens: Int, info: EngineInfo) throws {

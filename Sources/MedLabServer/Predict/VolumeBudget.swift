@@ -26,10 +26,10 @@ struct VolumeSummary: Encodable, Sendable {
     }
 }
 
-/// How many slices of a volume the context can hold (the prompt itself is `GenerationRequest.volume`).
+/// How many slices of a volume the context can hold (the prompt itself is `AnalysisProcessor`'s).
 enum VolumeBudget {
     /// Tokens a slice costs beyond its image tokens and the two marker tokens `checkFits` counts.
-    static let labelTokens = GenerationRequest.volumeSliceOverheadTokens - 2
+    static let labelTokens = AnalysisProcessor.volumeSliceOverheadTokens - 2
     /// Tokens kept for the answer when fitting slices into the context.
     static let answerReserve = 512
 

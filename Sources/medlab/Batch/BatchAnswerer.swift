@@ -54,25 +54,18 @@ struct EngineAnswerer: BatchAnswerer {
     }
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
+        var analysis = Analysis(question: question, context: context, maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
         if image.isVolume {
-            let volume = try VolumeInput.make(from: image.studies, window: window, maximum: maxSlices, side: imageSize)
-            var request = try GenerationRequest.volume(question: question, volume: volume, context: context, maxNewTokens: maxNewTokens)
-            request.ignoreEndOfSequence = ignoreEOS
-            // The model cannot say which slice a box is on: boxes stay in its 0–1000 square.
-            let result = try await engine.answer(request)
-            return BatchAnswer(answer: result.answer, reasoning: result.reasoning,
-                               boxes: result.boxes.map { BatchBox(label: $0.label, box2d: [$0.y0, $0.x0, $0.y1, $0.x1], pixels: nil) },
-                               model: model, tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut)
+            analysis.input = .volume(VolumeRequest(studies: image.studies, window: window, maxSlices: maxSlices))
+        } else {
+            guard let study = image.studies.first else { throw BatchError("no image") }
+            analysis.input = .images([AnalysisImage(study: study, window: window)])
         }
-        guard let study = image.studies.first else { throw BatchError("no image") }
-        let (square, transform) = try ModelInput.image(from: study, window: window, side: imageSize)
-        let text = context.map { "Prior report / clinical notes:\n\($0)\n\n\(question)" } ?? question
-        let request = GenerationRequest(turns: [ChatTurn(role: .user, parts: [.image(try ModelImage(square)), .text(text)])],
-                                        maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
-        let result = try await engine.answer(request)
-        let boxes = result.boxes.map { box in
-            let normalized = [box.y0, box.x0, box.y1, box.x1]
-            return BatchBox(label: box.label, box2d: normalized, pixels: transform.originalBox(fromNormalized: normalized))
+        let prepared = try AnalysisProcessor.prepare(analysis, side: imageSize)
+        let result = try await engine.answer(prepared.request)
+        // A volume's boxes stay in the model's 0–1000 square: the model cannot say which slice a box is on.
+        let boxes = prepared.pixelBoxes(result.boxes).map { box, pixels in
+            BatchBox(label: box.label, box2d: [box.y0, box.x0, box.y1, box.x1], pixels: pixels)
         }
         return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: model,
                            tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut)

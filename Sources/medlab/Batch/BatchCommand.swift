@@ -38,8 +38,8 @@ struct Batch: AsyncParsableCommand {
     @Option(help: "Questions in flight at once (in process they are decoded together; default 1, or every slot of the --backend pool).")
     var concurrency: Int?
 
-    @Option(help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W.")
-    var window = "default"
+    @Option(parsing: .unconditional, help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W (e.g. -600,1500).")
+    var window: WindowArgument = .fileDefault
 
     @Flag(inversion: .prefixedNo, help: "Descend into sub-folders.")
     var recursive = true
@@ -77,13 +77,13 @@ struct Batch: AsyncParsableCommand {
         guard !allQuestions.isEmpty else { throw ValidationError("give at least one question with -q or --questions") }
         guard (concurrency ?? 1) >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard server == nil || !backendOptions.isEnabled else { throw ValidationError("give --server or --backend, not both") }
-        let windowChoice = try WindowChoice(parsing: window)
+        let windowChoice = window.choice
         let context = try contextFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
         let (files, skipped) = try BatchFiles.collect(paths, recursive: recursive, include: include, exclude: exclude)
         let outputURL = URL(fileURLWithPath: output)
         if !resume { try? FileManager.default.removeItem(at: outputURL) }
         let doneKeys = Set(JSONLWriter.existingRows(at: outputURL).map(\.key))
-        let params = "max_new_tokens=\(maxNewTokens);window=\(window);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
+        let params = "max_new_tokens=\(maxNewTokens);window=\(window.text);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
             + (series ? ";series=1;max_slices=\(maxSlices)" : "")
         let studies = series ? BatchStudy.series(files) : BatchStudy.singles(files)
 
@@ -92,7 +92,7 @@ struct Batch: AsyncParsableCommand {
         if let server {
             guard let url = URL(string: server) else { throw ValidationError("--server is not a URL: \(server)") }
             answerer = RemoteAnswerer(server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
-                                      window: window == "default" ? nil : window, maxNewTokens: maxNewTokens,
+                                      window: window.choice == .fileDefault ? nil : window.text, maxNewTokens: maxNewTokens,
                                       maxSlices: series ? maxSlices : nil)
         } else if backendOptions.isEnabled {
             // The pool routes each row to its least-loaded server; keep every slot of the pool busy.

@@ -10,17 +10,18 @@ struct UnitTests {
         // 200×100 image in a 100×100 model square: 25 px of padding above and below.
         let pixels = [UInt8](repeating: 128, count: 200 * 100 * 3)
         let png = [UInt8](try ImageEncoder.png(RGBImage(width: 200, height: 100, pixels: pixels)))
-        let prepared = try ImagePreparer(maxPixels: 1 << 20).prepare(png, options: ImageOptions(), side: 100)
-        #expect(prepared.model.width == 100 && prepared.model.height == 100)
-        let boxes = prepared.pixels(of: [
+        let image = try ImagePreparer(maxPixels: 1 << 20).analysisImage(png, options: ImageOptions())
+        let prepared = try AnalysisProcessor.prepare(Analysis(input: .images([image]), question: "Where?"), side: 100)
+        #expect(prepared.request.images.map(\.width) == [100] && prepared.request.images.map(\.height) == [100])
+        let boxes = prepared.answerBoxes([
             ModelBox(y0: 250, x0: 0, y1: 750, x1: 1000, label: "whole image"),
             ModelBox(y0: 500, x0: 500, y1: 600, x1: 750, label: "nodule"),
             ModelBox(y0: 0, x0: 0, y1: 100, x1: 100, label: "padding only"),
-        ], imageIndex: 1)
+        ])
         #expect(boxes.count == 2)
         #expect(boxes[0].x0 == 0 && boxes[0].x1 == 200 && boxes[0].y0 == 0 && boxes[0].y1 == 100)
         #expect(boxes[1].x0 == 100 && boxes[1].x1 == 150 && boxes[1].y0 == 50 && boxes[1].y1 == 70)
-        #expect(boxes[1].box2D == [500, 500, 600, 750] && boxes[1].image == 1)
+        #expect(boxes[1].box2D == [500, 500, 600, 750] && boxes[1].image == 0)
     }
 
     @Test func imagePayloadsDecode() throws {
