@@ -103,7 +103,12 @@ extension EngineInfo {
     /// Why an image question cannot be answered here, naming the remote servers when there are some.
     public var visionMissingMessage: String {
         guard backend == "remote" || backend == "pool" else { return InferenceError.visionUnavailable.description }
-        return "this request has images but no inference backend can see images (\(devices.joined(separator: ", ")): "
+        return Self.noServerSees(devices)
+    }
+
+    /// The words for a pool of `servers` none of which sees images.
+    static func noServerSees(_ servers: [String]) -> String {
+        "this request has images but no inference backend can see images (\(servers.joined(separator: ", ")): "
             + "no vision projector reported); start llama-server with --mmproj, or pass --backend-image-size "
             + "(or \"vision\": true in the backends file) for a server that does not say"
     }

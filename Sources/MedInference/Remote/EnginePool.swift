@@ -92,8 +92,7 @@ public final class EnginePool: InferenceEngine {
         guard !request.images.isEmpty else { return [] }
         var blind: Set<Int> = []
         for (index, member) in members.enumerated() {
-            // A remote member's vision is known without the network; one never reached counts as blind for now.
-            let sees = if let remote = member.remote { remote.vision ?? remote.endpoint.vision ?? false } else { await member.engine.info.vision }
+            let sees = if let remote = member.remote { remote.sees } else { await member.engine.info.vision }
             if !sees { blind.insert(index) }
         }
         return blind
@@ -148,9 +147,7 @@ public final class EnginePool: InferenceEngine {
     private func run(_ request: GenerationRequest, continuation: AnswerStream.Continuation) async {
         let blind = await unsuitable(for: request)
         if blind.count == members.count {
-            let names = members.map(\.name).joined(separator: ", ")
-            return continuation.finish(throwing: InferenceError.badRequest(
-                "this request has images but no inference backend can see images (\(names): no vision projector reported)"))
+            return continuation.finish(throwing: InferenceError.badRequest(EngineInfo.noServerSees(members.map(\.name))))
         }
         var tried = blind
         var attempts = 0

@@ -41,7 +41,7 @@ public final class RemoteEngine: InferenceEngine {
     public var info: EngineInfo {
         get async {
             let known = discovered.withLock { $0 }
-            let vision = known.vision ?? endpoint.vision ?? false
+            let vision = sees
             return EngineInfo(model: known.model ?? endpoint.name, projector: nil, backend: "remote", devices: [endpoint.name],
                               gpuLayers: 0, contextTokens: known.contextTokens ?? Self.assumedContextTokens,
                               imageSize: vision ? endpoint.imageSize : nil,
@@ -55,6 +55,10 @@ public final class RemoteEngine: InferenceEngine {
 
     /// Whether the server can see images, as far as known now (`nil` before it was reached).
     public var vision: Bool? { discovered.withLock { $0.vision } }
+
+    /// Whether to send it images now, without the network: what it said, else the configuration
+    /// (a server never reached counts as blind until it is).
+    var sees: Bool { vision ?? endpoint.vision ?? false }
 
     public func generate(_ request: GenerationRequest) -> AnswerStream {
         let (stream, continuation) = AnswerStream.makeStream()
