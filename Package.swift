@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
@@ -56,11 +57,28 @@ let package = Package(
             ],
             linkerSettings: llamaLinker
         ),
+        // The lab record: every analysis in a local SQLite file (GRDB), shared by the server and the CLI.
+        .target(
+            name: "MedLabRecord",
+            dependencies: [
+                "MedImaging",
+                "MedInference",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            linkerSettings: llamaLinker
+        ),
+        .testTarget(
+            name: "MedLabRecordTests",
+            dependencies: ["MedLabRecord", "MedImaging", "MedInference"],
+            linkerSettings: llamaLinker
+        ),
         .target(
             name: "MedLabServer",
             dependencies: [
                 "MedImaging",
                 "MedInference",
+                "MedLabRecord",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -74,6 +92,7 @@ let package = Package(
                 "MedImaging",
                 "MedInference",
                 "MedLabServer",
+                "MedLabRecord",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

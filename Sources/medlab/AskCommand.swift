@@ -60,11 +60,15 @@ struct Ask: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of streaming text.")
     var json = false
 
+    @OptionGroup(title: "The lab record") var recordOptions: RecordOptions
+
     func run() async throws {
         let paths = volume ? try ImageInput.expandFolders(image) : image
         let inputs = try paths.map { try ImageInput.load(path: $0) }
         if volume, inputs.isEmpty { throw ValidationError("--volume needs --image files or a folder of slices") }
         let files = try modelOptions.files()
+        let recording = recordOptions.session()
+        let checksums = recording.use(files)
         let loadStart = Date()
         let engine = try await LlamaEngine.load(files, options: modelOptions.engineOptions)
         let loadSeconds = Date().timeIntervalSince(loadStart)
@@ -72,8 +76,9 @@ struct Ask: AsyncParsableCommand {
                                 sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
                                 ignoreEndOfSequence: ignoreEOS, raw: raw)
         analysis.input = volume
-            ? .volume(VolumeRequest(studies: inputs.map(\.study), packing: packing.packing, window: window.choice, maxSlices: maxSlices))
-            : .images(inputs.map { AnalysisImage(study: $0.study, frame: frame, window: window.choice) })
+            ? .volume(VolumeRequest(studies: inputs.map(\.study), packing: packing.packing, window: window.choice, maxSlices: maxSlices,
+                                    sourceSHA256: inputs.map(\.sha256)))
+            : .images(inputs.map { AnalysisImage(study: $0.study, frame: frame, window: window.choice, sourceSHA256: $0.sha256) })
         let prepared = try AnalysisProcessor.prepare(analysis, side: engine.info.imageSize ?? 896)
         var volumeReport: AskReport.Volume?
         if let slices = prepared.volume {
@@ -103,10 +108,15 @@ struct Ask: AsyncParsableCommand {
         guard let summary else { throw InferenceError.generationFailed("no summary") }
         let total = Date().timeIntervalSince(requestStart)
         let result = GenerationResult(summary: summary)
+        var entry = recording.entry(analysis, prepared: prepared, source: "ask", info: info)
+        entry.finish(result, boxes: prepared.pixelBoxes(result.boxes), queueMs: nil, totalMs: total * 1000)
+        recording.keep(entry, info: info, analysis: analysis, prepared: prepared)
+        let analysisID = recording.writer == nil ? nil : entry.id
         if json {
-            let report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
+            var report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
                                    totalSeconds: total, firstTokenSeconds: firstToken,
                                    prepared: prepared, volume: volumeReport)
+            report.analysisID = analysisID
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
@@ -116,7 +126,11 @@ struct Ask: AsyncParsableCommand {
                 format: "[%@ on %@] tokens in %d (%d image) · out %d · image %.0f ms · prefill %.0f ms · decode %.0f ms (%.1f tok/s) · total %.2f s\n",
                 info.model, info.backend, summary.tokensIn, summary.imageTokensIn, summary.tokensOut, summary.imageEncodeMs,
                 summary.prefillMs, summary.decodeMs, summary.tokensPerSecond, total))
+            if let analysisID { FileHandle.standardError.write("recorded as \(analysisID) in \(recording.path ?? "")\n") }
         }
+        // The answer is out; a model file hashed for the first time finishes here, once, so the entry names it.
+        await checksums?.value
+        await recording.close()
     }
 }
 
@@ -159,6 +173,8 @@ struct AskReport: Encodable {
     var usage: Usage
     var timings: Timings
     var disclaimer = MedInference.Disclaimer.english
+    /// The record's id of this analysis; absent with `--no-record`.
+    var analysisID: String?
 
     init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
          firstTokenSeconds: Double?, prepared: PreparedAnalysis, volume: Volume? = nil) {
@@ -182,7 +198,7 @@ struct AskReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case answer, reasoning, boxes, model, projector, backend, demo, usage, timings, disclaimer, volume
-        case finishReason = "finish_reason", gpuLayers = "gpu_layers"
+        case finishReason = "finish_reason", gpuLayers = "gpu_layers", analysisID = "analysis_id"
     }
 }
 

@@ -2,15 +2,20 @@ import ArgumentParser
 import Foundation
 import MedImaging
 import MedInference
+import MedLabRecord
 
 /// An image file decoded once, then rendered for the model when its square size is known.
 struct ImageInput {
     let path: String
     let study: DecodedStudy
+    /// SHA-256 of the file's bytes: the record's name for the image.
+    let sha256: String
 
     /// Reads PNG, JPEG, DICOM or NIfTI; a bad file fails here, before the model loads.
     static func load(path: String) throws -> ImageInput {
-        ImageInput(path: path, study: try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path)))
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let study = try ImageDecoder.decode(data: data, filenameHint: (path as NSString).lastPathComponent)
+        return ImageInput(path: path, study: study, sha256: RecordedAnalysis.sha256(data))
     }
 
     /// Paths with each folder replaced by the files in it (sorted, hidden files left out): a

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import MedInference
+import MedLabRecord
 import MedLabServer
 import ServiceLifecycle
 import UnixSignals
@@ -33,6 +34,8 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     @OptionGroup(title: "Remote inference (scale-out)") var backendOptions: BackendOptions
+
+    @OptionGroup(title: "The lab record") var recordOptions: RecordOptions
 
     @Flag(name: .customLong("no-demo"), help: "Do not fall back to the demo model when MedGemma is not found.")
     var noDemo = false
@@ -80,15 +83,22 @@ struct Serve: AsyncParsableCommand {
         do { try config.validate() } catch { throw ValidationError(String(describing: error)) }
 
         let metrics = LabMetrics()
+        let recordLogger = Logger(label: "medlab.record")
+        let recording = recordOptions.session(remoteURLs: backendOptions.isEnabled ? (try backendOptions.endpoints().map(\.url)) : []) { message in
+            metrics.recordFailed()
+            recordLogger.error("the record could not keep an analysis; answers still go out", metadata: ["error": "\(message)"])
+        }
+        if let path = recording.path { logger.info("record", metadata: ["path": "\(path)", "status": "\(recording.health.status)"]) }
         let host: EngineHost
         if let pool {
             host = EngineHost(engine: pool, info: await pool.info)
             metrics.track(pool)
         } else {
-            host = localHost(logger: logger)
+            host = localHost(logger: logger, recording: recording)
         }
         let queue = GenerationQueue(configuration: config, metrics: metrics)
-        let app = try buildApplication(host: host, configuration: config, metrics: metrics, queue: queue, logger: logger)
+        let app = try buildApplication(host: host, configuration: config, metrics: metrics, queue: queue, recording: recording,
+                                       logger: logger)
         // The drain comes last so it is shut down first (see ShutdownDrain).
         let group = ServiceGroup(configuration: .init(
             services: [app, ShutdownDrain(queue: queue, grace: shutdownGrace, logger: logger)],
@@ -98,17 +108,19 @@ struct Serve: AsyncParsableCommand {
         // then leave without running static destructors: llama.cpp's CPU back end tears down its
         // buffers at exit, and a decode still running on another thread then crashes (seen in CI).
         await host.waitUntilIdle(timeout: .seconds(5))
+        await recording.close()
         logger.info("stopped")
         fflush(nil)  // every C stream; our log lines are written unbuffered already
         _exit(0)
     }
 
     /// The model in this process, loading in the background (or the reason there is none).
-    private func localHost(logger: Logger) -> EngineHost {
+    private func localHost(logger: Logger, recording: RecordSession) -> EngineHost {
         do {
             let files = modelOptions.demo ? try modelOptions.files()
                 : try ModelFiles.resolve(model: modelOptions.model, projector: modelOptions.mmproj, allowDemo: !noDemo)
             if files.isDemo { logger.warning("MedGemma not found: serving the demo model, whose answers mean nothing") }
+            recording.use(files)  // checksums in the background, read at low priority beside the load
             return EngineHost.loading(files, options: modelOptions.engineOptions)
         } catch {
             logger.error("no model: the lab starts, and generation answers 503 until files are in place")

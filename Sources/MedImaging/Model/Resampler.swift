@@ -73,3 +73,14 @@ enum Resampler {
         return try! RGBImage(width: width, height: height, pixels: out)
     }
 }
+
+extension RGBImage {
+    /// A copy whose long side is at most `maxSide` pixels (area-averaged), for thumbnails.
+    public func shrunk(toFit maxSide: Int) -> RGBImage {
+        let longSide = max(width, height)
+        guard longSide > maxSide, maxSide > 0 else { return self }
+        let scale = Double(maxSide) / Double(longSide)
+        return Resampler.resize(self, width: max(1, Int((Double(width) * scale).rounded())),
+                                height: max(1, Int((Double(height) * scale).rounded())))
+    }
+}

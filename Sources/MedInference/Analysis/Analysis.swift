@@ -56,12 +56,16 @@ public struct AnalysisImage: Sendable {
     public var window: WindowChoice
     /// Region marks in original pixel coordinates, drawn onto what the model sees.
     public var marks: [RegionMark]
+    /// SHA-256 (hex) of the file's bytes as the user gave them: the record names images by it.
+    public var sourceSHA256: String?
 
-    public init(study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault, marks: [RegionMark] = []) {
+    public init(study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault, marks: [RegionMark] = [],
+                sourceSHA256: String? = nil) {
         self.study = study
         self.frame = frame
         self.window = window
         self.marks = marks
+        self.sourceSHA256 = sourceSHA256
     }
 }
 
@@ -73,13 +77,16 @@ public struct VolumeRequest: Sendable {
     public var window: WindowChoice
     /// Most slices shown (the recipe's 85, or fewer when the context holds fewer).
     public var maxSlices: Int
+    /// SHA-256 (hex) of each file's bytes as given, in `studies` order.
+    public var sourceSHA256: [String]
 
     public init(studies: [DecodedStudy], packing: VolumeInput.Packing? = nil, window: WindowChoice = .fileDefault,
-                maxSlices: Int = VolumeRecipe.defaultSliceCount) {
+                maxSlices: Int = VolumeRecipe.defaultSliceCount, sourceSHA256: [String] = []) {
         self.studies = studies
         self.packing = packing
         self.window = window
         self.maxSlices = maxSlices
+        self.sourceSHA256 = sourceSHA256
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MedInference
+import MedLabRecord
 
 /// Builds the lab's HTTP application around an engine host.
 ///
@@ -11,13 +12,15 @@ import MedInference
 /// Pass the `queue` when something else must reach it too: `medlab serve` gives the same queue to
 /// a `ShutdownDrain` that runs beside the app.
 public func buildApplication(host: EngineHost, configuration: LabServerConfiguration, metrics: LabMetrics = LabMetrics(),
-                             queue: GenerationQueue? = nil, logger: Logger? = nil) throws -> some ApplicationProtocol {
+                             queue: GenerationQueue? = nil, recording: RecordSession = .off,
+                             logger: Logger? = nil) throws -> some ApplicationProtocol {
     try configuration.validate()
     let logger = logger ?? Logger(label: "medlab.server")
     let queue = queue ?? GenerationQueue(configuration: configuration, metrics: metrics)
     let services = LabServices(
         host: host, runner: GenerationRunner(host: host, queue: queue, metrics: metrics, timeout: configuration.requestTimeout),
-        images: ImagePreparer(maxPixels: configuration.maxImagePixels), metrics: metrics, configuration: configuration)
+        images: ImagePreparer(maxPixels: configuration.maxImagePixels), metrics: metrics, configuration: configuration,
+        recording: recording)
     let router = buildRouter(services: services)
     return Application(
         router: router,
@@ -39,7 +42,7 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     router.add(middleware: ErrorMiddleware())
     if let origin = services.configuration.corsOrigin {
         router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType],
-                                              allowMethods: [.get, .post, .options]))
+                                              allowMethods: [.get, .post, .delete, .options]))
     }
     if let root = WebPage.locate() {
         router.add(middleware: WebPageMiddleware(root: root))
@@ -51,6 +54,7 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     PredictController(services: services).addRoutes(to: router)
     RenderController(services: services).addRoutes(to: router)
     ChatCompletionsController(services: services).addRoutes(to: router)
+    RecordController(services: services).addRoutes(to: router)
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: services.metrics.exposition())))

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import MedInference
 import MedImaging
+import MedLabRecord
 import NIOCore
 
 /// The collaborators every route shares: the engine host, the queue-backed runner, the image
@@ -12,6 +13,8 @@ struct LabServices: Sendable {
     let images: ImagePreparer
     let metrics: LabMetrics
     let configuration: LabServerConfiguration
+    /// Where analyses are kept (`RecordSession.off` with `--no-record`).
+    let recording: RecordSession
 
     /// Reads the whole body, answering 413 past the configured limit.
     func body(of request: Request) async throws -> [UInt8] {
@@ -39,7 +42,9 @@ struct LabServices: Sendable {
             let name = encoded.count == 1 ? field : "\(field)[\(index)]"
             let bytes = try ImagePayload.bytes(from: text, field: name)
             do {
-                return try images.analysisImage(bytes, options: options)
+                var image = try images.analysisImage(bytes, options: options)
+                image.sourceSHA256 = RecordedAnalysis.sha256(bytes)
+                return image
             } catch let error as ImagingError {
                 throw LabError.from(error, field: name)
             }
@@ -56,13 +61,13 @@ struct LabServices: Sendable {
         }
     }
 
-    /// Decodes the files of a volume request (the slices are sampled by `AnalysisProcessor`).
-    func volumeStudies(_ encoded: [String], field: String) throws -> [DecodedStudy] {
+    /// Decodes the files of a volume request (the slices are sampled by `AnalysisProcessor`), with each file's hash.
+    func volumeStudies(_ encoded: [String], field: String) throws -> (studies: [DecodedStudy], sha256: [String]) {
         let files = try encoded.enumerated().map { index, text in
             let name = encoded.count == 1 ? field : "\(field)[\(index)]"
             return (name: name, bytes: try ImagePayload.bytes(from: text, field: name))
         }
-        return try images.volumeStudies(files)
+        return (try images.volumeStudies(files), files.map { RecordedAnalysis.sha256($0.bytes) })
     }
 
     /// Runs the one input processor; imaging errors (a frame that does not exist, a volume of

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MedInference
+import MedLabRecord
 
 /// `GET /api/health`: load state, model, backend and queue; answers while the model is loading.
 /// With a pool of engines (`medlab serve --backend`), also each engine's state, load and latency.
@@ -48,9 +49,11 @@ struct HealthController {
         var disclaimer: String
         /// Present only when the engine is a pool.
         var backends: [BackendStatus]?
+        /// Whether analyses are kept: `ok`, `degraded` (writes failing) or `off`.
+        var record: RecordSession.Health
 
         enum CodingKeys: String, CodingKey {
-            case status, ready, message, model, backend, queue, version, disclaimer, backends
+            case status, ready, message, model, backend, queue, version, disclaimer, backends, record
             case gpuLayers = "gpu_layers"
         }
     }
@@ -81,6 +84,7 @@ struct HealthController {
             },
             backend: info?.backend, gpuLayers: info?.gpuLayers ?? 0,
             queue: .init(running: depth.running, waiting: depth.waiting, slots: capacity.slots, maxWaiting: capacity.maxWaiting),
-            version: services.configuration.version, disclaimer: Disclaimer.english, backends: backends)
+            version: services.configuration.version, disclaimer: Disclaimer.english, backends: backends,
+            record: services.recording.health)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MedInference
+import MedLabRecord
 
 /// `POST /v1/chat/completions` and `GET /v1/models`: enough of OpenAI's API for its official
 /// client and for tools that speak it.
@@ -25,11 +26,39 @@ struct ChatCompletionsController {
     }
 
     func complete(_ request: Request, context: LabRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
         let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
         let (engine, info, _) = try await services.host.ready()
         let (analysis, imageCount, textBytes) = try translate(input, info: info)
-        try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: analysis.maxNewTokens, info: info)
-        let generation = try services.prepare(analysis, side: info.imageSize ?? 896, field: "messages").request
+        let analysisID = RecordedAnalysis.newID(), source = services.source(of: request, fallback: "openai")
+        let services = self.services
+        let failed = { @Sendable (error: any Error, prepared: PreparedAnalysis?) in
+            services.recordFailure(analysis, prepared: prepared, id: analysisID, source: source, info: info, error: error,
+                                   totalMs: started.duration(to: .now).milliseconds)
+        }
+        var prepared: PreparedAnalysis?
+        do {
+            try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: analysis.maxNewTokens, info: info)
+            let ready = try services.prepare(analysis, side: info.imageSize ?? 896, field: "messages")
+            prepared = ready
+            let finished = { @Sendable (result: GenerationResult, queueMs: Double) in
+                services.recordAnswer(analysis, prepared: ready, id: analysisID, source: source, info: info, result: result,
+                                      queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
+            }
+            var response = try await run(input, generation: ready.request, engine: engine, info: info, context: context,
+                                         finished: finished, failed: { failed($0, ready) })
+            if services.recording.writer != nil { response.headers[RecordHeaders.analysisID] = analysisID }
+            return response
+        } catch {
+            failed(error, prepared)
+            throw error
+        }
+    }
+
+    /// Runs the request and answers in OpenAI's shape, streamed or whole.
+    private func run(_ input: ChatCompletionRequest, generation: GenerationRequest, engine: any InferenceEngine, info: EngineInfo,
+                     context: LabRequestContext, finished: @escaping @Sendable (GenerationResult, Double) -> Void,
+                     failed: @escaping @Sendable (any Error) -> Void) async throws -> Response {
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         if input.stream == true {
@@ -53,6 +82,7 @@ struct ChatCompletionsController {
                         }
                     }
                     guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                    finished(GenerationResult(summary: summary), run.queueMs)
                     try await writer.write(ServerSentEvents.frame(chunk(.init(), finish: openAIFinishReason(summary.finishReason))))
                     if includeUsage {
                         let last = ChatCompletionChunk(id: String(id), created: created, model: info.model, choices: [],
@@ -61,6 +91,7 @@ struct ChatCompletionsController {
                     }
                 } catch {
                     run.cancel()
+                    failed(error)
                     try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
                 }
                 try? await writer.write(ServerSentEvents.frame(raw: "[DONE]"))
@@ -68,7 +99,8 @@ struct ChatCompletionsController {
             })
         }
         let runner = services.runner
-        let (result, _) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
+        let (result, queueMs) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
+        finished(result, queueMs)
         let answer = ChatCompletion(
             id: String(id), created: created, model: info.model,
             choices: [.init(message: .init(content: result.answer, reasoningContent: result.reasoning),

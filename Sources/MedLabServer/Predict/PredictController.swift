@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import MedInference
+import MedLabRecord
 
 /// `POST /api/predict`: the article's API. JSON or multipart in; JSON or SSE out.
 struct PredictController {
@@ -22,6 +23,23 @@ struct PredictController {
         let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
         var analysis = Analysis(question: question, context: input.context, system: input.system, maxNewTokens: maxNewTokens,
                                 sampling: sampling, ignoreEndOfSequence: input.ignoreEOS ?? false)
+        let id = RecordedAnalysis.newID(), source = services.source(of: request, fallback: "api")
+        var prepared: PreparedAnalysis?
+        do {
+            return try await answer(&analysis, prepared: &prepared, input: input, encoded: encoded, field: field, textBytes: textBytes,
+                                    started: started, id: id, source: source, engine: engine, info: info, isDemo: isDemo, context: context)
+        } catch {
+            services.recordFailure(analysis, prepared: prepared, id: id, source: source, info: info, error: error,
+                                   totalMs: started.duration(to: .now).milliseconds)
+            throw error
+        }
+    }
+
+    /// Prepares and runs an understood question; failures are recorded by the caller.
+    private func answer(_ analysis: inout Analysis, prepared preparedOut: inout PreparedAnalysis?, input: PredictRequest,
+                        encoded: [String], field: String, textBytes: Int, started: ContinuousClock.Instant, id: String, source: String,
+                        engine: any InferenceEngine, info: EngineInfo, isDemo: Bool, context: LabRequestContext) async throws -> Response {
+        let maxNewTokens = analysis.maxNewTokens
         var volumeNote: String?
         if input.isVolume {
             let (volume, note) = try volumeRequest(input, encoded: encoded, field: field, textBytes: textBytes,
@@ -33,6 +51,7 @@ struct PredictController {
             analysis.input = .images(try services.analysisImages(encoded, options: input.imageOptions, field: field))
         }
         let prepared = try services.prepare(analysis, side: info.imageSize ?? 896, field: input.isVolume ? "volume" : field)
+        preparedOut = prepared
         if let slices = prepared.volume {
             try LabPrompt.checkFits(imageCount: slices.images.count,
                                     textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
@@ -40,15 +59,23 @@ struct PredictController {
         }
         let generation = prepared.request
         let volumeSummary = prepared.volume.map { [volumeNote] in VolumeSummary($0, note: volumeNote) }
+        let services = self.services, recorded = analysis
         let finish = { @Sendable (result: GenerationResult, queueMs: Double) in
             // The model cannot say which slice a box is on, so volumes return no pixel boxes.
             var response = PredictResponse(result: result, info: info, isDemo: isDemo, boxes: prepared.answerBoxes(result.boxes),
                                            queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
             response.volume = volumeSummary
+            response.analysisID = services.recording.writer == nil ? nil : id
+            services.recordAnswer(recorded, prepared: prepared, id: id, source: source, info: info, result: result, queueMs: queueMs,
+                                  totalMs: response.timings.totalMs)
             return response
         }
+        let failed = { @Sendable (error: any Error) in
+            services.recordFailure(recorded, prepared: prepared, id: id, source: source, info: info, error: error,
+                                   totalMs: started.duration(to: .now).milliseconds)
+        }
         if input.stream == true {
-            return try await stream(generation, engine: engine, context: context, finish: finish)
+            return try await stream(generation, engine: engine, context: context, finish: finish, failed: failed)
         }
         let runner = services.runner
         let (result, queueMs) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
@@ -69,14 +96,16 @@ struct PredictController {
         }
         let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
                                                  maxImages: services.configuration.maxImages, info: info)
-        let request = VolumeRequest(studies: try services.volumeStudies(encoded, field: field), packing: input.volume?.packing,
-                                    window: input.imageOptions.window, maxSlices: budget.maximum)
+        let files = try services.volumeStudies(encoded, field: field)
+        let request = VolumeRequest(studies: files.studies, packing: input.volume?.packing, window: input.imageOptions.window,
+                                    maxSlices: budget.maximum, sourceSHA256: files.sha256)
         return (request, budget.note)
     }
 
     /// SSE: `{"delta": "..."}` and `{"reasoning": "..."}` events, then `{"done": true, ...the full answer}`.
     private func stream(_ generation: GenerationRequest, engine: any InferenceEngine, context: LabRequestContext,
-                        finish: @escaping @Sendable (GenerationResult, Double) -> PredictResponse) async throws -> Response {
+                        finish: @escaping @Sendable (GenerationResult, Double) -> PredictResponse,
+                        failed: @escaping @Sendable (any Error) -> Void) async throws -> Response {
         let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
             var summary: GenerationSummary?
@@ -93,6 +122,7 @@ struct PredictController {
                 try await writer.write(ServerSentEvents.frame(Final(body: finish(GenerationResult(summary: summary), run.queueMs))))
             } catch {
                 run.cancel()
+                failed(error)
                 // Headers are gone: the error travels as the last event, in the usual shape.
                 try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
             }

@@ -50,6 +50,8 @@ struct PredictResponse: Encodable, Sendable {
     var disclaimer: String
     /// Which slices of a volume the model saw (volume requests only).
     var volume: VolumeSummary?
+    /// The record's id of this analysis (`GET /api/analyses/{id}`); absent with `--no-record`.
+    var analysisID: String?
 
     init(result: GenerationResult, info: EngineInfo, isDemo: Bool, boxes: [AnswerBox], queueMs: Double, totalMs: Double) {
         let summary = result.summary
@@ -67,7 +69,7 @@ struct PredictResponse: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case answer, reasoning, boxes, model, demo, usage, timings, disclaimer, volume
-        case finishReason = "finish_reason"
+        case finishReason = "finish_reason", analysisID = "analysis_id"
     }
 }
 

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import MedImaging
 import MedInference
+import MedLabRecord
 
 /// What a batch asks about: one image, or a volume's files (`--series`), decoded once and shared
 /// by all its questions, with the raw bytes for a server, which decodes them itself.
@@ -22,6 +23,8 @@ struct BatchAnswer: Sendable {
     var model: String
     var tokensIn: Int
     var tokensOut: Int
+    /// What the record keeps of an in-process or pool answer: the analysis as prepared and run.
+    var run: (analysis: Analysis, prepared: PreparedAnalysis, result: GenerationResult, info: EngineInfo)?
 }
 
 /// Answers batch questions: in process or through a server's `/api/predict`.
@@ -37,6 +40,7 @@ struct EngineAnswerer: BatchAnswerer {
     let imageSize: Int
     /// The model name written in each row.
     let model: String
+    let info: EngineInfo
     let window: WindowChoice
     let maxNewTokens: Int
     let ignoreEOS: Bool
@@ -48,6 +52,7 @@ struct EngineAnswerer: BatchAnswerer {
         self.engine = engine
         self.imageSize = info.imageSize ?? 896
         self.model = info.model
+        self.info = info
         self.window = window
         self.maxNewTokens = maxNewTokens
         self.ignoreEOS = ignoreEOS
@@ -56,10 +61,11 @@ struct EngineAnswerer: BatchAnswerer {
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
         var analysis = Analysis(question: question, context: context, maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
         if image.isVolume {
-            analysis.input = .volume(VolumeRequest(studies: image.studies, window: window, maxSlices: maxSlices))
+            analysis.input = .volume(VolumeRequest(studies: image.studies, window: window, maxSlices: maxSlices,
+                                                   sourceSHA256: image.bytes.map(RecordedAnalysis.sha256)))
         } else {
             guard let study = image.studies.first else { throw BatchError("no image") }
-            analysis.input = .images([AnalysisImage(study: study, window: window)])
+            analysis.input = .images([AnalysisImage(study: study, window: window, sourceSHA256: image.bytes.first.map(RecordedAnalysis.sha256))])
         }
         let prepared = try AnalysisProcessor.prepare(analysis, side: imageSize)
         let result = try await engine.answer(prepared.request)
@@ -68,7 +74,8 @@ struct EngineAnswerer: BatchAnswerer {
             BatchBox(label: box.label, box2d: [box.y0, box.x0, box.y1, box.x1], pixels: pixels)
         }
         return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: model,
-                           tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut)
+                           tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut,
+                           run: (analysis, prepared, result, info))
     }
 }
 

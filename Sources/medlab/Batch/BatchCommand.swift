@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import MedImaging
 import MedInference
+import MedLabRecord
 
 /// `medlab batch`: folders of studies × fixed questions → JSONL (and CSV), resumable.
 struct Batch: AsyncParsableCommand {
@@ -72,6 +73,8 @@ struct Batch: AsyncParsableCommand {
 
     @OptionGroup(title: "Remote inference (scale-out)") var backendOptions: BackendOptions
 
+    @OptionGroup(title: "The lab record") var recordOptions: RecordOptions
+
     func run() async throws {
         let allQuestions = try loadQuestions()
         guard !allQuestions.isEmpty else { throw ValidationError("give at least one question with -q or --questions") }
@@ -86,6 +89,11 @@ struct Batch: AsyncParsableCommand {
         let params = "max_new_tokens=\(maxNewTokens);window=\(window.text);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
             + (series ? ";series=1;max_slices=\(maxSlices)" : "")
         let studies = series ? BatchStudy.series(files) : BatchStudy.singles(files)
+        let remoteURLs = try server.flatMap(URL.init(string:)).map { [$0] } ?? (backendOptions.isEnabled ? backendOptions.endpoints().map(\.url) : [])
+        let recording = recordOptions.session(remoteURLs: remoteURLs)
+        // One run id per output file: a resumed run continues the same run, and a rerun row replaces its entry.
+        let runID = String(Self.sha256(Data(outputURL.standardizedFileURL.path.utf8)).prefix(16))
+        var checksums: Task<Void, Never>?
 
         let answerer: any BatchAnswerer
         var concurrency = self.concurrency ?? 1
@@ -104,7 +112,9 @@ struct Batch: AsyncParsableCommand {
         } else {
             var options = modelOptions.engineOptions
             options.parallel = max(options.parallel, concurrency)
-            let engine = try await LlamaEngine.load(try modelOptions.files(), options: options)
+            let modelFiles = try modelOptions.files()
+            checksums = recording.use(modelFiles)
+            let engine = try await LlamaEngine.load(modelFiles, options: options)
             var engineAnswerer = await EngineAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
             engineAnswerer.maxSlices = maxSlices
             answerer = engineAnswerer
@@ -148,7 +158,8 @@ struct Batch: AsyncParsableCommand {
                     inFlight += 1
                     group.addTask {
                         let row = await Self.answer(image, name: item.study.name, sha: item.sha, question: question,
-                                                    context: context, params: params, answerer: answerer)
+                                                    context: context, params: params, answerer: answerer,
+                                                    recording: recording, runID: runID)
                         try await writer.append(row)
                         await progress.record(error: row.error != nil, tokensOut: row.tokensOut ?? 0)
                     }
@@ -157,18 +168,27 @@ struct Batch: AsyncParsableCommand {
             try await group.waitForAll()
         }
         try await writer.close()
+        await checksums?.value
+        await recording.close()
         FileHandle.standardError.write(Data((await progress.summary(skipped: skipped, resumed: resumed) + "\n").utf8))
+        if let path = recording.path, recording.writer != nil {
+            FileHandle.standardError.write(Data("recorded as run \(runID) in \(path)\n".utf8))
+        }
         if let csv { try CSVExport.write(rows: JSONLWriter.existingRows(at: outputURL), to: URL(fileURLWithPath: csv)) }
     }
 
-    /// One row: the answer, or the error that explains why there is none.
+    /// One row: the answer, or the error that explains why there is none. Its record entry is
+    /// written before the row is returned (and so before its JSONL line).
     private static func answer(_ image: Result<BatchImage, any Error>, name: String, sha: String?, question: String,
-                               context: String?, params: String, answerer: any BatchAnswerer) async -> BatchRow {
+                               context: String?, params: String, answerer: any BatchAnswerer,
+                               recording: RecordSession, runID: String) async -> BatchRow {
         let start = Date()
         var row = BatchRow(filename: name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
                            imageSHA256: sha, boxes: [], params: params)
+        var answer: BatchAnswer?
         do {
             let result = try await answerer.answer(try image.get(), question: question, context: context)
+            answer = result
             row.answer = result.answer
             row.reasoning = result.reasoning
             row.boxes = result.boxes
@@ -180,6 +200,11 @@ struct Batch: AsyncParsableCommand {
         }
         row.inferenceTimeSec = (Date().timeIntervalSince(start) * 100).rounded() / 100
         row.timestamp = ISO8601DateFormatter().string(from: Date())
+        if recording.writer != nil {
+            let id = String(Self.sha256(Data((runID + "\u{1F}" + row.key).utf8)).prefix(32))
+            row.analysisID = id
+            BatchRecord.keep(row, answer: answer, image: try? image.get(), context: context, id: id, runID: runID, recording: recording)
+        }
         return row
     }
 

@@ -17,11 +17,13 @@ struct BatchRow: Codable, Sendable {
     var error: String?
     /// The settings that, with the image hash and question, identify a row for `--resume`.
     var params: String
+    /// The row's entry in the lab record (`medlab record show ID`); absent with `--no-record`.
+    var analysisID: String?
 
     enum CodingKeys: String, CodingKey {
         case filename, question, answer, timestamp, model, reasoning, boxes, error, params
         case inferenceTimeSec = "inference_time_sec", imageSHA256 = "image_sha256"
-        case tokensIn = "tokens_in", tokensOut = "tokens_out"
+        case tokensIn = "tokens_in", tokensOut = "tokens_out", analysisID = "analysis_id"
     }
 
     /// Absent values are written as `null`, so every row has every column.
@@ -40,6 +42,7 @@ struct BatchRow: Codable, Sendable {
         try c.encode(boxes, forKey: .boxes)
         try c.encode(error, forKey: .error)
         try c.encode(params, forKey: .params)
+        try c.encode(analysisID, forKey: .analysisID)
     }
 
     /// The resume key: a rerun skips rows whose key is already in the output.

@@ -1,0 +1,167 @@
+import Foundation
+import GRDB
+
+/// The lab record: a SQLite file (WAL, so `serve` and `batch` can write it at once) holding
+/// every analysis, its images by hash, thumbnails and cached model checksums.
+public final class LabRecord: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// `$XDG_DATA_HOME/medlab/lab.sqlite`, else `~/.local/share/medlab/lab.sqlite`.
+    public static var defaultPath: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
+        return ((base as NSString).appendingPathComponent("medlab") as NSString).appendingPathComponent("lab.sqlite")
+    }
+
+    /// Opens (creating folder and file when needed) and migrates the record at `path`.
+    public init(path: String = LabRecord.defaultPath) throws {
+        self.path = path
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        var configuration = Configuration()
+        // Another process (a batch beside the server) may hold the write lock for a moment.
+        configuration.busyMode = .timeout(15)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try RecordSchema.migrator.migrate(pool)
+        } catch {
+            throw RecordError.unavailable("cannot open the record \(path): \(error)")
+        }
+    }
+
+    /// Migrations applied so far, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { try RecordSchema.migrator.appliedMigrations($0) }
+    }
+
+    /// Writes `analysis` (replacing one with the same id) and any thumbnails not stored yet, in one transaction.
+    public func save(_ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
+                     thumbnails: [String: Data] = [:]) throws {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM analysis WHERE id = ?", arguments: [analysis.id])
+                try RecordRows.insert(analysis, modelPath: modelPath, projectorPath: projectorPath, into: db)
+                for (sha, png) in thumbnails {
+                    try db.execute(sql: "INSERT OR IGNORE INTO thumbnail (sha256, png) VALUES (?, ?)", arguments: [sha, png])
+                }
+            }
+        }
+    }
+
+    /// One page of analyses matching `filter`, newest first, and the cursor of the next page.
+    public func list(_ filter: RecordFilter, limit: Int = 50, cursor: String? = nil) throws -> (analyses: [RecordedAnalysis], nextCursor: String?) {
+        guard (1...1000).contains(limit) else { throw RecordError.badRequest("limit must be between 1 and 1000") }
+        var before: Int64?
+        if let cursor {
+            guard let value = Int64(cursor), value > 0 else { throw RecordError.badRequest("the cursor \(cursor) is not one this server gave") }
+            before = value
+        }
+        let (whereSQL, arguments) = try filter.sql(before: before)
+        return try wrap {
+            try pool.read { db in
+                let rows = try Row.fetchAll(db, sql: "SELECT * FROM analysis \(whereSQL) ORDER BY seq DESC LIMIT ?",
+                                            arguments: arguments + [limit + 1])
+                let page = Array(rows.prefix(limit))
+                let analyses = try page.map { try RecordRows.analysis(from: $0, db: db) }
+                let next: String? = rows.count > limit ? page.last.map { String($0["seq"] as Int64) } : nil
+                return (analyses, next)
+            }
+        }
+    }
+
+    /// Every analysis matching `filter`, newest first, handed over a page at a time (exports stream).
+    public func forEach(_ filter: RecordFilter, pageSize: Int = 200, _ body: ([RecordedAnalysis]) async throws -> Void) async throws {
+        var cursor: String?
+        repeat {
+            let page = try list(filter, limit: pageSize, cursor: cursor)
+            if !page.analyses.isEmpty { try await body(page.analyses) }
+            cursor = page.nextCursor
+        } while cursor != nil
+    }
+
+    /// The analysis with this id, or `nil`.
+    public func analysis(id: String) throws -> RecordedAnalysis? {
+        try wrap {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT * FROM analysis WHERE id = ?", arguments: [id]).map { try RecordRows.analysis(from: $0, db: db) }
+            }
+        }
+    }
+
+    /// Deletes one analysis (its image rows go with it; thumbnails stay while another analysis uses them). False when absent.
+    @discardableResult
+    public func delete(id: String) throws -> Bool {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM analysis WHERE id = ?", arguments: [id])
+                let deleted = db.changesCount > 0
+                try db.execute(sql: "DELETE FROM thumbnail WHERE sha256 NOT IN (SELECT sha256 FROM analysis_image)")
+                return deleted
+            }
+        }
+    }
+
+    /// The thumbnail PNG of the image with this hash.
+    public func thumbnail(sha256: String) throws -> Data? {
+        try wrap { try pool.read { db in try Data.fetchOne(db, sql: "SELECT png FROM thumbnail WHERE sha256 = ?", arguments: [sha256]) } }
+    }
+
+    /// Counts by model and by source, and median timings.
+    public func stats() throws -> RecordStats {
+        try wrap { try pool.read { db in try RecordStats.compute(db) } }
+    }
+
+    /// Fills in a file's checksum on every analysis that named the file before it was known.
+    public func fillChecksum(path: String, sha256: String) throws {
+        try wrap {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE analysis SET model_sha256 = ? WHERE model_path = ? AND model_sha256 IS NULL", arguments: [sha256, path])
+                try db.execute(sql: "UPDATE analysis SET projector_sha256 = ? WHERE projector_path = ? AND projector_sha256 IS NULL",
+                               arguments: [sha256, path])
+            }
+        }
+    }
+
+    /// A checksum computed earlier for this exact file (same path, size and modification time).
+    func cachedChecksum(path: String, size: Int64, mtime: Double) throws -> String? {
+        try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT sha256 FROM file_checksum WHERE path = ? AND size = ? AND mtime = ?",
+                                arguments: [path, size, mtime])
+        }
+    }
+
+    func storeChecksum(path: String, size: Int64, mtime: Double, sha256: String) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO file_checksum (path, size, mtime, sha256) VALUES (?, ?, ?, ?)",
+                           arguments: [path, size, mtime, sha256])
+        }
+    }
+
+    /// `PRAGMA integrity_check`'s answer (`ok` for a sound file).
+    public func integrityCheck() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }
+    }
+
+    /// Database errors become `RecordError.unavailable` (read-only file, full disk, locked too long).
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as RecordError { throw error } catch {
+            throw RecordError.unavailable("the record \(path): \(error)")
+        }
+    }
+}
+
+/// Why the record could not do what was asked.
+public enum RecordError: Error, CustomStringConvertible, Equatable {
+    /// The caller asked for something malformed (a bad cursor, date or limit): a 400.
+    case badRequest(String)
+    /// The file cannot be opened, read or written.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .badRequest(let message), .unavailable(let message): message
+        }
+    }
+}

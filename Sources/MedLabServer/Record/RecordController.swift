@@ -1,0 +1,128 @@
+import Foundation
+import Hummingbird
+import MedLabRecord
+
+/// `/api/analyses`: the lab record over HTTP — list and search, one analysis, its thumbnail,
+/// delete, and a streamed export. Reads first wait for writes still queued, so a client sees
+/// the analysis it was just given the id of.
+struct RecordController {
+    let services: LabServices
+
+    /// One page of the list.
+    struct Page: Encodable {
+        var analyses: [RecordedAnalysis]
+        var nextCursor: String?
+        enum CodingKeys: String, CodingKey { case analyses, nextCursor = "next_cursor" }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(analyses, forKey: .analyses)
+            try c.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+
+    func addRoutes(to router: Router<LabRequestContext>) {
+        router.get("/api/analyses") { request, _ in
+            let record = try await readyRecord()
+            let limit = try Self.limit(request.uri.queryParameters["limit"].map(String.init))
+            let page = try Self.mapped { try record.list(Self.filter(request), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init)) }
+            return try JSONResponse.make(Page(analyses: page.analyses, nextCursor: page.nextCursor))
+        }
+        router.get("/api/analyses/export") { request, _ in try await export(request) }
+        router.get("/api/analyses/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            return try JSONResponse.make(try await analysis(id))
+        }
+        router.get("/api/analyses/{id}/thumbnail.png") { request, context in
+            let id = try context.parameters.require("id")
+            let analysis = try await analysis(id)
+            let index = try request.uri.queryParameters["image"].map { text -> Int in
+                guard let index = Int(text), analysis.images.indices.contains(index) else {
+                    throw LabError.badRequest(code: "invalid_image", message: "`image` must be 0 to \(analysis.images.count - 1)")
+                }
+                return index
+            } ?? analysis.images.count - 1
+            let record = try await readyRecord()
+            guard index >= 0, let png = try Self.mapped({ try record.thumbnail(sha256: analysis.images[index].sha256) }) else {
+                throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
+            }
+            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=86400"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: png)))
+        }
+        router.delete("/api/analyses/{id}") { _, context in
+            let id = try context.parameters.require("id")
+            let record = try await readyRecord()
+            guard try Self.mapped({ try record.delete(id: id) }) else { throw Self.unknown(id) }
+            return Response(status: .noContent)
+        }
+    }
+
+    /// The record, once every write queued before this request is done.
+    private func readyRecord() async throws -> LabRecord {
+        guard let record = services.recording.record else {
+            let health = services.recording.health
+            throw LabError.unavailable(code: "record_off", message: health.status == "off"
+                ? "the record is off (the server was started with --no-record)"
+                : "the record cannot be opened: \(health.message ?? "unknown error")", retryAfter: nil)
+        }
+        await services.recording.settled()
+        return record
+    }
+
+    private func analysis(_ id: String) async throws -> RecordedAnalysis {
+        let record = try await readyRecord()
+        guard let analysis = try Self.mapped({ try record.analysis(id: id) }) else { throw Self.unknown(id) }
+        return analysis
+    }
+
+    /// JSON Lines or CSV, written a page at a time so a large record never sits in memory.
+    private func export(_ request: Request) async throws -> Response {
+        let text = request.uri.queryParameters["format"].map(String.init) ?? "jsonl"
+        guard let format = RecordExport.Format(rawValue: text.lowercased()) else {
+            throw LabError.badRequest(code: "invalid_format", message: "`format` must be jsonl or csv, not \(text.prefix(20))")
+        }
+        let record = try await readyRecord()
+        let filter = try Self.filter(request)
+        _ = try Self.mapped { try record.list(filter, limit: 1) }  // a bad date is a 400 before the body starts
+        let name = "medlab-analyses.\(format.rawValue)"
+        return Response(status: .ok, headers: [.contentType: format.contentType, .contentDisposition: "attachment; filename=\"\(name)\""],
+                        body: ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: RecordExport.header(format)))
+            try await record.forEach(filter) { page in
+                var chunk = ""
+                for analysis in page { chunk += try RecordExport.line(analysis, format: format) }
+                try await writer.write(ByteBuffer(string: chunk))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func filter(_ request: Request) throws -> RecordFilter {
+        let query = request.uri.queryParameters
+        func value(_ key: String) -> String? { query[Substring(key)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+        return RecordFilter(text: value("q"), source: value("source"), model: value("model"), runID: value("run_id"),
+                            since: value("since"), until: value("until"))
+    }
+
+    static func limit(_ text: String?) throws -> Int {
+        guard let text else { return 50 }
+        guard let limit = Int(text), (1...1000).contains(limit) else {
+            throw LabError.badRequest(code: "invalid_limit", message: "`limit` must be a whole number from 1 to 1000")
+        }
+        return limit
+    }
+
+    static func unknown(_ id: String) -> LabError {
+        LabError.notFound("no analysis \(id.prefix(64)) in the record")
+    }
+
+    /// Record errors in the API's terms: a malformed cursor or date is 400, a failing file 503.
+    static func mapped<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as RecordError {
+            switch error {
+            case .badRequest(let message): throw LabError.badRequest(code: "invalid_query", message: message)
+            case .unavailable(let message): throw LabError.unavailable(code: "record_unavailable", message: message, retryAfter: nil)
+            }
+        }
+    }
+}
