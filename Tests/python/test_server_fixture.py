@@ -35,14 +35,14 @@ def free_port():
 class Server:
     """One running `medlab serve`; `url` is its base address, `log` its stderr."""
 
-    def __init__(self, *args, env=None, wait_ready=True):
+    def __init__(self, *args, env=None, wait_ready=True, preexec_fn=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_file = tempfile.NamedTemporaryFile(prefix="medlab-serve-", suffix=".log", delete=False)
         full_env = dict(os.environ, **(env or {}))
         self.process = subprocess.Popen(
             [medlab_bin(), "serve", "--port", str(self.port), *args],
-            stdout=self.log_file, stderr=subprocess.STDOUT, env=full_env)
+            stdout=self.log_file, stderr=subprocess.STDOUT, env=full_env, preexec_fn=preexec_fn)
         self.wait_listening()
         if wait_ready:
             self.wait_status("ok")

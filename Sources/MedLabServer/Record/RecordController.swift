@@ -98,10 +98,25 @@ struct RecordController {
     }
 
     static func filter(_ request: Request) throws -> RecordFilter {
-        let query = request.uri.queryParameters
-        func value(_ key: String) -> String? { query[Substring(key)].map(String.init).flatMap { $0.isEmpty ? nil : $0 } }
+        let query = formQuery(request)
+        func value(_ key: String) -> String? { query[key].flatMap { $0.isEmpty ? nil : $0 } }
         return RecordFilter(text: value("q"), source: value("source"), model: value("model"), runID: value("run_id"),
                             since: value("since"), until: value("until"))
+    }
+
+    /// The query as a browser form or Python's requests writes it: `+` is a space (Hummingbird's
+    /// own query parser keeps it a plus, and a search for `nodule+upper` would find nothing).
+    static func formQuery(_ request: Request) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in (request.uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decoded(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            result[decoded(parts[0])] = parts.count > 1 ? decoded(parts[1]) : ""
+        }
+        return result
     }
 
     static func limit(_ text: String?) throws -> Int {
