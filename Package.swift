@@ -70,7 +70,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MedLabRecordTests",
-            dependencies: ["MedLabRecord", "MedImaging", "MedInference"],
+            dependencies: ["MedLabRecord", "MedImaging", "MedInference", .product(name: "GRDB", package: "GRDB.swift")],
             linkerSettings: llamaLinker
         ),
         .target(
