@@ -96,14 +96,24 @@ struct Ask: AsyncParsableCommand {
         let requestStart = Date()
         var firstToken: Double?
         var summary: GenerationSummary?
-        for try await event in engine.generate(request) {
-            switch event {
-            case .delta(let text):
-                if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
-                if !json { FileHandle.standardOutput.write(text) }
-            case .reasoning: if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
-            case .finished(let done): summary = done
+        do {
+            for try await event in engine.generate(request) {
+                switch event {
+                case .delta(let text):
+                    if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
+                    if !json { FileHandle.standardOutput.write(text) }
+                case .reasoning: if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
+                case .finished(let done): summary = done
+                }
             }
+            guard summary != nil else { throw InferenceError.generationFailed("no summary") }
+        } catch {
+            // The failure is kept too: a record of only successes would flatter the model.
+            var failed = recording.entry(analysis, prepared: prepared, source: "ask", info: engine.info)
+            failed.fail(code: "generation_failed", message: "\(error)")
+            recording.keep(failed, info: engine.info)
+            await recording.close()
+            throw error
         }
         guard let summary else { throw InferenceError.generationFailed("no summary") }
         let total = Date().timeIntervalSince(requestStart)

@@ -41,8 +41,9 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
     if let origin = services.configuration.corsOrigin {
-        router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType],
-                                              allowMethods: [.get, .post, .delete, .options]))
+        router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, RecordHeaders.client],
+                                              allowMethods: [.get, .post, .delete, .options],
+                                              exposedHeaders: [RecordHeaders.analysisID.rawName]))
     }
     if let root = WebPage.locate() {
         router.add(middleware: WebPageMiddleware(root: root))
