@@ -84,8 +84,10 @@ def lab_url(tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     extra = shlex.split(os.environ.get("MEDLAB_SERVE_ARGS", "--demo"))
     cmd = [binary, "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
+    # A lab record of its own (the default one lives under $XDG_DATA_HOME), not the user's.
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path_factory.mktemp("data"))}
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     try:
         wait_for_health(url, proc)
     except Exception:

@@ -142,8 +142,9 @@ def test_mark_region_and_ask_streams_to_the_end(page, images):
     assert x1 > x0 >= 0 and y1 > y0 >= 0
     assert x1 <= 320 and y1 <= 256  # original pixel coordinates
     assert body["image"].startswith("data:image/png;base64,")
-    # The history keeps it and restores it with one click.
-    page.wait(lambda d: len(page.els("#history-list li")) == 1)
+    # The history (the server's lab record, newest first) lists it on top and restores it with one click.
+    page.wait(lambda d: page.js("const q = document.querySelector('#history-list .history-q'); return q && q.textContent")
+              == "What is in the marked region?")
     page.shot("answered")
     page.el("#question").clear()
     page.el("#history-list .history-item").click()

@@ -226,7 +226,8 @@ export async function* serverSentEvents(body) {
 export async function predictStream(payload, { signal, onDelta, onReasoningDelta } = {}) {
   const response = await request("api/predict", {
     method: "POST",
-    headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream, application/json" }),
+    // `page`: the lab record notes where the analysis came from.
+    headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream, application/json", "X-MedLab-Client": "page" }),
     body: JSON.stringify({ ...payload, stream: true }),
     signal,
   });
@@ -274,6 +275,7 @@ export async function predictStream(payload, { signal, onDelta, onReasoningDelta
     }
     if (isFinal) {
       final = obj.response && typeof obj.response === "object" ? obj.response : obj;
+      if (!final.analysis_id && obj.analysis_id) final.analysis_id = obj.analysis_id;
     }
   }
   if (!final) {
@@ -282,4 +284,37 @@ export async function predictStream(payload, { signal, onDelta, onReasoningDelta
   }
   if (typeof final.answer !== "string") final.answer = text;
   return final;
+}
+
+// ---- the lab record -----------------------------------------------------------------------
+export function hasApiKey() { return Boolean(apiKey); }
+
+/** `api/analyses…` with the non-empty `params` as a query string. */
+export function recordURL(path = "", params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const query = q.toString();
+  return `api/analyses${path}${query ? `?${query}` : ""}`;
+}
+
+/** `GET /api/analyses`: {analyses, next_cursor}, newest first. */
+export async function listAnalyses(params, signal) {
+  const response = await request(recordURL("", params), { headers: headers({ Accept: "application/json" }), signal, cache: "no-store" });
+  const body = await response.json();
+  return { analyses: Array.isArray(body && body.analyses) ? body.analyses : [], next: (body && body.next_cursor) || null };
+}
+
+export async function getAnalysis(id, signal) {
+  const response = await request(recordURL(`/${encodeURIComponent(id)}`), { headers: headers({ Accept: "application/json" }), signal, cache: "no-store" });
+  return response.json();
+}
+
+export async function deleteAnalysis(id) {
+  await request(recordURL(`/${encodeURIComponent(id)}`), { method: "DELETE", headers: headers() });
+}
+
+/** A record URL as a blob: for `<img>` and downloads when an API key must go with the request. */
+export async function recordBlob(url) {
+  const response = await request(url, { headers: headers() });
+  return response.blob();
 }

@@ -4,8 +4,9 @@
 import { predictStream, dataURL, windowField, setApiKey } from "./api.js";
 import { EXAMPLES, REGION_EXAMPLES, t, language, onLanguageChange } from "./i18n.js";
 import { errorText, onImagesChange, setBoxesFor } from "./images.js";
-import { addHistory } from "./history.js";
+import { refreshHistory } from "./history.js";
 import { renderMarkdown, splitReasoning } from "./markdown.js";
+import { showRecord } from "./record.js";
 import { $, state, activeEntry, showError, toast } from "./state.js";
 
 let controller = null;
@@ -151,6 +152,7 @@ async function ask(event) {
   showAnswer("", "");
   $("stats").textContent = "";
   $("disclaimer").textContent = "";
+  showRecord(null);
   setAnswerState("stateWaiting");
   setBoxesFor(active, []);
   let raw = "";
@@ -192,7 +194,10 @@ async function ask(event) {
     setBusy(false);
     controller = null;
   }
-  if (shown) addHistory({ ...shown });
+  // The record has the new analysis (or the failed one) now: the History panel shows it on top.
+  const id = shown && shown.response && shown.response.analysis_id;
+  if (id) shown.analysisId = id;
+  refreshHistory(id, id ? { ...shown } : null);
 }
 
 function pick(obj, ...keys) {
@@ -253,8 +258,8 @@ function renderStats(final) {
   $("stats").textContent = text;
 }
 
-/** Puts a history item back on screen (answer, question, image, region, window). */
-export function showResult(item) {
+/** Puts an answer back on screen (answer, question, stats). */
+function showResult(item) {
   shown = item;
   $("question").value = item.question;
   $("context").value = item.context || "";
@@ -264,7 +269,31 @@ export function showResult(item) {
   showAnswer(split.answer, response.reasoning || split.reasoning);
   $("disclaimer").textContent = disclaimerText(response);
   if (item.response && item.response.usage) renderStats(item.response); else $("stats").textContent = "";
-  setAnswerState(item.stopped ? "stateStopped" : "stateDone");
+  setAnswerState(item.failed ? "stateFailed" : item.stopped ? "stateStopped" : "stateDone");
+}
+
+/** An analysis of the record as the page's answer item. */
+function itemFrom(a) {
+  const tm = a.timings || {};
+  const out = a.usage && a.usage.completion_tokens;
+  return {
+    question: a.question || "", context: a.context || "", time: a.created_at, stopped: false,
+    images: (a.images || []).map((im) => [String(im.format || "").toUpperCase(), im.width && im.height ? `${im.width}×${im.height}` : ""].filter(Boolean).join(" ")),
+    response: { answer: a.answer || "", reasoning: a.reasoning || "", boxes: a.boxes || [], usage: a.usage,
+      timings: { ...tm, tokens_per_second: out && tm.decode_ms ? (out * 1000) / tm.decode_ms : undefined },
+      model: a.model && (a.model.name || a.model.file), analysis_id: a.id },
+  };
+}
+
+/** Reopens an analysis of the record; `local` is what this page showed when it asked it, if it did. */
+export function showAnalysis(a, local) {
+  showError("");
+  const item = local ? { ...local } : itemFrom(a);
+  item.record = a;
+  item.failed = a.status === "error";
+  showResult(item);
+  showRecord(a);
+  $("answer-box").scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
 // ---- copy and download --------------------------------------------------------------------
@@ -320,8 +349,8 @@ export function initAsk() {
   $("download-md").addEventListener("click", () => shown && download(`medlab-${stamp()}.md`, "text/markdown", markdown(shown)));
   $("download-json").addEventListener("click", () => {
     if (!shown) return;
-    const { thumb, ...rest } = shown;
-    download(`medlab-${stamp()}.json`, "application/json", JSON.stringify(rest, null, 2));
+    const { thumb, record, ...rest } = shown;
+    download(`medlab-${stamp()}.json`, "application/json", JSON.stringify(record || rest, null, 2));
   });
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && state.busy) controller?.abort();

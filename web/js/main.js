@@ -2,13 +2,15 @@
 
 import { initLanguage } from "./i18n.js";
 import { initImages, restoreView } from "./images.js";
-import { initAsk, showResult, normaliseBoxes } from "./ask.js";
+import { initAsk, showAnalysis, normaliseBoxes } from "./ask.js";
 import { initHistory } from "./history.js";
 import { initStatus } from "./status.js";
 import { state } from "./state.js";
 
-function restore(item) {
-  showResult(item);
+/** An analysis reopened from the History panel; the image, mark and window too when this page asked it. */
+function restore(analysis, item) {
+  showAnalysis(analysis, item);
+  if (!item) return;
   const entry = state.entries.find((e) => e.id === item.entryId);
   const boxes = entry && item.response ? normaliseBoxes(item.response.boxes, entry) : [];
   const count = item.images ? item.images.length : 1;

@@ -53,6 +53,8 @@ async function poll() {
       ? { status: "error", message: e.message } : { status: "error", offline: true };
   }
   show();
+  // The History panel reads the record's status (ok, degraded, off) from the same answer.
+  if (last.raw) document.dispatchEvent(new CustomEvent("medlab:health", { detail: last.raw }));
   const quick = last.offline || last.status === "loading";
   timer = setTimeout(poll, quick ? 3000 : 30000);
 }
