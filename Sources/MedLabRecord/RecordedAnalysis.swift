@@ -243,6 +243,16 @@ public struct RecordedModel: Codable, Sendable, Equatable {
         case name, file, sha256
         case projectorFile = "projector_file", projectorSHA256 = "projector_sha256"
     }
+
+    /// Every key is written (`null` until a checksum is known, or for a remote model's file).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(file, forKey: .file)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(projectorFile, forKey: .projectorFile)
+        try c.encode(projectorSHA256, forKey: .projectorSHA256)
+    }
 }
 
 /// Where the model ran: in this process (`cpu`, `cuda`) or on remote servers (URLs without credentials).

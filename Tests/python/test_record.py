@@ -217,6 +217,19 @@ def test_exports_round_trip_through_pandas_and_the_cli(recorded, tmp_path):
     assert "no record at" in record_cli("list", "--record", str(tmp_path / "absent.sqlite")).stderr
 
 
+def test_record_images_none_keeps_no_thumbnail(tmp_path):
+    server = Server("--demo", "--record", str(tmp_path / "lab.sqlite"), "--record-images", "none")
+    try:
+        analysis_id = ask_api(server, "no thumbnail wanted", png(64, 64)).json()["analysis_id"]
+        entry = requests.get(f"{server.url}/api/analyses/{analysis_id}").json()
+        assert len(entry["images"][0]["sha256"]) == 64
+        assert requests.get(f"{server.url}/api/analyses/{analysis_id}/thumbnail.png").status_code == 404
+    finally:
+        server.stop()
+    with sqlite3.connect(tmp_path / "lab.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM thumbnail").fetchone()[0] == 0
+
+
 def test_no_record_keeps_nothing(tmp_path):
     server = Server("--demo", "--no-record")
     try:
