@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
@@ -73,6 +74,12 @@ let package = Package(
             dependencies: ["MedLabRecord", "MedImaging", "MedInference", .product(name: "GRDB", package: "GRDB.swift")],
             linkerSettings: llamaLinker
         ),
+        // Experiments: prompt-comparison grids and regression sets, run through any engine, kept in the record.
+        .target(
+            name: "MedLabExperiments",
+            dependencies: ["MedImaging", "MedInference", "MedLabRecord", .product(name: "Yams", package: "Yams")],
+            linkerSettings: llamaLinker
+        ),
         .target(
             name: "MedLabServer",
             dependencies: [
@@ -93,6 +100,7 @@ let package = Package(
                 "MedInference",
                 "MedLabServer",
                 "MedLabRecord",
+                "MedLabExperiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

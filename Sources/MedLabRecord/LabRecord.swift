@@ -145,7 +145,7 @@ public final class LabRecord: Sendable {
     }
 
     /// Database errors become `RecordError.unavailable` (read-only file, full disk, locked too long).
-    private func wrap<T>(_ body: () throws -> T) throws -> T {
+    func wrap<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as RecordError { throw error } catch {
             throw RecordError.unavailable("the record \(path): \(error)")
         }

@@ -85,6 +85,23 @@ enum RecordSchema {
                 INSERT INTO analysis_fts(analysis_fts) VALUES ('rebuild');
                 """)
         }
+        // Experiments: prompt-comparison grids and regression runs; their cells and cases are
+        // analyses whose run_id is the experiment's id.
+        migrator.registerMigration("v3-experiments") { db in
+            try db.execute(sql: """
+                CREATE TABLE experiment (
+                    id TEXT PRIMARY KEY,
+                    kind TEXT NOT NULL,
+                    name TEXT,
+                    created_at TEXT NOT NULL,
+                    model_file TEXT,
+                    model_sha256 TEXT,
+                    pass_rate REAL,
+                    body TEXT NOT NULL
+                );
+                CREATE INDEX experiment_kind_name ON experiment(kind, name, created_at);
+                """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,104 @@
+import Foundation
+
+/// What a regression case expects of its answer. Text checks are case-insensitive; the
+/// reasoning block never counts as answer text (the answer given here has it removed already).
+public struct Expectations: Sendable, Equatable, Codable {
+    public var containsAny: [String]?
+    public var containsAll: [String]?
+    public var notContains: [String]?
+    /// An ICU regular expression that must match somewhere in the answer.
+    public var regex: String?
+    /// Fields a JSON answer must hold with these values (answers under an output schema).
+    public var fields: [String: JSONValue]?
+
+    /// The keys a set file may use under `expect`.
+    public static let keys = ["contains_any", "contains_all", "not_contains", "regex", "fields"]
+
+    public init(containsAny: [String]? = nil, containsAll: [String]? = nil, notContains: [String]? = nil, regex: String? = nil,
+                fields: [String: JSONValue]? = nil) {
+        self.containsAny = containsAny
+        self.containsAll = containsAll
+        self.notContains = notContains
+        self.regex = regex
+        self.fields = fields
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case regex, fields
+        case containsAny = "contains_any", containsAll = "contains_all", notContains = "not_contains"
+    }
+
+    /// True when the case lists no expectation at all.
+    public var isEmpty: Bool { containsAny == nil && containsAll == nil && notContains == nil && regex == nil && fields == nil }
+
+    /// The expectations `answer` does not meet, each in words (empty: the case passes).
+    public func failures(for answer: String) -> [String] {
+        let text = answer.lowercased()
+        var failed: [String] = []
+        if let any = containsAny, !any.contains(where: { text.contains($0.lowercased()) }) {
+            failed.append("contains_any: none of \(Self.list(any))")
+        }
+        for word in containsAll ?? [] where !text.contains(word.lowercased()) {
+            failed.append("contains_all: no \"\(word)\"")
+        }
+        for word in notContains ?? [] where text.contains(word.lowercased()) {
+            failed.append("not_contains: found \"\(word)\"")
+        }
+        if let regex {
+            if (try? NSRegularExpression(pattern: regex)).map({ $0.firstMatch(in: answer, range: NSRange(answer.startIndex..., in: answer)) == nil }) ?? true {
+                failed.append("regex: no match for \(regex)")
+            }
+        }
+        if let fields {
+            let object = JSONValue.parseObject(in: answer)
+            for (key, expected) in fields.sorted(by: { $0.key < $1.key }) {
+                guard let object else {
+                    failed.append("fields: the answer is not a JSON object")
+                    break
+                }
+                if object[key] != expected { failed.append("fields: \(key) is \(object[key]?.description ?? "missing"), expected \(expected)") }
+            }
+        }
+        return failed
+    }
+
+    private static func list(_ words: [String]) -> String { words.map { "\"\($0)\"" }.joined(separator: ", ") }
+}
+
+/// A JSON value, for expected fields and the answers they are checked against.
+public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
+    case string(String), number(Double), bool(Bool), null
+    case array([JSONValue]), object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let n = try? c.decode(Double.self) {
+            self = .number(n)
+        } else if let s = try? c.decode(String.self) { self = .string(s) } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .string(let s): try c.encode(s)
+        case .number(let n): try c.encode(n)
+        case .bool(let b): try c.encode(b)
+        case .null: try c.encodeNil()
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    public var description: String {
+        (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "?"
+    }
+
+    /// The first JSON object in `text` (a model may wrap it in prose or a ```json fence).
+    static func parseObject(in text: String) -> [String: JSONValue]? {
+        guard let start = text.firstIndex(of: "{"), let end = text.lastIndex(of: "}"), start < end else { return nil }
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text[start...end].utf8)) else { return nil }
+        return object
+    }
+}
