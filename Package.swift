@@ -30,11 +30,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
         // Codec shims over Debian's -dev packages, and the imaging core (depends on nothing above it).
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Named apart from ZIPFoundation's own `CZlib` module, which would clash.
+        .systemLibrary(name: "CLabZlib", path: "Sources/CLabZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         // libjpeg reports errors by longjmp, which Swift cannot catch: a small C wrapper owns setjmp.
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
@@ -42,7 +44,7 @@ let package = Package(
         .systemLibrary(name: "CCharLS", path: "Sources/CCharLS"),
         .target(
             name: "MedImaging",
-            dependencies: ["CZlib", "CPNG", "CJPEG", "COpenJPEG", "CCharLS"]
+            dependencies: ["CLabZlib", "CPNG", "CJPEG", "COpenJPEG", "CCharLS"]
         ),
         .testTarget(
             name: "MedImagingTests",
@@ -86,6 +88,9 @@ let package = Package(
                 "MedImaging",
                 "MedInference",
                 "MedLabRecord",
+                "MedLabExperiments",
+                // Regression sets arrive as a ZIP of the YAML and its images.
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -29,7 +29,21 @@ public struct CompareGrid: Codable, Sendable {
         public var timings: Timings
         public var error: String?
 
-        public struct Timings: Codable, Sendable { public var totalMs: Double?; enum CodingKeys: String, CodingKey { case totalMs = "total_ms" } }
+        /// Milliseconds from the request to the last token.
+        public struct Timings: Codable, Sendable {
+            public var totalMs: Double?
+            public init(totalMs: Double?) { self.totalMs = totalMs }
+            enum CodingKeys: String, CodingKey { case totalMs = "total_ms" }
+        }
+
+        public init(question: String, image: String, answer: String?, analysisID: String?, timings: Timings, error: String?) {
+            self.question = question
+            self.image = image
+            self.answer = answer
+            self.analysisID = analysisID
+            self.timings = timings
+            self.error = error
+        }
 
         enum CodingKeys: String, CodingKey {
             case question, image, answer, timings, error
@@ -53,7 +67,7 @@ public struct CompareGrid: Codable, Sendable {
     /// Runs `questions` × `images` (each a file, or a folder's files as one volume) and keeps the grid in the record.
     public static func run(questions: [String], images: [(name: String, files: [ExperimentFile], volume: Bool)], context: String?,
                            window: String?, params: ExperimentParams, runner: ExperimentRunner,
-                           progress: @escaping @Sendable (Int, Int) async -> Void = { _, _ in }) async -> CompareGrid {
+                           progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }) async -> CompareGrid {
         let id = RecordedAnalysis.newID()
         var jobs: [ExperimentJob] = []
         for question in questions {

@@ -62,6 +62,15 @@ public struct ExperimentOutcome: Sendable {
     public var thumbnail: Data?
 }
 
+/// One finished job of a running experiment.
+public struct ExperimentProgress: Sendable {
+    public var done: Int
+    public var total: Int
+    /// Which job (in the order given).
+    public var index: Int
+    public var outcome: ExperimentOutcome
+}
+
 /// Runs jobs through one engine, `concurrency` at a time (the engine decodes them together),
 /// and keeps each in the record under the experiment's id.
 public struct ExperimentRunner: Sendable {
@@ -78,9 +87,9 @@ public struct ExperimentRunner: Sendable {
         self.concurrency = max(1, concurrency)
     }
 
-    /// Every job's outcome, in the order given; `progress` hears (done, total) as each finishes.
+    /// Every job's outcome, in the order given; `progress` hears of each as it finishes.
     public func run(_ jobs: [ExperimentJob], experimentID: String,
-                    progress: @escaping @Sendable (Int, Int) async -> Void = { _, _ in }) async -> [ExperimentOutcome] {
+                    progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }) async -> [ExperimentOutcome] {
         let info = await engine.info
         var outcomes = [ExperimentOutcome?](repeating: nil, count: jobs.count)
         await withTaskGroup(of: (Int, ExperimentOutcome).self) { group in
@@ -96,7 +105,7 @@ public struct ExperimentRunner: Sendable {
             while let (index, outcome) = await group.next() {
                 outcomes[index] = outcome
                 done += 1
-                await progress(done, jobs.count)
+                await progress(ExperimentProgress(done: done, total: jobs.count, index: index, outcome: outcome))
                 start()
             }
         }

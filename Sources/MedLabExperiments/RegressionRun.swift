@@ -73,7 +73,7 @@ public struct RegressionReport: Codable, Sendable {
     /// Runs every case (a case whose image cannot be read fails with its error; the run goes on),
     /// judges it, compares with the previous run of the same set in the record, and saves this run there.
     public static func run(_ set: RegressionSet, runner: ExperimentRunner,
-                           progress: @escaping @Sendable (Int, Int) async -> Void = { _, _ in }) async -> RegressionReport {
+                           progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }) async -> RegressionReport {
         let id = RecordedAnalysis.newID()
         let jobs = set.cases.map { item -> ExperimentJob in
             var job = ExperimentJob(files: [], question: item.question, context: item.context, window: item.window, params: set.params)

@@ -41,11 +41,12 @@ public enum RecordExport {
                 a.usage.promptTokens.map(String.init) ?? "", a.usage.completionTokens.map(String.init) ?? "", a.finishReason ?? "",
                 a.error?.code ?? "", a.error?.message ?? "",
             ]
-            return fields.map(quoted).joined(separator: ",") + "\r\n"
+            return fields.map(csvField).joined(separator: ",") + "\r\n"
         }
     }
 
-    private static func quoted(_ field: String) -> String {
+    /// One CSV field, quoted when it holds a comma, a quote or a line break.
+    public static func csvField(_ field: String) -> String {
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

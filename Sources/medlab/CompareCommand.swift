@@ -52,8 +52,8 @@ struct Compare: AsyncParsableCommand {
         let (engine, slots, checksums) = try await ExperimentEngine.make(modelOptions, backendOptions, recording: recording, jobs: cells)
         let runner = ExperimentRunner(engine: engine, recording: recording, source: "compare", concurrency: slots)
         let grid = await CompareGrid.run(questions: question, images: inputs, context: context, window: window,
-                                         params: ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature), runner: runner) { done, total in
-            FileHandle.standardError.write(Data("\(done)/\(total) cells answered\n".utf8))
+                                         params: ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature), runner: runner) { step in
+            FileHandle.standardError.write(Data("\(step.done)/\(step.total) cells answered\n".utf8))
         }
         await checksums?.value
         await recording.close()

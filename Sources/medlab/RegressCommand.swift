@@ -43,8 +43,8 @@ struct Regress: AsyncParsableCommand {
         let (engine, slots, checksums) = try await ExperimentEngine.make(modelOptions, backendOptions, recording: recording,
                                                                          jobs: regressionSet.cases.count)
         let runner = ExperimentRunner(engine: engine, recording: recording, source: "regress", concurrency: slots)
-        let result = await RegressionReport.run(regressionSet, runner: runner) { done, total in
-            FileHandle.standardError.write(Data("\(done)/\(total) cases run\n".utf8))
+        let result = await RegressionReport.run(regressionSet, runner: runner) { step in
+            FileHandle.standardError.write(Data("\(step.done)/\(step.total) cases run\n".utf8))
         }
         await checksums?.value
         await recording.close()

@@ -1,4 +1,4 @@
-import CZlib
+import CLabZlib
 import Foundation
 
 /// zlib inflate with a hard output bound, so a gzip or deflate bomb fails fast instead of
@@ -23,7 +23,7 @@ enum Inflate {
                 let status: Int32 = buffer.withUnsafeMutableBufferPointer { b in
                     stream.next_out = b.baseAddress
                     stream.avail_out = uInt(chunk)
-                    return CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return CLabZlib.inflate(&stream, Z_NO_FLUSH)
                 }
                 let produced = chunk - Int(stream.avail_out)
                 output.append(contentsOf: buffer[0..<produced])

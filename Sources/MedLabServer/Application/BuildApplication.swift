@@ -56,6 +56,7 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     RenderController(services: services).addRoutes(to: router)
     ChatCompletionsController(services: services).addRoutes(to: router)
     RecordController(services: services).addRoutes(to: router)
+    ExperimentController(services: services).addRoutes(to: router)
     router.get("/metrics") { _, _ in
         Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                  body: .init(byteBuffer: ByteBuffer(string: services.metrics.exposition())))

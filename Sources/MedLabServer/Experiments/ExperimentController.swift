@@ -1,0 +1,201 @@
+import Foundation
+import Hummingbird
+import MedImaging
+import MedInference
+import MedLabExperiments
+import MedLabRecord
+
+/// `/api/experiments` and `/api/regression-runs`: comparison grids and regression sets over
+/// HTTP. Files come in the request (base64 images, a ZIP of a set); the server's disk is never read.
+struct ExperimentController {
+    let services: LabServices
+
+    /// `POST /api/experiments/compare`.
+    struct CompareRequest: Decodable {
+        struct Image: Decodable { var name: String?; var data: String }
+        var images: [Image]
+        var questions: [String]
+        var context: String?
+        var window: String?
+        var maxNewTokens: Int?
+        var temperature: Double?
+        var stream: Bool?
+        enum CodingKeys: String, CodingKey {
+            case images, questions, context, window, temperature, stream
+            case maxNewTokens = "max_new_tokens"
+        }
+    }
+
+    /// Most cells one comparison may ask for.
+    static let maxCells = 100
+
+    func addRoutes(to router: Router<LabRequestContext>) {
+        router.post("/api/experiments/compare") { request, context in try await compare(request, context: context) }
+        router.get("/api/experiments") { request, _ in try await list(request) }
+        router.get("/api/experiments/{id}") { request, context in try await show(try context.parameters.require("id"), request: request) }
+        router.post("/api/regression-runs") { request, _ in try await regress(request) }
+        router.get("/api/regression-runs") { request, _ in try await runs(request) }
+    }
+
+    private func runner(source: String) async throws -> ExperimentRunner {
+        guard services.recording.record != nil else {
+            throw LabError.unavailable(code: "record_off", message: "experiments are kept in the lab record, which is off (--no-record)",
+                                       retryAfter: nil)
+        }
+        let (engine, info, _) = try await services.host.ready()
+        return ExperimentRunner(engine: QueuedEngine(engine: engine, runner: services.runner), recording: services.recording,
+                                source: source, concurrency: max(1, min(info.parallel, services.configuration.concurrentGenerations)))
+    }
+
+    private func compare(_ request: Request, context: LabRequestContext) async throws -> Response {
+        let input = try request.json(CompareRequest.self, from: try await services.body(of: request))
+        let questions = input.questions.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard !input.images.isEmpty, !questions.isEmpty, !questions.contains(where: \.isEmpty) else {
+            throw LabError.badRequest(code: "invalid_request", message: "give at least one image and one non-empty question")
+        }
+        guard input.images.count * questions.count <= Self.maxCells else {
+            throw LabError.badRequest(code: "too_many_cells", message: "at most \(Self.maxCells) cells (images × questions) in one comparison")
+        }
+        let maxNewTokens = try PredictRequest.checkedTokens(input.maxNewTokens ?? 256, name: "max_new_tokens",
+                                                            limit: services.configuration.maxNewTokens)
+        let temperature = input.temperature ?? 0
+        guard (0...2).contains(temperature) else { throw LabError.badRequest(code: "invalid_request", message: "temperature must be 0 to 2") }
+        if let window = input.window {
+            do { _ = try WindowChoice(parsing: window) } catch { throw LabError.badRequest(code: "invalid_window", message: "\(error)") }
+        }
+        let images = try input.images.enumerated().map { index, image -> (name: String, files: [ExperimentFile], volume: Bool) in
+            let bytes = try ImagePayload.bytes(from: image.data, field: "images[\(index)].data")
+            let name = image.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) } ?? "image \(index + 1)"
+            return (name, [ExperimentFile(name: name, bytes: Data(bytes))], false)
+        }
+        let runner = try await runner(source: "compare")
+        let params = ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature)
+        guard input.stream == true else {
+            let grid = await CompareGrid.run(questions: questions, images: images, context: input.context, window: input.window,
+                                             params: params, runner: runner)
+            return try JSONResponse.make(grid)
+        }
+        // Cells as they finish, then the whole grid: {"index", "done", "total", "cell"} ... {"done": true, "grid"}.
+        let (events, continuation) = AsyncStream<String>.makeStream()
+        let task = Task {
+            let grid = await CompareGrid.run(questions: questions, images: images, context: input.context, window: input.window,
+                                             params: params, runner: runner) { step in
+                let q = step.index / images.count, i = step.index % images.count
+                let cell = CompareGrid.Cell(question: questions[q], image: images[i].name, answer: step.outcome.answer,
+                                            analysisID: step.outcome.analysisID, timings: .init(totalMs: step.outcome.totalMs),
+                                            error: step.outcome.error)
+                continuation.yield(Self.frame(CellEvent(index: step.index, done: step.done, total: step.total, cell: cell)))
+            }
+            continuation.yield(Self.frame(GridEvent(grid: grid)))
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+            for await frame in events { try await writer.write(ByteBuffer(string: frame)) }
+            try await writer.finish(nil)
+        })
+    }
+
+    private struct CellEvent: Encodable { var index: Int; var done: Int; var total: Int; var cell: CompareGrid.Cell }
+    private struct GridEvent: Encodable {
+        var grid: CompareGrid
+        enum CodingKeys: String, CodingKey { case grid, done }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(grid, forKey: .grid)
+            try c.encode(true, forKey: .done)
+        }
+    }
+
+    private static func frame(_ value: some Encodable) -> String {
+        let data = (try? ServerSentEvents.encoder.encode(value)) ?? Data("{}".utf8)
+        return "data: " + String(decoding: data, as: UTF8.self) + "\n\n"
+    }
+
+    /// One line per saved experiment, newest first.
+    struct Summary: Encodable {
+        var id: String, kind: String, name: String?, createdAt: String, modelFile: String?, modelSHA256: String?, passRate: Double?
+        enum CodingKeys: String, CodingKey {
+            case id, kind, name
+            case createdAt = "created_at", modelFile = "model_file", modelSHA256 = "model_sha256", passRate = "pass_rate"
+        }
+        init(_ e: StoredExperiment) {
+            id = e.id
+            kind = e.kind
+            name = e.name
+            createdAt = RecordExport.shortTime(e.createdAt)
+            modelFile = e.modelFile
+            modelSHA256 = e.modelSHA256
+            passRate = e.passRate
+        }
+    }
+
+    private func list(_ request: Request) async throws -> Response {
+        let record = try await readyRecord()
+        let query = RecordController.formQuery(request)
+        let kind = query["kind"] ?? "compare"
+        guard ["compare", "regression"].contains(kind) else {
+            throw LabError.badRequest(code: "invalid_query", message: "`kind` must be compare or regression")
+        }
+        let limit = try RecordController.limit(query["limit"])
+        let stored = try RecordController.mapped { try record.experiments(kind: kind, name: query["set"], limit: limit) }
+        return try JSONResponse.make(["experiments": stored.map(Summary.init)])
+    }
+
+    /// One experiment as JSON (default), its self-contained HTML report, or CSV.
+    private func show(_ id: String, request: Request) async throws -> Response {
+        let record = try await readyRecord()
+        guard let stored = try RecordController.mapped({ try record.experiment(id: id) }) else {
+            throw LabError.notFound("no experiment \(id.prefix(64)) in the record")
+        }
+        let format = RecordController.formQuery(request)["format"] ?? "json"
+        let decoder = JSONDecoder()
+        func text(_ body: String, _ type: String, _ ext: String) -> Response {
+            Response(status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(stored.kind)-\(id.prefix(12)).\(ext)\""],
+                     body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        switch (format, stored.kind) {
+        case ("json", _):
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+        case ("html", "compare"): return text(ExperimentHTML.grid(try decoder.decode(CompareGrid.self, from: stored.body)), "text/html; charset=utf-8", "html")
+        case ("html", _): return text(ExperimentHTML.regression(try decoder.decode(RegressionReport.self, from: stored.body)), "text/html; charset=utf-8", "html")
+        case ("csv", "compare"): return text(ExperimentCSV.grid(try decoder.decode(CompareGrid.self, from: stored.body)), "text/csv; charset=utf-8", "csv")
+        case ("csv", _): return text(ExperimentCSV.regression(try decoder.decode(RegressionReport.self, from: stored.body)), "text/csv; charset=utf-8", "csv")
+        default: throw LabError.badRequest(code: "invalid_format", message: "`format` must be json, html or csv")
+        }
+    }
+
+    /// A ZIP of a set file and its images: unpacked to a private folder, checked, run, judged.
+    private func regress(_ request: Request) async throws -> Response {
+        let body = try await services.body(of: request)
+        let folder = try SetArchive.unpack(body, limit: services.configuration.maxBodyBytes * 4)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var set: RegressionSet
+        do {
+            set = try RegressionSet.load(path: try SetArchive.setFile(in: folder))
+        } catch var error as SetError {
+            error.file = SetArchive.relative(error.file, to: folder)
+            throw LabError.badRequest(code: "invalid_set", message: error.description)
+        }
+        set.file = SetArchive.relative(set.file, to: folder)  // reports name the file as it is in the ZIP
+        let runner = try await runner(source: "regress")
+        return try JSONResponse.make(await RegressionReport.run(set, runner: runner))
+    }
+
+    /// Every run of a set (or of all sets), newest first: pass rate by model checksum for the page's chart.
+    private func runs(_ request: Request) async throws -> Response {
+        let record = try await readyRecord()
+        let query = RecordController.formQuery(request)
+        let stored = try RecordController.mapped { try record.experiments(kind: "regression", name: query["set"], limit: try RecordController.limit(query["limit"])) }
+        return try JSONResponse.make(["runs": stored.map(Summary.init)])
+    }
+
+    private func readyRecord() async throws -> LabRecord {
+        guard let record = services.recording.record else {
+            throw LabError.unavailable(code: "record_off", message: "experiments are kept in the lab record, which is off (--no-record)",
+                                       retryAfter: nil)
+        }
+        await services.recording.settled()
+        return record
+    }
+}
