@@ -82,6 +82,11 @@ let package = Package(
             dependencies: ["MedImaging", "MedInference", "MedLabRecord", .product(name: "Yams", package: "Yams")],
             linkerSettings: llamaLinker
         ),
+        .testTarget(
+            name: "MedLabExperimentsTests",
+            dependencies: ["MedLabExperiments"],
+            linkerSettings: llamaLinker
+        ),
         .target(
             name: "MedLabServer",
             dependencies: [
