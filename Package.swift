@@ -111,6 +111,8 @@ let package = Package(
                 "MedLabServer",
                 "MedLabRecord",
                 "MedLabExperiments",
+                // `medlab pull` speaks the Hugging Face Hub's protocol.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -117,7 +117,7 @@ def test_no_model_still_starts_and_says_what_to_download():
     server = Server("--no-demo", wait_ready=False, env={"MEDLAB_CACHE": empty, "MEDLAB_MODELS_DIR": empty})
     try:
         health = server.wait_status("no_model")
-        assert "Download MedGemma" in health["message"]
+        assert "medlab pull" in health["message"]
         response = requests.post(server.url + "/api/predict", json={"image": data_url(8, 8), "question": "q"}, timeout=10)
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "no_model"

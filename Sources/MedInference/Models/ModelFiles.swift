@@ -29,13 +29,17 @@ public struct ModelFiles: Sendable, Equatable {
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/medlab")
     }
 
+    /// The public Hugging Face repository `medlab pull` fetches by default: MedGemma 1.5 4B GGUFs with an mmproj.
+    public static let hubRepository = "unsloth/medgemma-1.5-4b-it-GGUF"
+
     /// What to download and where to put it, for every "model not found" message.
     public static var downloadHint: String {
         let dir = defaultDirectory().path
         return """
-        Download MedGemma 1.5 4B as GGUF (a text model such as \(medgemmaModelName) and its vision \
-        projector mmproj-*.gguf, F16) after accepting the Health AI Developer Foundations terms, and put \
-        both files in \(dir)/ (or pass --model/--mmproj, or set MEDLAB_MODEL/MEDLAB_MMPROJ). \
+        Accept the Health AI Developer Foundations terms for google/medgemma-1.5-4b-it on Hugging Face, then run \
+        `medlab pull` (it fetches the Q4_K_M text model and the F16 vision projector from \(hubRepository) into \
+        \(dir)/; set HF_TOKEN or pass --token). Or put a text GGUF such as \(medgemmaModelName) and its \
+        mmproj-*.gguf there yourself (or pass --model/--mmproj, or set MEDLAB_MODEL/MEDLAB_MMPROJ). \
         `medlab ask --demo` runs the small demo model instead.
         """
     }

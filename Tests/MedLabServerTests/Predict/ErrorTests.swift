@@ -109,7 +109,7 @@ import Testing
             #expect(response.status == .serviceUnavailable)
             #expect(response.errorCode == "no_model")
             let message = (response.json["error"] as? [String: Any])?["message"] as? String ?? ""
-            #expect(message.contains("Download MedGemma"))
+            #expect(message.contains("medlab pull"))
             let health = try await client.execute(uri: "/api/health", method: .get)
             #expect(health.json["status"] as? String == "no_model")
         }
