@@ -14,7 +14,8 @@ export class LabError extends Error {
 let apiKey = "";
 export function setApiKey(key) { apiKey = (key || "").trim(); }
 
-function headers(extra = {}) {
+/** Request headers with the API key, when one is set. */
+export function headers(extra = {}) {
   const h = { ...extra };
   if (apiKey) h.Authorization = `Bearer ${apiKey}`;
   return h;
@@ -44,7 +45,8 @@ export async function errorFrom(response) {
   return new LabError(response.status, code, message, Number.isFinite(retry) && retry > 0 ? retry : null);
 }
 
-async function request(url, init) {
+/** `fetch` that throws a LabError for a network failure or a non-2xx answer. */
+export async function request(url, init) {
   let response;
   try {
     response = await fetch(url, init);

@@ -302,6 +302,10 @@ export function setBoxesFor(entry, boxes) {
 }
 
 // ---- wiring -------------------------------------------------------------------------------
+/** Where files dropped or pasted on the page go: the Ask view's images unless a view says otherwise. */
+let dropTarget = null;
+export function routeDroppedFiles(fn) { dropTarget = fn || null; }
+
 export function initImages() {
   const viewer = new Viewer($("canvas"), {
     onRegion,
@@ -344,11 +348,11 @@ export function initImages() {
     e.preventDefault();
     depth = 0;
     overlay.hidden = true;
-    addFiles(e.dataTransfer.files);
+    (dropTarget || addFiles)(e.dataTransfer.files);
   });
   document.addEventListener("paste", (e) => {
     const files = Array.from(e.clipboardData?.files || []);
-    if (files.length) addFiles(files);
+    if (files.length) (dropTarget || addFiles)(files);
   });
   onLanguageChange(() => { renderThumbs(); const a = activeEntry(); showMeta(a); updateControls(a); });
   updateControls(null);
