@@ -34,6 +34,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
+        // llama.cpp's JSON-Schema-to-grammar converter is C++ (libllama-common): a C shim over it.
+        .target(name: "CLlamaGrammar", path: "Sources/CLlamaGrammar",
+                linkerSettings: llamaLinker + [.linkedLibrary("llama-common"), .linkedLibrary("stdc++")]),
         // Codec shims over Debian's -dev packages, and the imaging core (depends on nothing above it).
         // Named apart from ZIPFoundation's own `CZlib` module, which would clash.
         .systemLibrary(name: "CLabZlib", path: "Sources/CLabZlib"),
@@ -54,6 +57,7 @@ let package = Package(
             name: "MedInference",
             dependencies: [
                 "CLlama",
+                "CLlamaGrammar",
                 "MedImaging",
                 // RemoteEngine speaks to vLLM / llama-server / Ollama over HTTP.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -84,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MedLabExperimentsTests",
-            dependencies: ["MedLabExperiments"],
+            dependencies: ["MedLabExperiments", "MedInference"],
             linkerSettings: llamaLinker
         ),
         .target(
@@ -141,5 +145,6 @@ let package = Package(
             linkerSettings: llamaLinker
         ),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

@@ -70,6 +70,12 @@ if [ ! -f "$PREFIX/.medlab-built" ]; then
     cp -f "$SRC_DIR"/tools/mtmd/mtmd-helper.h "$PREFIX/include/" 2>/dev/null || true
     touch "$PREFIX/.medlab-built"
 fi
+# The JSON-Schema-to-grammar converter of llama.cpp's common library (installed as
+# libllama-common.so): its three headers, for the small C shim in Sources/CLlamaGrammar.
+if [ ! -f "$PREFIX/include/common/json-schema-to-grammar.h" ]; then
+    mkdir -p "$PREFIX/include/common"
+    cp -f "$SRC_DIR"/common/json.h "$SRC_DIR"/common/json-schema.h "$SRC_DIR"/common/json-schema-to-grammar.h "$PREFIX/include/common/"
+fi
 ln -sfn "$PREFIX" "$ROOT/.llama"
 
 # ---- Python tools (gguf writer, test clients) --------------------------------------------

@@ -1,4 +1,5 @@
 import Foundation
+import MedInference
 
 /// What a regression case expects of its answer. Text checks are case-insensitive; the
 /// reasoning block never counts as answer text (the answer given here has it removed already).
@@ -63,42 +64,4 @@ public struct Expectations: Sendable, Equatable, Codable {
     }
 
     private static func list(_ words: [String]) -> String { words.map { "\"\($0)\"" }.joined(separator: ", ") }
-}
-
-/// A JSON value, for expected fields and the answers they are checked against.
-public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
-    case string(String), number(Double), bool(Bool), null
-    case array([JSONValue]), object([String: JSONValue])
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) } else if let n = try? c.decode(Double.self) {
-            self = .number(n)
-        } else if let s = try? c.decode(String.self) { self = .string(s) } else if let a = try? c.decode([JSONValue].self) {
-            self = .array(a)
-        } else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .string(let s): try c.encode(s)
-        case .number(let n): try c.encode(n)
-        case .bool(let b): try c.encode(b)
-        case .null: try c.encodeNil()
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
-
-    public var description: String {
-        (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "?"
-    }
-
-    /// The first JSON object in `text` (a model may wrap it in prose or a ```json fence).
-    static func parseObject(in text: String) -> [String: JSONValue]? {
-        guard let start = text.firstIndex(of: "{"), let end = text.lastIndex(of: "}"), start < end else { return nil }
-        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text[start...end].utf8)) else { return nil }
-        return object
-    }
 }

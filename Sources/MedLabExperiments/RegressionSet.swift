@@ -1,4 +1,5 @@
 import Foundation
+import MedInference
 import Yams
 
 /// A regression set: named cases (images, question, expectations) and shared parameters, read

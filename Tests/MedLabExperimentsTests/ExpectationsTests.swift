@@ -1,4 +1,5 @@
 import Foundation
+import MedInference
 import Testing
 @testable import MedLabExperiments
 

@@ -46,16 +46,17 @@ public enum AnalysisProcessor {
             var parts = try images.map(modelImage)
             parts += contextParts(analysis.context)
             let marked = images.contains { !$0.marks.isEmpty }
-            parts.append(.text(analysis.question + (marked ? regionNote : "")))
+            parts.append(.text(analysis.question + (marked ? regionNote : "") + constraintNote(analysis.constraint)))
             turns = [ChatTurn(role: .user, parts: parts)]
         case .volume(let request):
             let slices = try VolumeInput.make(from: request.studies, packing: request.packing, window: request.window,
                                               maximum: request.maxSlices, side: side)
             volume = slices
             letterboxes = Array(repeating: slices.transform, count: slices.images.count)
-            turns = [ChatTurn(role: .user, parts: volumeParts(slices) + contextParts(analysis.context) + [.text(analysis.question)])]
+            turns = [ChatTurn(role: .user, parts: volumeParts(slices) + contextParts(analysis.context)
+                + [.text(analysis.question + constraintNote(analysis.constraint))])]
         case .conversation(let given):
-            turns = try given.map { turn in
+            var laidOut = try given.map { turn in
                 ChatTurn(role: turn.role, parts: try turn.parts.map { part in
                     switch part {
                     case .text(let text): .text(text)
@@ -63,11 +64,26 @@ public enum AnalysisProcessor {
                     }
                 })
             }
+            if analysis.constraint != nil, let last = laidOut.indices.last(where: { laidOut[$0].role == .user }) {
+                laidOut[last].parts.append(.text(constraintNote(analysis.constraint)))
+            }
+            turns = laidOut
         }
         let request = GenerationRequest(turns: turns, system: analysis.system, maxNewTokens: analysis.maxNewTokens,
                                         sampling: analysis.sampling, stop: analysis.stop,
-                                        ignoreEndOfSequence: analysis.ignoreEndOfSequence, raw: analysis.raw)
+                                        ignoreEndOfSequence: analysis.ignoreEndOfSequence, raw: analysis.raw,
+                                        constraint: analysis.constraint)
         return PreparedAnalysis(request: request, letterboxes: letterboxes, volume: volume)
+    }
+
+    /// Said after the question when the answer is constrained: the grammar forces the form, and
+    /// a model told the form in words fills it with better values.
+    public static func constraintNote(_ constraint: OutputConstraint?) -> String {
+        switch constraint {
+        case nil: ""
+        case .jsonObject: "\n\nAnswer with a JSON object only."
+        case .jsonSchema(let schema): "\n\nAnswer with a JSON object only, following this JSON Schema:\n" + schema
+        }
     }
 
     /// The prior report, labelled, when there is one.

@@ -58,10 +58,12 @@ public struct GenerationRequest: Sendable, Equatable {
     public var ignoreEndOfSequence: Bool
     /// Feed `turns` text verbatim with no chat template (plain completion, base models).
     public var raw: Bool
+    /// A limit on the answer's form (grammar-constrained sampling in process, `response_format` remotely).
+    public var constraint: OutputConstraint?
 
     public init(turns: [ChatTurn], system: String? = nil, maxNewTokens: Int = 512,
                 sampling: SamplingOptions = SamplingOptions(), stop: [String] = [],
-                ignoreEndOfSequence: Bool = false, raw: Bool = false) {
+                ignoreEndOfSequence: Bool = false, raw: Bool = false, constraint: OutputConstraint? = nil) {
         self.turns = turns
         self.system = system
         self.maxNewTokens = maxNewTokens
@@ -69,6 +71,7 @@ public struct GenerationRequest: Sendable, Equatable {
         self.stop = stop
         self.ignoreEndOfSequence = ignoreEndOfSequence
         self.raw = raw
+        self.constraint = constraint
     }
 
     /// One user question, optionally about images that come before the text.

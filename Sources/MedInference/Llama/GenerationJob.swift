@@ -15,7 +15,8 @@ final class GenerationJob: @unchecked Sendable {
     var position = 0
     /// Sampled from the latest logits, not yet fed back.
     var pendingToken: llama_token = 0
-    var sampler: Sampler
+    /// Made at prefill, where the vocabulary (which a grammar needs) is at hand.
+    var sampler: Sampler!
     var encodeMs = 0.0
     var prefillMs = 0.0
     var decodeStart = DispatchTime.now()
@@ -31,7 +32,6 @@ final class GenerationJob: @unchecked Sendable {
         self.request = request
         self.flag = flag
         self.continuation = continuation
-        self.sampler = Sampler(request.sampling)
         self.stops = StopMatcher(stops: request.stop)
     }
 

@@ -156,15 +156,24 @@ final class LlamaContext: @unchecked Sendable {
     }
 }
 
-/// A llama.cpp sampler chain: greedy at temperature 0, otherwise top-p + temperature + seed.
+/// A llama.cpp sampler chain: greedy at temperature 0, otherwise top-p + temperature + seed;
+/// with a grammar first, which masks every token the grammar does not allow next.
 final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
+    /// A plain argmax is enough (no grammar to consult or advance).
     private let greedy: Bool
 
-    init(_ options: SamplingOptions) {
+    init(_ options: SamplingOptions, grammar: String? = nil, vocab: OpaquePointer? = nil) throws {
         pointer = llama_sampler_chain_init(llama_sampler_chain_default_params())
-        greedy = options.temperature <= 0
-        if greedy {
+        greedy = options.temperature <= 0 && grammar == nil
+        if let grammar, let vocab {
+            guard let constrained = llama_sampler_init_grammar(vocab, grammar, "root") else {
+                llama_sampler_free(pointer)
+                throw InferenceError.badRequest("llama.cpp could not parse the grammar made from the schema")
+            }
+            llama_sampler_chain_add(pointer, constrained)
+        }
+        if options.temperature <= 0 {
             llama_sampler_chain_add(pointer, llama_sampler_init_greedy())
         } else {
             if options.topP < 1 { llama_sampler_chain_add(pointer, llama_sampler_init_top_p(Float(options.topP), 1)) }

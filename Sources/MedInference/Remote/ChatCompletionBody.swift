@@ -58,6 +58,15 @@ struct ChatCompletionBody: Encodable {
     var ignore_eos: Bool?
     /// vLLM drops special tokens by default, which would remove MedGemma's reasoning markers.
     var skip_special_tokens: Bool?
+    /// The output constraint: vLLM, llama-server and Ollama's OpenAI endpoint all take this form.
+    var response_format: ResponseFormat?
+
+    /// OpenAI's `response_format` for a JSON Schema (any JSON object: the schema `{"type": "object"}`).
+    struct ResponseFormat: Encodable {
+        struct Schema: Encodable { var name = "answer"; var schema: JSONValue; var strict = true }
+        var type = "json_schema"
+        var json_schema: Schema
+    }
 
     init(request: GenerationRequest, model: String, kind: RemoteEndpoint.Kind, imageSize: Int) throws {
         self.model = model
@@ -79,6 +88,11 @@ struct ChatCompletionBody: Encodable {
         let knowsIgnoreEOS = kind == .llamaServer || kind == .vllm
         ignore_eos = request.ignoreEndOfSequence && knowsIgnoreEOS ? true : nil
         skip_special_tokens = kind == .vllm ? false : nil
+        if let constraint = request.constraint {
+            let text = if case .jsonSchema(let schema) = constraint { schema } else { JSONGrammar.anyObjectSchema }
+            guard let schema = JSONValue.parse(text) else { throw InferenceError.badRequest("the schema is not valid JSON") }
+            response_format = ResponseFormat(json_schema: .init(schema: schema))
+        }
     }
 
     /// The messages for `kind`.

@@ -57,11 +57,36 @@ struct ChatCompletionRequest: Decodable, Sendable {
     var streamOptions: StreamOptions?
     /// llama-server's extension: generate exactly the token limit (benchmarks).
     var ignoreEOS: Bool?
+    var responseFormat: ResponseFormat?
+
+    /// `{"type": "text" | "json_object" (optionally with "schema") | "json_schema", "json_schema": {"name", "schema", "strict"}}`.
+    struct ResponseFormat: Decodable, Sendable {
+        struct Named: Decodable, Sendable { var name: String?; var schema: JSONValue?; var strict: Bool? }
+        var type: String
+        var schema: JSONValue?
+        var jsonSchema: Named?
+        enum CodingKeys: String, CodingKey { case type, schema, jsonSchema = "json_schema" }
+
+        /// The constraint it asks for, checked.
+        func constraint() throws -> OutputConstraint? {
+            switch type {
+            case "text": return nil
+            case "json_object": return try OutputConstraint.checked(schema: schema, anyObject: true)
+            case "json_schema":
+                guard let schema = jsonSchema?.schema ?? schema else {
+                    throw LabError.badRequest(code: "invalid_request", message: "response_format json_schema needs json_schema.schema")
+                }
+                return try OutputConstraint.checked(schema: schema, anyObject: true)
+            default:
+                throw LabError.badRequest(code: "invalid_request", message: "response_format type `\(type.prefix(40))` is not text, json_object or json_schema")
+            }
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, stop
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p"
-        case streamOptions = "stream_options", ignoreEOS = "ignore_eos"
+        case streamOptions = "stream_options", ignoreEOS = "ignore_eos", responseFormat = "response_format"
     }
 }
 

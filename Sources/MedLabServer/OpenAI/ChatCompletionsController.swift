@@ -164,7 +164,7 @@ struct ChatCompletionsController {
         let sampling = try PredictRequest.sampling(temperature: input.temperature, topP: input.topP, seed: input.seed)
         var analysis = Analysis(input: .conversation(turns), question: "", system: system.isEmpty ? nil : system.joined(separator: "\n"),
                                 maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
-                                ignoreEndOfSequence: input.ignoreEOS ?? false)
+                                ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.responseFormat?.constraint())
         if turns.count == 1, let (images, question) = Self.imagesThenText(turns[0].parts) {
             analysis.input = .images(images)
             analysis.question = question

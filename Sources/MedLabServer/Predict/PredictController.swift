@@ -22,7 +22,7 @@ struct PredictController {
         let field = input.image != nil && encoded.count == 1 ? "image" : "images"
         let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
         var analysis = Analysis(question: question, context: input.context, system: input.system, maxNewTokens: maxNewTokens,
-                                sampling: sampling, ignoreEndOfSequence: input.ignoreEOS ?? false)
+                                sampling: sampling, ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.constraint())
         let id = RecordedAnalysis.newID(), source = services.source(of: request, fallback: "api")
         var prepared: PreparedAnalysis?
         do {
@@ -65,6 +65,11 @@ struct PredictController {
             var response = PredictResponse(result: result, info: info, isDemo: isDemo, boxes: prepared.answerBoxes(result.boxes),
                                            queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
             response.volume = volumeSummary
+            if recorded.constraint != nil {
+                let structured = StructuredAnswer(result)
+                response.json = structured.json
+                response.jsonError = structured.error
+            }
             response.analysisID = services.recording.writer == nil ? nil : id
             services.recordAnswer(recorded, prepared: prepared, id: id, source: source, info: info, result: result, queueMs: queueMs,
                                   totalMs: response.timings.totalMs)

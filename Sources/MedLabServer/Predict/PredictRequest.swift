@@ -27,10 +27,14 @@ struct PredictRequest: Decodable, Sendable {
     var volume: VolumeParameter?
     /// Most slices of a volume to show (the recipe's 85 by default, fewer when the context is smaller).
     var maxSlices: Int?
+    /// A JSON Schema the answer must follow.
+    var schema: JSONValue?
+    /// `json`: the answer is any JSON object.
+    var format: String?
 
     enum CodingKeys: String, CodingKey {
         case image, images, question, context, system, window, frame, slice, region, temperature, seed, stream
-        case volume
+        case volume, schema, format
         case maxNewTokens = "max_new_tokens", topP = "top_p", ignoreEOS = "ignore_eos", maxSlices = "max_slices"
     }
 
@@ -66,6 +70,24 @@ struct PredictRequest: Decodable, Sendable {
         ignoreEOS = text("ignore_eos").map { ["1", "true", "yes", "on"].contains($0.lowercased()) }
         volume = try text("volume").map { try VolumeParameter(parsing: $0) }
         maxSlices = try number("max_slices", Int.self)
+        if let schema = text("schema"), !schema.isEmpty {
+            guard let value = JSONValue.parse(schema) else {
+                throw LabError.badRequest(code: "invalid_schema", message: "`schema` is not valid JSON")
+            }
+            self.schema = value
+        }
+        format = text("format")
+    }
+
+    /// The constraint asked for (`schema` or `format: "json"`), checked: an unsupported keyword or
+    /// a schema over 64 KB is a 400 before any work.
+    func constraint() throws -> OutputConstraint? {
+        try OutputConstraint.checked(schema: schema, anyObject: try format.map { format in
+            guard ["json", "json_object"].contains(format.lowercased()) else {
+                throw LabError.badRequest(code: "invalid_request", message: "`format` must be json (or give `schema`)")
+            }
+            return true
+        } ?? false)
     }
 
     /// Every image string in order, checked against the configured count (a volume's files

@@ -52,6 +52,9 @@ struct PredictResponse: Encodable, Sendable {
     var volume: VolumeSummary?
     /// The record's id of this analysis (`GET /api/analyses/{id}`); absent with `--no-record`.
     var analysisID: String?
+    /// Under `schema` or `format: "json"`: the answer parsed, or `json_error` saying why not.
+    var json: JSONValue?
+    var jsonError: String?
 
     init(result: GenerationResult, info: EngineInfo, isDemo: Bool, boxes: [AnswerBox], queueMs: Double, totalMs: Double) {
         let summary = result.summary
@@ -69,7 +72,8 @@ struct PredictResponse: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case answer, reasoning, boxes, model, demo, usage, timings, disclaimer, volume
-        case finishReason = "finish_reason", analysisID = "analysis_id"
+        case json
+        case finishReason = "finish_reason", analysisID = "analysis_id", jsonError = "json_error"
     }
 }
 
