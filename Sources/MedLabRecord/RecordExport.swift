@@ -53,6 +53,9 @@ public enum RecordExport {
 }
 
 extension RecordExport {
+    /// `2026-12-02T13:05:32.123Z`: the record's own form of a time, as every JSON answer gives it.
+    public static func timestamp(_ date: Date) -> String { RecordRows.timestamp(date) }
+
     /// `2026-12-02 13:05:32Z`, for one-line listings.
     public static func shortTime(_ date: Date) -> String {
         String(RecordRows.timestamp(date).prefix(19)).replacingOccurrences(of: "T", with: " ") + "Z"

@@ -62,6 +62,8 @@ struct Ask: AsyncParsableCommand {
 
     @OptionGroup(title: "The lab record") var recordOptions: RecordOptions
 
+    @OptionGroup(title: "Structured output") var schemaOptions: SchemaOptions
+
     func run() async throws {
         let paths = volume ? try ImageInput.expandFolders(image) : image
         let inputs = try paths.map { try ImageInput.load(path: $0) }
@@ -74,7 +76,7 @@ struct Ask: AsyncParsableCommand {
         let loadSeconds = Date().timeIntervalSince(loadStart)
         var analysis = Analysis(question: question, context: context, system: system, maxNewTokens: maxNewTokens,
                                 sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
-                                ignoreEndOfSequence: ignoreEOS, raw: raw)
+                                ignoreEndOfSequence: ignoreEOS, raw: raw, constraint: try schemaOptions.constraint())
         analysis.input = volume
             ? .volume(VolumeRequest(studies: inputs.map(\.study), packing: packing.packing, window: window.choice, maxSlices: maxSlices,
                                     sourceSHA256: inputs.map(\.sha256)))
@@ -127,6 +129,11 @@ struct Ask: AsyncParsableCommand {
                                    totalSeconds: total, firstTokenSeconds: firstToken,
                                    prepared: prepared, volume: volumeReport)
             report.analysisID = analysisID
+            if analysis.constraint != nil {
+                let structured = StructuredAnswer(result)
+                report.json = structured.json
+                report.jsonError = structured.error
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
@@ -185,6 +192,9 @@ struct AskReport: Encodable {
     var disclaimer = MedInference.Disclaimer.english
     /// The record's id of this analysis; absent with `--no-record`.
     var analysisID: String?
+    /// Under `--schema` / `--format json`: the answer parsed, or why not.
+    var json: JSONValue?
+    var jsonError: String?
 
     init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
          firstTokenSeconds: Double?, prepared: PreparedAnalysis, volume: Volume? = nil) {
@@ -208,7 +218,8 @@ struct AskReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case answer, reasoning, boxes, model, projector, backend, demo, usage, timings, disclaimer, volume
-        case finishReason = "finish_reason", gpuLayers = "gpu_layers", analysisID = "analysis_id"
+        case json
+        case finishReason = "finish_reason", gpuLayers = "gpu_layers", analysisID = "analysis_id", jsonError = "json_error"
     }
 }
 

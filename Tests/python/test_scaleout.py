@@ -32,8 +32,10 @@ class LlamaServer:
     """One real llama-server (tiny Gemma 3, with its projector unless `vision` is false, two slots)
     on a fixed loopback port."""
 
-    def __init__(self, vision=True):
+    def __init__(self, vision=True, special=True):
         self.vision = vision
+        # --special keeps MedGemma's reasoning markers; llama-server's JSON parsing under a schema refuses them.
+        self.special = special
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
@@ -47,7 +49,7 @@ class LlamaServer:
         self.process = subprocess.Popen(
             [LLAMA_SERVER, "-m", os.path.join(MODELS, "tiny-gemma3.gguf"), *projector,
              "--host", "127.0.0.1", "--port", str(self.port), "-np", "2", "-c", "4096", "-t", "1",
-             "--no-webui", "--special", "--metrics"],
+             "--no-webui", *(["--special"] if self.special else []), "--metrics"],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -5,6 +5,9 @@ import { initImages, restoreView } from "./images.js";
 import { initAsk, showAnalysis, normaliseBoxes } from "./ask.js";
 import { initHistory } from "./history.js";
 import { initStatus } from "./status.js";
+import { initCompare } from "./compare.js";
+import { initRegression } from "./regression.js";
+import { initViews } from "./views.js";
 import { state } from "./state.js";
 
 /** An analysis reopened from the History panel; the image, mark and window too when this page asked it. */
@@ -21,5 +24,8 @@ initLanguage();
 initImages();
 initAsk();
 initHistory(restore);
+initCompare();
+initRegression();
+initViews();
 initStatus();
 document.body.dataset.ready = "1";

@@ -48,7 +48,16 @@ public enum JSONGrammar {
             throw InferenceError.badRequest("the schema cannot be turned into a grammar: \(message)")
         }
         defer { free(text) }
-        return String(cString: text)
+        return compact(String(cString: text))
+    }
+
+    /// The converter lets up to two line breaks and twenty tabs or spaces stand between JSON
+    /// tokens; a small model then spends its budget on indentation (seen: 120 tokens of tabs).
+    /// One optional space is all JSON needs.
+    static func compact(_ grammar: String) -> String {
+        grammar.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasPrefix("space ::=") ? #"space ::= | " ""# : String(line)
+        }.joined(separator: "\n")
     }
 
     private static func walk(_ schema: [String: Any], at path: String) throws {
@@ -56,6 +65,10 @@ public enum JSONGrammar {
             guard keywords.contains(key) else {
                 throw InferenceError.badRequest("the schema keyword `\(key)` (at \(path)) is not supported; supported: "
                     + keywords.sorted().joined(separator: ", "))
+            }
+            // llama.cpp's grammar bounds integers only; a bound it would not keep is refused, not ignored.
+            if ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(key), schema["type"] as? String != "integer" {
+                throw InferenceError.badRequest("`\(key)` (at \(path)) is enforced on integers only: give the property \"type\": \"integer\", or drop the bound")
             }
             switch key {
             case "properties", "$defs", "definitions":

@@ -157,23 +157,28 @@ final class LlamaContext: @unchecked Sendable {
 }
 
 /// A llama.cpp sampler chain: greedy at temperature 0, otherwise top-p + temperature + seed;
-/// with a grammar first, which masks every token the grammar does not allow next.
+/// with a grammar, only tokens the grammar allows next.
+///
+/// The grammar is consulted the way llama.cpp's own common sampler does it: the token the chain
+/// picks is checked alone first, and only when the grammar refuses it is the grammar applied to
+/// all 262,144 candidates. Most steps of a JSON answer pass the cheap check.
 final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
-    /// A plain argmax is enough (no grammar to consult or advance).
+    private let grammar: UnsafeMutablePointer<llama_sampler>?
     private let greedy: Bool
 
-    init(_ options: SamplingOptions, grammar: String? = nil, vocab: OpaquePointer? = nil) throws {
-        pointer = llama_sampler_chain_init(llama_sampler_chain_default_params())
-        greedy = options.temperature <= 0 && grammar == nil
-        if let grammar, let vocab {
-            guard let constrained = llama_sampler_init_grammar(vocab, grammar, "root") else {
-                llama_sampler_free(pointer)
+    init(_ options: SamplingOptions, grammar text: String? = nil, vocab: OpaquePointer? = nil) throws {
+        if let text, let vocab {
+            guard let constrained = llama_sampler_init_grammar(vocab, text, "root") else {
                 throw InferenceError.badRequest("llama.cpp could not parse the grammar made from the schema")
             }
-            llama_sampler_chain_add(pointer, constrained)
+            grammar = constrained
+        } else {
+            grammar = nil
         }
-        if options.temperature <= 0 {
+        pointer = llama_sampler_chain_init(llama_sampler_chain_default_params())
+        greedy = options.temperature <= 0
+        if greedy {
             llama_sampler_chain_add(pointer, llama_sampler_init_greedy())
         } else {
             if options.topP < 1 { llama_sampler_chain_add(pointer, llama_sampler_init_top_p(Float(options.topP), 1)) }
@@ -182,16 +187,49 @@ final class Sampler {
         }
     }
 
-    deinit { llama_sampler_free(pointer) }
+    deinit {
+        llama_sampler_free(pointer)
+        if let grammar { llama_sampler_free(grammar) }
+    }
 
     /// Samples from the logits at `index` of the last batch (-1: its last output) and records the choice.
     func sample(_ context: LlamaContext, index: Int32) -> llama_token {
-        guard greedy, let logits = llama_get_logits_ith(context.pointer, index) else {
+        guard let logits = llama_get_logits_ith(context.pointer, index) else {
             return llama_sampler_sample(pointer, context.pointer, index)
         }
+        let count = context.model.vocabularySize
         // Greedy is an argmax: llama_sampler_sample would first copy Gemma's 262,144 logits into a
         // candidate array, about 1 ms a token on the H200 host, paid once per sequence per step.
-        return Self.argmax(UnsafeBufferPointer(start: logits, count: context.model.vocabularySize))
+        let first = greedy ? Self.argmax(UnsafeBufferPointer(start: logits, count: count)) : llama_sampler_sample(pointer, context.pointer, index)
+        guard let grammar else { return first }
+        if allowed(first, logit: logits[Int(first)], by: grammar) {
+            llama_sampler_accept(grammar, first)
+            return first
+        }
+        var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: logits[$0], p: 0) }
+        let chosen: llama_token = candidates.withUnsafeMutableBufferPointer { buffer in
+            var array = llama_token_data_array(data: buffer.baseAddress, size: count, selected: -1, sorted: false)
+            llama_sampler_apply(grammar, &array)
+            if greedy {
+                var best = 0
+                for i in 0..<array.size where array.data[i].logit > array.data[best].logit { best = i }
+                return array.data[best].id
+            }
+            llama_sampler_apply(pointer, &array)
+            return array.selected >= 0 ? array.data[Int(array.selected)].id : array.data[0].id
+        }
+        llama_sampler_accept(grammar, chosen)
+        return chosen
+    }
+
+    /// Whether the grammar lets `token` come next (it leaves its logit finite).
+    private func allowed(_ token: llama_token, logit: Float, by grammar: UnsafeMutablePointer<llama_sampler>) -> Bool {
+        var single = llama_token_data(id: token, logit: logit, p: 0)
+        return withUnsafeMutablePointer(to: &single) { data in
+            var array = llama_token_data_array(data: data, size: 1, selected: -1, sorted: false)
+            llama_sampler_apply(grammar, &array)
+            return array.data[0].logit.isFinite
+        }
     }
 
     /// Index of the first largest value, as llama.cpp's greedy sampler picks it (NaN never wins;

@@ -123,7 +123,7 @@ struct ExperimentController {
             id = e.id
             kind = e.kind
             name = e.name
-            createdAt = RecordExport.shortTime(e.createdAt)
+            createdAt = RecordExport.timestamp(e.createdAt)
             modelFile = e.modelFile
             modelSHA256 = e.modelSHA256
             passRate = e.passRate

@@ -23,6 +23,8 @@ struct BatchAnswer: Sendable {
     var model: String
     var tokensIn: Int
     var tokensOut: Int
+    /// Under a schema: the answer parsed, or why not.
+    var structured: StructuredAnswer?
     /// What the record keeps of an in-process or pool answer: the analysis as prepared and run.
     var run: (analysis: Analysis, prepared: PreparedAnalysis, result: GenerationResult, info: EngineInfo)?
 }
@@ -46,6 +48,8 @@ struct EngineAnswerer: BatchAnswerer {
     let ignoreEOS: Bool
     /// Most slices of a volume (`--series`) to show.
     var maxSlices = VolumeRecipe.defaultSliceCount
+    /// `--schema`: the answer's form.
+    var constraint: OutputConstraint?
 
     init(engine: any InferenceEngine, window: WindowChoice, maxNewTokens: Int, ignoreEOS: Bool) async {
         let info = await engine.info
@@ -59,7 +63,8 @@ struct EngineAnswerer: BatchAnswerer {
     }
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
-        var analysis = Analysis(question: question, context: context, maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS)
+        var analysis = Analysis(question: question, context: context, maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS,
+                                constraint: constraint)
         if image.isVolume {
             analysis.input = .volume(VolumeRequest(studies: image.studies, window: window, maxSlices: maxSlices,
                                                    sourceSHA256: image.bytes.map(RecordedAnalysis.sha256)))
@@ -75,7 +80,7 @@ struct EngineAnswerer: BatchAnswerer {
         }
         return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: model,
                            tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut,
-                           run: (analysis, prepared, result, info))
+                           structured: constraint.map { _ in StructuredAnswer(result) }, run: (analysis, prepared, result, info))
     }
 }
 
@@ -87,6 +92,8 @@ struct RemoteAnswerer: BatchAnswerer {
     let window: String?
     let maxNewTokens: Int
     var maxSlices: Int?
+    /// Sent as the server's `schema` / `format` field.
+    var constraint: OutputConstraint?
     let attempts = 6
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
@@ -100,6 +107,11 @@ struct RemoteAnswerer: BatchAnswerer {
         }
         if let context { body["context"] = context }
         if let window { body["window"] = window }
+        switch constraint {
+        case .jsonObject?: body["format"] = "json"
+        case .jsonSchema(let text)?: body["schema"] = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        case nil: break
+        }
         var request = URLRequest(url: server.appendingPathComponent("api/predict"))
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -111,7 +123,15 @@ struct RemoteAnswerer: BatchAnswerer {
             let (data, response) = try await URLSession.shared.data(for: request)
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            if status == 200 { return Self.parse(object) }
+            if status == 200 {
+                var answer = Self.parse(object)
+                if constraint != nil {
+                    // The server parsed it already; its verdict travels in `json` / `json_error`.
+                    let json = (object["json"]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }.flatMap { JSONValue.parse(String(decoding: $0, as: UTF8.self)) }
+                    answer.structured = StructuredAnswer(json: json, error: object["json_error"] as? String ?? (json == nil ? "the server returned no JSON object" : nil))
+                }
+                return answer
+            }
             let message = ((object["error"] as? [String: Any])?["message"] as? String) ?? String(decoding: data.prefix(300), as: UTF8.self)
             guard status == 429 || status == 503, attempt < attempts else {
                 throw BatchError("server answered \(status): \(message)")

@@ -75,6 +75,8 @@ struct Batch: AsyncParsableCommand {
 
     @OptionGroup(title: "The lab record") var recordOptions: RecordOptions
 
+    @OptionGroup(title: "Structured output: each row gets `fields`, and --csv a column per property") var schemaOptions: SchemaOptions
+
     func run() async throws {
         let allQuestions = try loadQuestions()
         guard !allQuestions.isEmpty else { throw ValidationError("give at least one question with -q or --questions") }
@@ -86,8 +88,9 @@ struct Batch: AsyncParsableCommand {
         let outputURL = URL(fileURLWithPath: output)
         if !resume { try? FileManager.default.removeItem(at: outputURL) }
         let doneKeys = Set(JSONLWriter.existingRows(at: outputURL).map(\.key))
+        let constraint = try schemaOptions.constraint()
         let params = "max_new_tokens=\(maxNewTokens);window=\(window.text);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
-            + (series ? ";series=1;max_slices=\(maxSlices)" : "")
+            + (series ? ";series=1;max_slices=\(maxSlices)" : "") + (constraint.map { ";schema=\(Self.constraintKey($0))" } ?? "")
         let studies = series ? BatchStudy.series(files) : BatchStudy.singles(files)
         let remoteURLs = try server.flatMap(URL.init(string:)).map { [$0] } ?? (backendOptions.isEnabled ? backendOptions.endpoints().map(\.url) : [])
         let recording = recordOptions.session(remoteURLs: remoteURLs)
@@ -101,13 +104,14 @@ struct Batch: AsyncParsableCommand {
             guard let url = URL(string: server) else { throw ValidationError("--server is not a URL: \(server)") }
             answerer = RemoteAnswerer(server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
                                       window: window.choice == .fileDefault ? nil : window.text, maxNewTokens: maxNewTokens,
-                                      maxSlices: series ? maxSlices : nil)
+                                      maxSlices: series ? maxSlices : nil, constraint: constraint)
         } else if backendOptions.isEnabled {
             // The pool routes each row to its least-loaded server; keep every slot of the pool busy.
             let pool = try await backendOptions.makePool()
             concurrency = self.concurrency ?? pool.slots
             var engineAnswerer = await EngineAnswerer(engine: pool, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
             engineAnswerer.maxSlices = maxSlices
+            engineAnswerer.constraint = constraint
             answerer = engineAnswerer
         } else {
             var options = modelOptions.engineOptions
@@ -117,6 +121,7 @@ struct Batch: AsyncParsableCommand {
             let engine = try await LlamaEngine.load(modelFiles, options: options)
             var engineAnswerer = await EngineAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
             engineAnswerer.maxSlices = maxSlices
+            engineAnswerer.constraint = constraint
             answerer = engineAnswerer
         }
         let writer = try JSONLWriter(url: outputURL)
@@ -195,6 +200,11 @@ struct Batch: AsyncParsableCommand {
             row.model = result.model
             row.tokensIn = result.tokensIn
             row.tokensOut = result.tokensOut
+            if let structured = result.structured {
+                row.fields = structured.json
+                // A row whose answer is not the object asked for is an error row, with the reason.
+                if let reason = structured.error { row.error = reason }
+            }
         } catch {
             row.error = "\(error)"
         }
@@ -215,6 +225,14 @@ struct Batch: AsyncParsableCommand {
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
         }
         return all
+    }
+
+    /// What identifies a constraint in the resume key.
+    static func constraintKey(_ constraint: OutputConstraint) -> String {
+        switch constraint {
+        case .jsonObject: "json"
+        case .jsonSchema(let text): String(sha256(Data(text.utf8)).prefix(12))
+        }
     }
 
     static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }

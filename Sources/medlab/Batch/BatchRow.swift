@@ -1,5 +1,6 @@
 import Foundation
 import MedImaging
+import MedInference
 
 /// One line of the batch output: the article's fields plus what an analysis needs.
 struct BatchRow: Codable, Sendable {
@@ -19,10 +20,13 @@ struct BatchRow: Codable, Sendable {
     var params: String
     /// The row's entry in the lab record (`medlab record show ID`); absent with `--no-record`.
     var analysisID: String?
+    /// Under `--schema`: the answer as a JSON object (`null` when it is not one; `error` says why).
+    var fields: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case filename, question, answer, timestamp, model, reasoning, boxes, error, params
         case inferenceTimeSec = "inference_time_sec", imageSHA256 = "image_sha256"
+        case fields
         case tokensIn = "tokens_in", tokensOut = "tokens_out", analysisID = "analysis_id"
     }
 
@@ -43,6 +47,7 @@ struct BatchRow: Codable, Sendable {
         try c.encode(error, forKey: .error)
         try c.encode(params, forKey: .params)
         try c.encode(analysisID, forKey: .analysisID)
+        if let fields { try c.encode(fields, forKey: .fields) }
     }
 
     /// The resume key: a rerun skips rows whose key is already in the output.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MedInference
 
 /// `medlab export`: a batch JSONL as CSV for spreadsheets.
 struct Export: AsyncParsableCommand {
@@ -24,15 +25,28 @@ enum CSVExport {
     static let columns = ["filename", "question", "answer", "inference_time_sec", "timestamp", "image_sha256", "model",
                           "tokens_in", "tokens_out", "reasoning", "boxes", "error"]
 
+    /// The usual columns, then one per top-level property of the rows' `fields` (in name order;
+    /// strings as they are, other values as JSON text).
     static func write(rows: [BatchRow], to url: URL) throws {
-        var text = "\u{FEFF}" + columns.joined(separator: ",") + "\r\n"
+        let properties = Set(rows.flatMap { row -> [String] in
+            if case .object(let object)? = row.fields { Array(object.keys) } else { [] }
+        }).sorted()
+        var text = "\u{FEFF}" + (columns + properties).map(quote).joined(separator: ",") + "\r\n"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for row in rows {
             let boxes = row.boxes.isEmpty ? "" : String(decoding: try encoder.encode(row.boxes), as: UTF8.self)
-            let fields = [row.filename, row.question, row.answer, String(row.inferenceTimeSec), row.timestamp,
+            var fields = [row.filename, row.question, row.answer, String(row.inferenceTimeSec), row.timestamp,
                           row.imageSHA256 ?? "", row.model ?? "", row.tokensIn.map(String.init) ?? "",
                           row.tokensOut.map(String.init) ?? "", row.reasoning ?? "", boxes, row.error ?? ""]
+            let object: [String: JSONValue] = if case .object(let o)? = row.fields { o } else { [:] }
+            for property in properties {
+                switch object[property] {
+                case nil, .null?: fields.append("")
+                case .string(let value)?: fields.append(value)
+                case let value?: fields.append(value.description)
+                }
+            }
             text += fields.map(quote).joined(separator: ",") + "\r\n"
         }
         try Data(text.utf8).write(to: url, options: .atomic)
