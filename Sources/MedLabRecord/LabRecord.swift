@@ -139,6 +139,11 @@ public final class LabRecord: Sendable {
         }
     }
 
+    /// Copies the write-ahead log into the file (on a clean stop), never waiting for other processes.
+    public func checkpoint() throws {
+        try wrap { _ = try pool.writeWithoutTransaction { db in try db.checkpoint(.passive) } }
+    }
+
     /// `PRAGMA integrity_check`'s answer (`ok` for a sound file).
     public func integrityCheck() throws -> String {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "" }

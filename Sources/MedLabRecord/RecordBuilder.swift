@@ -12,7 +12,9 @@ extension RecordedAnalysis {
         let sampling = analysis.sampling
         let params = RecordedParams(maxNewTokens: analysis.maxNewTokens, temperature: sampling.temperature, topP: sampling.topP,
                                     seed: sampling.seed, stop: analysis.stop.isEmpty ? nil : analysis.stop,
-                                    ignoreEOS: analysis.ignoreEndOfSequence ? true : nil)
+                                    ignoreEOS: analysis.ignoreEndOfSequence ? true : nil, constraint: analysis.constraint.map {
+                                        if case .jsonSchema(let schema) = $0 { schema } else { "json" }
+                                    })
         var question = analysis.question, context = analysis.context
         var images: [RecordedImage] = []
         let letterboxes = prepared?.letterboxes ?? []
@@ -67,6 +69,7 @@ extension RecordedAnalysis {
                         pixels: pixels.map { RecordedBox.Pixels(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) })
         }
         finishReason = summary.finishReason
+        if params.constraint != nil { fields = StructuredAnswer(result).json }
         usage = RecordedUsage(promptTokens: summary.tokensIn, imageTokens: summary.imageTokensIn, completionTokens: summary.tokensOut)
         timings = RecordedTimings(queueMs: queueMs, imageMs: summary.imageEncodeMs, prefillMs: summary.prefillMs,
                                   decodeMs: summary.decodeMs, totalMs: totalMs)

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MedInference
 
 /// Maps `RecordedAnalysis` to the `analysis` and `analysis_image` rows and back; nested parts
 /// (boxes, params, engine, timings, usage) are JSON text columns.
@@ -31,13 +32,13 @@ enum RecordRows {
         try db.execute(sql: """
             INSERT INTO analysis (id, created_at, source, run_id, status, question, context, system, answer, reasoning, boxes,
                 params, model_name, model_file, model_path, model_sha256, projector_file, projector_path, projector_sha256,
-                engine, timings, usage, finish_reason, error_code, error_message)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                engine, timings, usage, finish_reason, error_code, error_message, fields)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [
                 a.id, timestamp(a.createdAt), a.source, a.runID, a.status, a.question, a.context, a.system, a.answer, a.reasoning,
                 try json(a.boxes), try json(a.params), a.model.name, a.model.file, modelPath, a.model.sha256,
                 a.model.projectorFile, projectorPath, a.model.projectorSHA256, try json(a.engine), try json(a.timings),
-                try json(a.usage), a.finishReason, a.error?.code, a.error?.message,
+                try json(a.usage), a.finishReason, a.error?.code, a.error?.message, try a.fields.map(json),
             ])
         for (position, image) in a.images.enumerated() {
             try db.execute(sql: """
@@ -72,6 +73,7 @@ enum RecordRows {
         a.usage = try value(RecordedUsage.self, row["usage"]) ?? RecordedUsage()
         a.finishReason = row["finish_reason"]
         if let code: String = row["error_code"] { a.error = RecordedError(code: code, message: row["error_message"] ?? "") }
+        a.fields = try value(JSONValue.self, row["fields"])
         return a
     }
 }

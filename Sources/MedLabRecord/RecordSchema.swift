@@ -102,6 +102,10 @@ enum RecordSchema {
                 CREATE INDEX experiment_kind_name ON experiment(kind, name, created_at);
                 """)
         }
+        // Structured output: the answer's object under a schema.
+        migrator.registerMigration("v4-fields") { db in
+            try db.execute(sql: "ALTER TABLE analysis ADD COLUMN fields TEXT")
+        }
         return migrator
     }
 }

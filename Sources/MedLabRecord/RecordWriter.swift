@@ -123,9 +123,10 @@ public final class RecordWriter: Sendable {
     /// Failed writes so far, and the last failure's message.
     public var health: (errors: Int, lastError: String?) { state.withLock { ($0.errors, $0.lastError) } }
 
-    /// Writes what is queued, then stops.
+    /// Writes what is queued, then stops (folding the write-ahead log in when no one else writes).
     public func close() async {
         continuation.finish()
         await task.value
+        try? record.checkpoint()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MedInference
 
 /// One analysis as the record keeps it: what was asked, about which images (by hash, never by
 /// patient), with which model and settings, and what came back — or the error that came instead.
@@ -29,6 +30,8 @@ public struct RecordedAnalysis: Codable, Sendable, Equatable {
     public var usage: RecordedUsage
     public var finishReason: String?
     public var error: RecordedError?
+    /// Under a schema (`params.constraint`): the answer's object.
+    public var fields: JSONValue?
 
     public init(id: String = RecordedAnalysis.newID(), createdAt: Date = Date(), source: String, runID: String? = nil,
                 question: String, context: String? = nil, system: String? = nil, images: [RecordedImage] = [],
@@ -60,7 +63,7 @@ public struct RecordedAnalysis: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, source, status, question, context, system, answer, reasoning, boxes, images, params, model, engine, timings, usage, error
+        case id, source, status, question, context, system, answer, reasoning, boxes, images, params, model, engine, timings, usage, error, fields
         case createdAt = "created_at", runID = "run_id", finishReason = "finish_reason"
     }
 
@@ -90,6 +93,7 @@ public struct RecordedAnalysis: Codable, Sendable, Equatable {
         usage = try c.decode(RecordedUsage.self, forKey: .usage)
         finishReason = try c.decodeIfPresent(String.self, forKey: .finishReason)
         error = try c.decodeIfPresent(RecordedError.self, forKey: .error)
+        fields = try c.decodeIfPresent(JSONValue.self, forKey: .fields)
     }
 
     /// Every key is written (absent values as `null`), so exports have fixed columns.
@@ -114,6 +118,7 @@ public struct RecordedAnalysis: Codable, Sendable, Equatable {
         try c.encode(usage, forKey: .usage)
         try c.encode(finishReason, forKey: .finishReason)
         try c.encode(error, forKey: .error)
+        try c.encode(fields, forKey: .fields)
     }
 }
 
@@ -203,9 +208,11 @@ public struct RecordedParams: Codable, Sendable, Equatable {
     public var seed: UInt32?
     public var stop: [String]?
     public var ignoreEOS: Bool?
+    /// The output constraint: `json` (any object) or the JSON Schema's text.
+    public var constraint: String?
 
     public init(maxNewTokens: Int? = nil, temperature: Double? = nil, topP: Double? = nil, topK: Int? = nil,
-                seed: UInt32? = nil, stop: [String]? = nil, ignoreEOS: Bool? = nil) {
+                seed: UInt32? = nil, stop: [String]? = nil, ignoreEOS: Bool? = nil, constraint: String? = nil) {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
         self.topP = topP
@@ -213,10 +220,11 @@ public struct RecordedParams: Codable, Sendable, Equatable {
         self.seed = seed
         self.stop = stop
         self.ignoreEOS = ignoreEOS
+        self.constraint = constraint
     }
 
     enum CodingKeys: String, CodingKey {
-        case temperature, seed, stop
+        case temperature, seed, stop, constraint
         case maxNewTokens = "max_new_tokens", topP = "top_p", topK = "top_k", ignoreEOS = "ignore_eos"
     }
 }

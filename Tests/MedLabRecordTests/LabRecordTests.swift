@@ -29,7 +29,7 @@ struct LabRecordTests {
 
     @Test func anEmptyFileGetsEveryMigrationInWALMode() throws {
         let record = try LabRecord(path: path())
-        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments"])
+        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields"])
         let mode = try record.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         #expect(try record.integrityCheck() == "ok")
@@ -43,7 +43,7 @@ struct LabRecordTests {
         try queue.close()
 
         let record = try LabRecord(path: path())
-        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments"])
+        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields"])
         let found = try record.list(RecordFilter(text: "effusion"))
         #expect(found.analyses.map(\.question) == ["old pleural effusion question"])
     }

@@ -148,3 +148,16 @@ def test_a_remote_llama_server_answers_under_the_schema_too():
             lab.stop()
     finally:
         server.kill()
+
+
+def test_the_record_keeps_the_fields_and_the_schema(tmp_path):
+    server = Server("--demo", "--record", str(tmp_path / "lab.sqlite"))
+    try:
+        answer = requests.post(server.url + "/api/predict", json={"question": PROMPTS[0], "schema": SCHEMAS[0], "max_new_tokens": 120},
+                               timeout=300).json()
+        entry = requests.get(f"{server.url}/api/analyses/{answer['analysis_id']}").json()
+        assert entry["fields"] == answer["json"] and json.loads(entry["params"]["constraint"]) == SCHEMAS[0]
+        plain = requests.post(server.url + "/api/predict", json={"question": "Hello", "max_new_tokens": 4}, timeout=300).json()
+        assert requests.get(f"{server.url}/api/analyses/{plain['analysis_id']}").json()["fields"] is None
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@
 import { predictStream, dataURL, windowField, setApiKey } from "./api.js";
 import { EXAMPLES, REGION_EXAMPLES, t, language, onLanguageChange } from "./i18n.js";
 import { errorText, onImagesChange, setBoxesFor } from "./images.js";
+import { fieldsOn, fieldsSchema, showFieldsResult } from "./fields.js";
 import { refreshHistory } from "./history.js";
 import { renderMarkdown, splitReasoning } from "./markdown.js";
 import { showRecord } from "./record.js";
@@ -129,7 +130,13 @@ function setAnswerState(key) {
 }
 
 function showAnswer(answer, reasoning) {
-  $("answer").innerHTML = renderMarkdown(answer);
+  if (shown && shown.fields) {
+    // An answer as JSON fields: the JSON text as it came, not read as Markdown.
+    const pre = document.createElement("pre");
+    pre.className = "answer-json";
+    pre.textContent = answer;
+    $("answer").replaceChildren(...(answer ? [pre] : []));
+  } else $("answer").innerHTML = renderMarkdown(answer);
   $("reasoning-box").hidden = !reasoning;
   $("reasoning").textContent = reasoning || "";
 }
@@ -142,13 +149,25 @@ async function ask(event) {
   const question = $("question").value.trim();
   if (!entries.length) { showError(t("errNoImage")); return; }
   if (!question) { showError(t("errNoQuestion")); $("question").focus(); return; }
+  // The fields' schema: an error stays inline in the editor and nothing is sent.
+  const fields = fieldsOn() ? fieldsSchema(true) : null;
+  if (fields && fields.error) return;
   setApiKey($("api-key").value);
   const active = entries[entries.length - 1];
   const payload = await buildPayload(entries);
+  if (fields) payload.schema = fields.schema;
   controller = new AbortController();
   setBusy(true);
   $("answer-box").hidden = false;
   $("answer-box").scrollIntoView({ block: "nearest", behavior: "smooth" });
+  shown = {
+    question, context: payload.context || "", images: entries.map((e) => e.name), entryId: active.id,
+    region: active.region || null, window: { ...active.window }, slice: active.slice, frame: active.frame,
+    thumb: active.thumb, time: new Date().toISOString(), response: null, stopped: false,
+    settings: { max_new_tokens: payload.max_new_tokens, temperature: payload.temperature, system: payload.system },
+    fields: fields ? fields.names : undefined, schema: fields ? fields.schema : undefined,
+  };
+  showFieldsResult(null);
   showAnswer("", "");
   $("stats").textContent = "";
   $("disclaimer").textContent = "";
@@ -157,12 +176,6 @@ async function ask(event) {
   setBoxesFor(active, []);
   let raw = "";
   let streamedReasoning = "";
-  shown = {
-    question, context: payload.context || "", images: entries.map((e) => e.name), entryId: active.id,
-    region: active.region || null, window: { ...active.window }, slice: active.slice, frame: active.frame,
-    thumb: active.thumb, time: new Date().toISOString(), response: null, stopped: false,
-    settings: { max_new_tokens: payload.max_new_tokens, temperature: payload.temperature, system: payload.system },
-  };
   try {
     const final = await predictStream(payload, {
       signal: controller.signal,
@@ -224,6 +237,7 @@ function finish(active, final) {
   const answer = typeof final.answer === "string" ? final.answer : "";
   const split = splitReasoning(answer);
   showAnswer(split.answer, final.reasoning || split.reasoning);
+  showFieldsResult(shown);
   $("disclaimer").textContent = disclaimerText(final);
   renderStats(final);
   const boxes = normaliseBoxes(final.boxes, active);
@@ -267,6 +281,7 @@ function showResult(item) {
   const response = item.response || {};
   const split = splitReasoning(response.answer || "");
   showAnswer(split.answer, response.reasoning || split.reasoning);
+  showFieldsResult(item);
   $("disclaimer").textContent = disclaimerText(response);
   if (item.response && item.response.usage) renderStats(item.response); else $("stats").textContent = "";
   setAnswerState(item.failed ? "stateFailed" : item.stopped ? "stateStopped" : "stateDone");
@@ -303,6 +318,12 @@ function markdown(item) {
     `**${t("mdImages")}:** ${item.images.join(", ")}`, "", `## ${t("mdQuestion")}`, "", item.question, ""];
   if (item.context) lines.push(`## ${t("mdContext")}`, "", item.context, "");
   lines.push(`## ${t("mdAnswer")}`, "", splitReasoning(r.answer || "").answer, "");
+  if (item.fields && r.json && typeof r.json === "object") {
+    const cell = (v) => (Array.isArray(v) ? v.join(", ") : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)).replace(/\|/g, "\\|");
+    lines.push(`## ${t("mdFields")}`, "", `| ${t("fieldsColField")} | ${t("fieldsColValue")} |`, "|---|---|",
+      ...Object.entries(r.json).map(([k, v]) => `| ${cell(k)} | ${cell(v)} |`), "");
+  }
+  if (r.json_error) lines.push(`> ${t("fieldsJsonError", { message: r.json_error })}`, "");
   if (r.reasoning) lines.push(`## ${t("mdReasoning")}`, "", r.reasoning, "");
   if (Array.isArray(r.boxes) && r.boxes.length) lines.push("```json", JSON.stringify(r.boxes, null, 2), "```", "");
   const model = typeof r.model === "string" ? r.model : r.model && (r.model.name || r.model.id);

@@ -3,6 +3,7 @@
 import { initLanguage } from "./i18n.js";
 import { initImages, restoreView } from "./images.js";
 import { initAsk, showAnalysis, normaliseBoxes } from "./ask.js";
+import { initFields } from "./fields.js";
 import { initHistory } from "./history.js";
 import { initStatus } from "./status.js";
 import { initCompare } from "./compare.js";
@@ -22,6 +23,7 @@ function restore(analysis, item) {
 
 initLanguage();
 initImages();
+initFields();
 initAsk();
 initHistory(restore);
 initCompare();

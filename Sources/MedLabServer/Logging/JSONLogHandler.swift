@@ -28,7 +28,8 @@ public struct JSONLogHandler: LogHandler {
             object[key] = Self.plain(value)
         }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        FileHandle.standardError.write(data + Data("\n".utf8))
+        // A full disk must not stop the server: a log line that cannot be written is dropped.
+        try? FileHandle.standardError.write(contentsOf: data + Data("\n".utf8))
     }
 
     private static func plain(_ value: Logger.MetadataValue) -> Any {

@@ -149,7 +149,9 @@ enum OpenAPIDocument {
                 "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295}, "stream": {"type": "boolean"},
                 "volume": {"description": "treat the images as one volume (Google's CT recipe): true/auto, ct, grey, or false",
                   "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["auto", "ct", "grey"]}]},
-                "max_slices": {"type": "integer", "minimum": 2, "description": "most slices of a volume to show (default: 85, or what the context holds)"}}},
+                "max_slices": {"type": "integer", "minimum": 2, "description": "most slices of a volume to show (default: 85, or what the context holds)"},
+                "schema": {"type": "object", "description": "a JSON Schema the answer must follow (grammar-constrained; docs/structured-output.md lists the keywords)"},
+                "format": {"type": "string", "enum": ["json"], "description": "json: the answer is any JSON object"}}},
               "VolumeSummary": {"type": "object", "required": ["packing", "slices_shown", "slices_total", "slice_numbers"], "properties": {
                 "packing": {"type": "string", "enum": ["ct", "grey"]}, "slices_shown": {"type": "integer"}, "slices_total": {"type": "integer"},
                 "slice_numbers": {"type": "array", "items": {"type": "integer"}}, "note": {"type": "string"}}},
@@ -168,7 +170,9 @@ enum OpenAPIDocument {
                     "properties": {"queue_ms": {"type": "number"}, "image_ms": {"type": "number"}, "prefill_ms": {"type": "number"},
                       "decode_ms": {"type": "number"}, "tokens_per_s": {"type": "number"}, "total_ms": {"type": "number"}}},
                   "disclaimer": {"type": "string"}, "volume": {"$ref": "#/components/schemas/VolumeSummary"},
-                  "analysis_id": {"type": "string", "description": "the lab record's id (GET /api/analyses/{id}); absent with --no-record"}}},
+                  "analysis_id": {"type": "string", "description": "the lab record's id (GET /api/analyses/{id}); absent with --no-record"},
+                  "json": {"type": "object", "description": "under schema or format: the answer parsed"},
+                  "json_error": {"type": "string", "description": "under schema or format: why there is no json (e.g. the answer reached max_new_tokens)"}}},
               "AnalysisPage": {"type": "object", "required": ["analyses", "next_cursor"], "properties": {
                 "analyses": {"type": "array", "items": {"$ref": "#/components/schemas/Analysis"}},
                 "next_cursor": {"type": "string", "nullable": true}}},
@@ -192,7 +196,8 @@ enum OpenAPIDocument {
                       "offset_y": {"type": "integer"}}}}}},
                   "params": {"type": "object", "properties": {"max_new_tokens": {"type": "integer"}, "temperature": {"type": "number"},
                     "top_p": {"type": "number"}, "top_k": {"type": "integer"}, "seed": {"type": "integer"},
-                    "stop": {"type": "array", "items": {"type": "string"}}, "ignore_eos": {"type": "boolean"}}},
+                    "stop": {"type": "array", "items": {"type": "string"}}, "ignore_eos": {"type": "boolean"},
+                    "constraint": {"type": "string", "description": "json, or the JSON Schema the answer followed"}}},
                   "model": {"type": "object", "required": ["name", "file", "sha256"], "properties": {"name": {"type": "string"},
                     "file": {"type": "string", "nullable": true, "description": "null for a remote model"},
                     "sha256": {"type": "string", "nullable": true, "description": "null until computed, in the background, once per file"},
@@ -204,6 +209,7 @@ enum OpenAPIDocument {
                   "usage": {"type": "object", "properties": {"prompt_tokens": {"type": "integer"}, "image_tokens": {"type": "integer"},
                     "completion_tokens": {"type": "integer"}}},
                   "finish_reason": {"type": "string", "nullable": true},
+                  "fields": {"type": "object", "nullable": true, "description": "under a schema (params.constraint): the answer's object"},
                   "error": {"type": "object", "nullable": true, "required": ["code", "message"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}}}}},
               "CompareRequest": {"type": "object", "required": ["images", "questions"], "properties": {
@@ -277,7 +283,10 @@ enum OpenAPIDocument {
                 "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "top_p": {"type": "number", "minimum": 0, "maximum": 1},
                 "seed": {"type": "integer", "minimum": 0, "maximum": 4294967295},
                 "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-                "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}}}},
+                "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+                "response_format": {"type": "object", "required": ["type"], "properties": {
+                  "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]}, "schema": {"type": "object"},
+                  "json_schema": {"type": "object", "properties": {"name": {"type": "string"}, "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}},
               "ChatCompletion": {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"], "properties": {
                 "id": {"type": "string"}, "object": {"type": "string", "enum": ["chat.completion"]}, "created": {"type": "integer"},
                 "model": {"type": "string"}, "disclaimer": {"type": "string"},
