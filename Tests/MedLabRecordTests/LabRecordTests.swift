@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import MedInference
 @testable import MedLabRecord
 
 /// The record on real SQLite files in a temporary folder: migrations, search, paging, export, checksums.
@@ -39,13 +40,26 @@ struct LabRecordTests {
         // A record written before search existed: only the first migration, one row in it.
         let queue = try DatabaseQueue(path: path())
         try RecordSchema.migrator.migrate(queue, upTo: "v1-analyses")
-        try queue.write { db in try RecordRows.insert(Self.entry("old pleural effusion question"), modelPath: nil, projectorPath: nil, into: db) }
+        // A row as the first schema wrote it (raw SQL: today's insert names later columns).
+        try queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO analysis (id, created_at, source, status, question, answer, boxes, params, model_name, engine, timings, usage)
+                VALUES ('old1', '2026-11-01T10:00:00.000Z', 'api', 'ok', 'old pleural effusion question', 'small', '[]', '{}', 'm.gguf',
+                        '{"kind": "in_process", "backend": "cpu"}', '{}', '{}')
+                """)
+        }
         try queue.close()
 
         let record = try LabRecord(path: path())
         #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields"])
         let found = try record.list(RecordFilter(text: "effusion"))
         #expect(found.analyses.map(\.question) == ["old pleural effusion question"])
+        #expect(found.analyses.first?.fields == nil)
+        // New rows of every later column go into the upgraded file.
+        var constrained = Self.entry("new fields question")
+        constrained.fields = .object(["effusion": .bool(true)])
+        try record.save(constrained)
+        #expect(try record.analysis(id: constrained.id)?.fields == .object(["effusion": .bool(true)]))
     }
 
     @Test func savedEntriesComeBackEqual() throws {
