@@ -36,4 +36,16 @@ struct ArgmaxTests {
             #expect(argmax(values) == reference(values))
         }
     }
+
+    /// The candidates a refused greedy token is re-chosen from: exactly the k largest logits.
+    @Test func topKIsTheKLargest() {
+        var generator = SystemRandomNumberGenerator()
+        for size in [10, 64, 1000, 262_144] {
+            let values = (0..<size).map { _ in Float.random(in: -20...20, using: &generator) }
+            let top = values.withUnsafeBufferPointer { Sampler.top(64, of: $0) }
+            let expected = Set(values.enumerated().sorted { $0.element > $1.element }.prefix(64).map(\.offset))
+            #expect(Set(top.map { Int($0.id) }) == expected)
+            #expect(top.allSatisfy { values[Int($0.id)] == $0.logit })
+        }
+    }
 }

@@ -206,6 +206,12 @@ final class Sampler {
             llama_sampler_accept(grammar, first)
             return first
         }
+        // Greedy needs only the best allowed token: when one of the 64 likeliest is allowed, it is
+        // that one, and the grammar has looked at 64 candidates instead of 262,144.
+        if greedy, let best = bestAllowed(among: Self.top(64, of: UnsafeBufferPointer(start: logits, count: count)), by: grammar) {
+            llama_sampler_accept(grammar, best)
+            return best
+        }
         var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: logits[$0], p: 0) }
         let chosen: llama_token = candidates.withUnsafeMutableBufferPointer { buffer in
             var array = llama_token_data_array(data: buffer.baseAddress, size: count, selected: -1, sorted: false)
@@ -220,6 +226,44 @@ final class Sampler {
         }
         llama_sampler_accept(grammar, chosen)
         return chosen
+    }
+
+    /// The likeliest of `candidates` that the grammar allows next, if any.
+    private func bestAllowed(among candidates: [llama_token_data], by grammar: UnsafeMutablePointer<llama_sampler>) -> llama_token? {
+        var copy = candidates
+        return copy.withUnsafeMutableBufferPointer { buffer -> llama_token? in
+            var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
+            llama_sampler_apply(grammar, &array)
+            var best: llama_token_data?
+            for i in 0..<array.size where array.data[i].logit.isFinite && array.data[i].logit > (best?.logit ?? -.infinity) {
+                best = array.data[i]
+            }
+            return best?.id
+        }
+    }
+
+    /// The `k` largest logits with their token ids, in no particular order.
+    static func top(_ k: Int, of logits: UnsafeBufferPointer<Float>) -> [llama_token_data] {
+        var kept: [llama_token_data] = []
+        kept.reserveCapacity(k)
+        var floor = -Float.infinity, floorIndex = 0
+        for (index, logit) in logits.enumerated() where kept.count < k || logit > floor {
+            let item = llama_token_data(id: llama_token(index), logit: logit, p: 0)
+            if kept.count < k {
+                kept.append(item)
+                if kept.count == k { (floorIndex, floor) = Self.minimum(kept) }
+            } else {
+                kept[floorIndex] = item
+                (floorIndex, floor) = Self.minimum(kept)
+            }
+        }
+        return kept
+    }
+
+    private static func minimum(_ items: [llama_token_data]) -> (Int, Float) {
+        var index = 0
+        for i in items.indices where items[i].logit < items[index].logit { index = i }
+        return (index, items[index].logit)
     }
 
     /// Whether the grammar lets `token` come next (it leaves its logit finite).
