@@ -118,7 +118,6 @@ let package = Package(
                 // `medlab pull` speaks the Hugging Face Hub's protocol.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             linkerSettings: llamaLinker
         ),

@@ -101,8 +101,9 @@ public struct CompareGrid: Codable, Sendable {
 }
 
 /// The model line every report carries, and the JSON settings reports are written with.
-enum ReportModel {
-    static let encoder: JSONEncoder = {
+public enum ReportModel {
+    /// Reports: sorted keys, indented, slashes as written (grid.json, report.json, the record's copy).
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder

@@ -162,6 +162,3 @@ public struct ExperimentError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-extension Duration {
-    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
-}

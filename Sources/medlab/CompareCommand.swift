@@ -57,7 +57,7 @@ struct Compare: AsyncParsableCommand {
         }
         await checksums?.value
         await recording.close()
-        let text = String(decoding: try JSONEncoder.report.encode(grid), as: UTF8.self) + "\n"
+        let text = String(decoding: try ReportModel.encoder.encode(grid), as: UTF8.self) + "\n"
         if let json { try ExperimentEngine.write(text, to: json) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
         if let report { try ExperimentEngine.write(ExperimentHTML.grid(grid), to: report) }
         let failed = grid.cells.filter { $0.error != nil }.count
@@ -65,11 +65,3 @@ struct Compare: AsyncParsableCommand {
     }
 }
 
-extension JSONEncoder {
-    /// Reports: sorted keys, indented, slashes as written.
-    static var report: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-}

@@ -48,7 +48,7 @@ struct Regress: AsyncParsableCommand {
         }
         await checksums?.value
         await recording.close()
-        let text = String(decoding: try JSONEncoder.report.encode(result), as: UTF8.self) + "\n"
+        let text = String(decoding: try ReportModel.encoder.encode(result), as: UTF8.self) + "\n"
         if let json { try ExperimentEngine.write(text, to: json) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
         if let report { try ExperimentEngine.write(ExperimentHTML.regression(result), to: report) }
         FileHandle.standardError.write(Data(String(format: "%@: %d of %d passed (%.0f%%)%@\n", result.set, result.passed, result.cases.count,

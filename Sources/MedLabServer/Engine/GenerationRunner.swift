@@ -91,6 +91,3 @@ struct GenerationRunner: Sendable {
     }
 }
 
-extension Duration {
-    var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
-}

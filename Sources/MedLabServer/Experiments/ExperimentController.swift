@@ -38,10 +38,7 @@ struct ExperimentController {
     }
 
     private func runner(source: String) async throws -> ExperimentRunner {
-        guard services.recording.record != nil else {
-            throw LabError.unavailable(code: "record_off", message: "experiments are kept in the lab record, which is off (--no-record)",
-                                       retryAfter: nil)
-        }
+        _ = try await services.readyRecord()  // experiments live in the record
         let (engine, info, _) = try await services.host.ready()
         return ExperimentRunner(engine: QueuedEngine(engine: engine, runner: services.runner), recording: services.recording,
                                 source: source, concurrency: max(1, min(info.parallel, services.configuration.concurrentGenerations)))
@@ -190,12 +187,5 @@ struct ExperimentController {
         return try JSONResponse.make(["runs": stored.map(Summary.init)])
     }
 
-    private func readyRecord() async throws -> LabRecord {
-        guard let record = services.recording.record else {
-            throw LabError.unavailable(code: "record_off", message: "experiments are kept in the lab record, which is off (--no-record)",
-                                       retryAfter: nil)
-        }
-        await services.recording.settled()
-        return record
-    }
+    private func readyRecord() async throws -> LabRecord { try await services.readyRecord() }
 }

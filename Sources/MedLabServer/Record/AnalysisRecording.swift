@@ -12,6 +12,18 @@ extension LabServices {
         request.headers[RecordHeaders.client]?.lowercased() == "page" ? "page" : fallback
     }
 
+    /// The record, once every write queued before this request is done; 503 when it is off or unreadable.
+    func readyRecord() async throws -> LabRecord {
+        guard let record = recording.record else {
+            let health = recording.health
+            throw LabError.unavailable(code: "record_off", message: health.status == "off"
+                ? "the record is off (the server was started with --no-record)"
+                : "the record cannot be opened: \(health.message ?? "unknown error")", retryAfter: nil)
+        }
+        await recording.settled()
+        return record
+    }
+
     /// Keeps a finished analysis.
     func recordAnswer(_ analysis: Analysis, prepared: PreparedAnalysis, id: String, source: String, info: EngineInfo,
                       result: GenerationResult, queueMs: Double, totalMs: Double) {

@@ -57,17 +57,7 @@ struct RecordController {
         }
     }
 
-    /// The record, once every write queued before this request is done.
-    private func readyRecord() async throws -> LabRecord {
-        guard let record = services.recording.record else {
-            let health = services.recording.health
-            throw LabError.unavailable(code: "record_off", message: health.status == "off"
-                ? "the record is off (the server was started with --no-record)"
-                : "the record cannot be opened: \(health.message ?? "unknown error")", retryAfter: nil)
-        }
-        await services.recording.settled()
-        return record
-    }
+    private func readyRecord() async throws -> LabRecord { try await services.readyRecord() }
 
     private func analysis(_ id: String) async throws -> RecordedAnalysis {
         let record = try await readyRecord()

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Crypto
 import Foundation
 import MedImaging
 import MedInference
@@ -235,5 +234,5 @@ struct Batch: AsyncParsableCommand {
         }
     }
 
-    static func sha256(_ data: Data) -> String { SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined() }
+    static func sha256(_ data: Data) -> String { RecordedAnalysis.sha256(data) }
 }

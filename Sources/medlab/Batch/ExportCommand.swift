@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MedInference
+import MedLabRecord
 
 /// `medlab export`: a batch JSONL as CSV for spreadsheets.
 struct Export: AsyncParsableCommand {
@@ -52,8 +53,5 @@ enum CSVExport {
         try Data(text.utf8).write(to: url, options: .atomic)
     }
 
-    private static func quote(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    private static func quote(_ field: String) -> String { RecordExport.csvField(field) }
 }

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
+import MedLabRecord
 import NIOCore
 #if canImport(Glibc)
 import Glibc
@@ -101,13 +101,7 @@ struct FileDownload {
         }
     }
 
-    static func sha256(of url: URL) throws -> String {
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 8 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
-    }
+    static func sha256(of url: URL) throws -> String { try FileChecksums.sha256(ofFile: url) }
 }
 
 /// The server did not resume where we are: the next attempt starts from zero.
