@@ -13,7 +13,7 @@ clang -O1 -g -c "$ROOT/Sources/CJPEG/cjpeg_shim.c" -I "$ROOT/Sources/CJPEG/inclu
 sed -e '/^import MedImaging$/d' "$ROOT/bench/imaging/fuzz/main.swift" > "$WORK/build/FuzzEntry.swift"
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name MedImagingFuzz \
     $(find "$ROOT/Sources/MedImaging" -name '*.swift') "$WORK/build/FuzzEntry.swift" \
-    -I "$ROOT/Sources/CZlib" -I "$ROOT/Sources/CPNG" -I "$ROOT/Sources/COpenJPEG" -I "$ROOT/Sources/CCharLS" \
+    -I "$ROOT/Sources/CLabZlib" -I "$ROOT/Sources/CPNG" -I "$ROOT/Sources/COpenJPEG" -I "$ROOT/Sources/CCharLS" \
     -I "$WORK/build/CJPEG" "$WORK/build/cjpeg_shim.o" -ljpeg -lpng16 -lz -lopenjp2 -lcharls \
     -o "$WORK/build/fuzz"
 PY="$ROOT/.venv/bin/python"
