@@ -114,14 +114,15 @@ struct BackendOptions: ParsableArguments {
         }
     }
 
-    /// The pool, health checks started (the first check is done when this returns).
-    func makePool(local: (engine: any InferenceEngine, slots: Int)? = nil) async throws -> EnginePool {
+    /// The pool, first health check done; later checks run in the background unless the caller
+    /// runs `monitorHealth()` itself (`serve`, as a service of its group).
+    func makePool(local: (engine: any InferenceEngine, slots: Int)? = nil, periodicChecks: Bool = true) async throws -> EnginePool {
         var interval = healthInterval
         if let backendsFile, let fileInterval = try? PoolConfiguration.load(path: backendsFile).healthInterval { interval = fileInterval }
         var members = try endpoints().map { EnginePool.Member(RemoteEngine(endpoint: $0)) }
         if let local { members.append(EnginePool.Member(engine: local.engine, slots: local.slots)) }
         let pool = EnginePool(members: members, healthInterval: interval)
-        await pool.startHealthChecks()
+        if periodicChecks { await pool.startHealthChecks() } else { await pool.checkHealth() }
         return pool
     }
 }

@@ -100,8 +100,11 @@ struct Serve: AsyncParsableCommand {
         let app = try buildApplication(host: host, configuration: config, metrics: metrics, queue: queue, recording: recording,
                                        logger: logger)
         // The drain comes last so it is shut down first (see ShutdownDrain).
+        var services: [any Service] = [app]
+        if let pool { services.append(PoolHealthService(pool: pool)) }
+        services.append(ShutdownDrain(queue: queue, grace: shutdownGrace, logger: logger))
         let group = ServiceGroup(configuration: .init(
-            services: [app, ShutdownDrain(queue: queue, grace: shutdownGrace, logger: logger)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         // A generation cancelled at the end of the grace period stops at its next token; wait for it,
@@ -135,7 +138,7 @@ struct Serve: AsyncParsableCommand {
             let engine = try await LlamaEngine.load(try modelOptions.files(), options: modelOptions.engineOptions)
             local = (engine, modelOptions.parallel)
         }
-        let pool = try await backendOptions.makePool(local: local)
+        let pool = try await backendOptions.makePool(local: local, periodicChecks: false)
         for status in pool.statuses {
             logger.info("backend", metadata: ["backend": "\(status.name)", "kind": "\(status.kind)", "state": "\(status.state.rawValue)",
                                               "slots": "\(status.slots)", "vision": "\(status.vision.map(String.init) ?? "unknown")"])

@@ -71,13 +71,13 @@ class Server:
     def health(self):
         return requests.get(self.url + "/api/health", timeout=5).json()
 
-    def wait_idle(self, timeout):
+    def wait_idle(self, timeout, poll=0.05):
         """Seconds until no request is generating, or None if it stays busy past `timeout`."""
         start = time.time()
         while time.time() - start < timeout:
             if self.health()["queue"]["running"] == 0:
                 return time.time() - start
-            time.sleep(0.05)
+            time.sleep(poll)
         return None
 
     def log(self):

@@ -8,6 +8,13 @@ public protocol InferenceEngine: Sendable {
     /// Streams the answer to one request; the stream finishes with `.finished(summary)`.
     /// Terminating the stream (or cancelling the consuming task) stops decoding promptly.
     func generate(_ request: GenerationRequest) -> AnswerStream
+
+    /// Returns once nothing is waiting or being decoded in this process, or after `timeout`;
+    /// shutdown calls it so the process never exits while a decode is running on another thread.
+    func waitUntilIdle(timeout: Duration) async
+
+    /// Each backend's state, load and latency, for engines that route to several (a pool).
+    var backendStatuses: [BackendStatus]? { get }
 }
 
 /// The events of one generation, in order: text deltas, then exactly one `.finished`.
@@ -24,6 +31,11 @@ public enum GenerationEvent: Sendable, Equatable {
 }
 
 extension InferenceEngine {
+    /// Engines without threads of their own (remote servers) have nothing to wait for.
+    public func waitUntilIdle(timeout: Duration) async {}
+
+    public var backendStatuses: [BackendStatus]? { nil }
+
     /// Runs a request to the end and returns the whole answer.
     public func answer(_ request: GenerationRequest) async throws -> GenerationResult {
         var summary: GenerationSummary?

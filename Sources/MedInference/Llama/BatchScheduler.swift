@@ -39,6 +39,9 @@ final class BatchScheduler: @unchecked Sendable {
     /// True only while the thread waits for work: nothing is being prefilled or decoded.
     private let waitingForWork = Atomic<Bool>(true)
 
+    /// Signalled each time the scheduler runs out of work.
+    let idle = ConditionSignal()
+
     /// Whether no request is waiting, being prefilled or being decoded.
     var isIdle: Bool { waitingForWork.load(ordering: .acquiring) && pending.withLock { $0.isEmpty } }
 
@@ -51,6 +54,7 @@ final class BatchScheduler: @unchecked Sendable {
         while true {
             if active.isEmpty, pending.withLock({ $0.isEmpty }) {
                 waitingForWork.store(true, ordering: .releasing)
+                idle.signal()
                 wake.wait()
             }
             waitingForWork.store(false, ordering: .releasing)

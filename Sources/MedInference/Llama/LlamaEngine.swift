@@ -60,4 +60,9 @@ public final class LlamaEngine: InferenceEngine {
 
     /// Whether nothing is waiting, being prefilled or being decoded (shutdown waits for this).
     public var isIdle: Bool { scheduler.isIdle }
+
+    public func waitUntilIdle(timeout: Duration) async {
+        let scheduler = self.scheduler
+        _ = await scheduler.idle.wait(until: { scheduler.isIdle }, timeout: timeout)
+    }
 }

@@ -74,6 +74,13 @@ public final class EnginePool: InferenceEngine {
     /// Requests the whole pool takes at once.
     public var slots: Int { members.reduce(0) { $0 + $1.slots } }
 
+    public var backendStatuses: [BackendStatus]? { statuses }
+
+    /// Waits for the in-process members (remote ones have no threads here).
+    public func waitUntilIdle(timeout: Duration) async {
+        for member in members where member.remote == nil { await member.engine.waitUntilIdle(timeout: timeout) }
+    }
+
     /// Each member's state, load and latency, in configuration order.
     public var statuses: [BackendStatus] {
         let kinds = members.map { $0.remote.map { $0.kind.rawValue } ?? "in-process" }
@@ -132,6 +139,16 @@ public final class EnginePool: InferenceEngine {
             }
         }
         checker.withLock { $0?.cancel(); $0 = task }
+    }
+
+    /// Checks every `healthInterval` seconds until the calling task is cancelled: the server runs
+    /// this as a service of its group, so the checks stop with it.
+    public func monitorHealth() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(healthInterval * 1000)))
+            if Task.isCancelled { return }
+            await checkHealth()
+        }
     }
 
     /// Ends the periodic checks (states stay as they were last seen).

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import MedInference
 import NIOCore
 import Synchronization
 
@@ -22,10 +23,8 @@ public struct LabRequestContext: RequestContext {
     /// Hummingbird keeps a half-closed connection open and does not cancel handlers, so a
     /// handler that waits minutes for the model would otherwise keep the engine busy for nobody.
     func cancellingOnDisconnect<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let task = Task { try await body() }
         let watcher = try? await channel.pipeline.handler(type: ClientDisconnectWatcher.self).get()
-        watcher?.onDisconnect { task.cancel() }
-        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+        return try await withExternalCancellation(register: { cancel in watcher?.onDisconnect(cancel) }, body)
     }
 }
 

@@ -64,11 +64,7 @@ public actor EngineHost {
     /// the next token), at most `timeout`. Shutdown calls it so the process never exits while
     /// llama.cpp's threads are still inside a decode.
     public func waitUntilIdle(timeout: Duration) async {
-        guard let engine = engine as? LlamaEngine else { return }
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline, !engine.isIdle {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await engine?.waitUntilIdle(timeout: timeout)
     }
 
     /// What is loaded and where it runs. Remote engines are asked again each time: what they can do

@@ -1,9 +1,11 @@
 import Foundation
+import MedInference
+import Synchronization
 
 /// A bounded, first-come-first-served gate in front of the engine.
 ///
-/// The in-process engine decodes one request at a time; without a bound a burst of clients would
-/// pile up unseen and all time out. Here at most `slots` run, at most `maxWaiting` wait, and the
+/// The engine decodes a fixed number of requests at once (its slots); without a bound a burst of
+/// clients would pile up unseen and all time out. Here at most `slots` run, at most `maxWaiting` wait, and the
 /// next one is refused at once with 429 and an estimate of when to retry.
 public actor GenerationQueue {
     private let slots: Int
@@ -17,6 +19,9 @@ public actor GenerationQueue {
     /// Cancels each running request, for the end of the shutdown grace period.
     private var cancellers: [UInt64: @Sendable () -> Void] = [:]
     private let onChange: @Sendable (_ running: Int, _ waiting: Int) -> Void
+    /// Mirrors `isIdle` for waiters outside the actor; `idle` is signalled on every change.
+    private let idleNow = IdleFlag()
+    private let idle = ConditionSignal()
 
     public init(slots: Int, maxWaiting: Int, onChange: @escaping @Sendable (Int, Int) -> Void = { _, _ in }) {
         self.slots = max(1, slots)
@@ -40,15 +45,19 @@ public actor GenerationQueue {
         let start = ContinuousClock.now
         nextID += 1
         let id = nextID
-        // A child task, so shutdown can cancel it from outside.
-        let task = Task { try await body() }
-        cancellers[id] = { task.cancel() }
         defer {
             cancellers[id] = nil
             averageSeconds = averageSeconds * 0.7 + start.duration(to: .now).milliseconds / 1000 * 0.3
             release()
         }
-        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+        // A child task that shutdown can cancel from outside (`cancelRunning`).
+        return try await withExternalCancellation(register: { cancel in self.cancellers[id] = cancel }, body)
+    }
+
+    /// Returns whether the queue became idle within `timeout` (nothing running or waiting).
+    public nonisolated func waitUntilIdle(timeout: Duration) async -> Bool {
+        let flag = idleNow
+        return await idle.wait(until: { flag.value.load(ordering: .acquiring) }, timeout: timeout)
     }
 
     /// Cancels every running request (the grace period after SIGTERM is over).
@@ -111,5 +120,14 @@ public actor GenerationQueue {
         report()
     }
 
-    private func report() { onChange(running, waiting.count) }
+    private func report() {
+        onChange(running, waiting.count)
+        idleNow.value.store(isIdle, ordering: .releasing)
+        idle.signal()
+    }
+}
+
+/// The queue's idle state, readable without hopping onto the actor.
+private final class IdleFlag: Sendable {
+    let value = Atomic<Bool>(true)
 }

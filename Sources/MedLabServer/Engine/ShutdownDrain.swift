@@ -24,11 +24,8 @@ public struct ShutdownDrain: Service {
         try? await gracefulShutdown()
         await queue.drain()
         logger.info("shutting down: no new requests", metadata: ["grace_s": "\(grace)"])
-        let deadline = ContinuousClock.now + .milliseconds(Int(grace * 1000))
-        while await !queue.isIdle, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        if await !queue.isIdle {
+        let finished = await queue.waitUntilIdle(timeout: .milliseconds(Int(grace * 1000)))
+        if !finished, await !queue.isIdle {
             logger.warning("grace period over: cancelling running generations")
             await queue.cancelRunning()
         }

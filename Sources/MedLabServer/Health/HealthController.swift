@@ -69,8 +69,7 @@ struct HealthController {
         let isDemo = await host.isDemo
         var message = await host.message
         if isDemo { message = LabPrompt.demoNotice }
-        let pool = await host.engine as? EnginePool
-        let backends = pool?.statuses
+        let backends = await host.engine?.backendStatuses
         // A pool whose every engine is down cannot answer: not ready, and say why.
         let poolDown = backends.map { !$0.isEmpty && $0.allSatisfy { $0.state == .down } } ?? false
         if poolDown, message == nil { message = "no inference backend is up; requests answer 503 until one passes a health check" }
