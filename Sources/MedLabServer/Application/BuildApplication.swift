@@ -19,7 +19,7 @@ public func buildApplication(host: EngineHost, configuration: LabServerConfigura
     let queue = queue ?? GenerationQueue(configuration: configuration, metrics: metrics)
     let services = LabServices(
         host: host, runner: GenerationRunner(host: host, queue: queue, metrics: metrics, timeout: configuration.requestTimeout),
-        images: ImagePreparer(maxPixels: configuration.maxImagePixels), metrics: metrics, configuration: configuration,
+        images: ImagePreparer(maxPixels: configuration.maxImagePixels), decoding: DecodeExecutor(), metrics: metrics, configuration: configuration,
         recording: recording)
     let router = buildRouter(services: services)
     return Application(

@@ -11,6 +11,8 @@ struct LabServices: Sendable {
     let host: EngineHost
     let runner: GenerationRunner
     let images: ImagePreparer
+    /// Where decoding runs, off the cooperative pool.
+    let decoding: DecodeExecutor
     let metrics: LabMetrics
     let configuration: LabServerConfiguration
     /// Where analyses are kept (`RecordSession.off` with `--no-record`).
@@ -37,8 +39,9 @@ struct LabServices: Sendable {
     }
 
     /// Decodes every image string of a request (413/415/400 on bad input) with the client's choices.
-    func analysisImages(_ encoded: [String], options: ImageOptions, field: String) throws -> [AnalysisImage] {
-        try encoded.enumerated().map { index, text in
+    func analysisImages(_ encoded: [String], options: ImageOptions, field: String) async throws -> [AnalysisImage] {
+        let images = self.images
+        return try await decoding.run { try encoded.enumerated().map { index, text in
             let name = encoded.count == 1 ? field : "\(field)[\(index)]"
             let bytes = try ImagePayload.bytes(from: text, field: name)
             do {
@@ -48,35 +51,44 @@ struct LabServices: Sendable {
             } catch let error as ImagingError {
                 throw LabError.from(error, field: name)
             }
-        }
+        } }
     }
 
     /// Decodes one image for the page's preview.
-    func preview(_ encoded: String, options: ImageOptions, field: String) throws -> PreparedImage {
-        let bytes = try ImagePayload.bytes(from: encoded, field: field)
-        do {
-            return try images.preview(bytes, options: options)
-        } catch let error as ImagingError {
-            throw LabError.from(error, field: field)
+    func preview(_ encoded: String, options: ImageOptions, field: String) async throws -> PreparedImage {
+        let images = self.images
+        return try await decoding.run {
+            let bytes = try ImagePayload.bytes(from: encoded, field: field)
+            do {
+                return try images.preview(bytes, options: options)
+            } catch let error as ImagingError {
+                throw LabError.from(error, field: field)
+            }
         }
     }
 
     /// Decodes the files of a volume request (the slices are sampled by `AnalysisProcessor`), with each file's hash.
-    func volumeStudies(_ encoded: [String], field: String) throws -> (studies: [DecodedStudy], sha256: [String]) {
-        let files = try encoded.enumerated().map { index, text in
-            let name = encoded.count == 1 ? field : "\(field)[\(index)]"
-            return (name: name, bytes: try ImagePayload.bytes(from: text, field: name))
+    func volumeStudies(_ encoded: [String], field: String) async throws -> (studies: [DecodedStudy], sha256: [String]) {
+        let images = self.images
+        return try await decoding.run {
+            let files = try encoded.enumerated().map { index, text in
+                let name = encoded.count == 1 ? field : "\(field)[\(index)]"
+                return (name: name, bytes: try ImagePayload.bytes(from: text, field: name))
+            }
+            return (try images.volumeStudies(files), files.map { RecordedAnalysis.sha256($0.bytes) })
         }
-        return (try images.volumeStudies(files), files.map { RecordedAnalysis.sha256($0.bytes) })
     }
 
-    /// Runs the one input processor; imaging errors (a frame that does not exist, a volume of
-    /// one slice, mismatched slice sizes) become 4xx naming `field`.
-    func prepare(_ analysis: Analysis, side: Int, field: String) throws -> PreparedAnalysis {
-        do {
-            return try AnalysisProcessor.prepare(analysis, side: side)
-        } catch let error as ImagingError {
-            throw LabError.from(error, field: field)
+    /// Runs the one input processor (windowing, volume sampling, letterbox: CPU work, so on the
+    /// decode executor); imaging errors (a frame that does not exist, a volume of one slice,
+    /// mismatched slice sizes) become 4xx naming `field`.
+    func prepare(_ analysis: Analysis, side: Int, field: String) async throws -> PreparedAnalysis {
+        try await decoding.run {
+            do {
+                return try AnalysisProcessor.prepare(analysis, side: side)
+            } catch let error as ImagingError {
+                throw LabError.from(error, field: field)
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ struct ChatCompletionsController {
         let started = ContinuousClock.now
         let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
         let (engine, info, _) = try await services.host.ready()
-        let (analysis, imageCount, textBytes) = try translate(input, info: info)
+        let (analysis, imageCount, textBytes) = try await translate(input, info: info)
         let analysisID = RecordedAnalysis.newID(), source = services.source(of: request, fallback: "openai")
         let services = self.services
         let failed = { @Sendable (error: any Error, prepared: PreparedAnalysis?) in
@@ -39,7 +39,7 @@ struct ChatCompletionsController {
         var prepared: PreparedAnalysis?
         do {
             try LabPrompt.checkFits(imageCount: imageCount, textBytes: textBytes, maxNewTokens: analysis.maxNewTokens, info: info)
-            let ready = try services.prepare(analysis, side: info.imageSize ?? 896, field: "messages")
+            let ready = try await services.prepare(analysis, side: info.imageSize ?? 896, field: "messages")
             prepared = ready
             let finished = { @Sendable (result: GenerationResult, queueMs: Double) in
                 services.recordAnswer(analysis, prepared: ready, id: analysisID, source: source, info: info, result: result,
@@ -113,7 +113,7 @@ struct ChatCompletionsController {
     /// system role); images must be inline `data:` URIs. One user message of images then text is
     /// the article API's question about images (the same prompt, byte for byte); anything else
     /// keeps the client's layout of turns.
-    private func translate(_ input: ChatCompletionRequest, info: EngineInfo) throws -> (Analysis, images: Int, textBytes: Int) {
+    private func translate(_ input: ChatCompletionRequest, info: EngineInfo) async throws -> (Analysis, images: Int, textBytes: Int) {
         guard !input.messages.isEmpty else {
             throw LabError.badRequest(code: "invalid_request", message: "`messages` must hold at least one message")
         }
@@ -139,7 +139,7 @@ struct ChatCompletionsController {
                         guard imageCount <= services.configuration.maxImages else {
                             throw LabError.tooLarge("more than \(services.configuration.maxImages) images in one request")
                         }
-                        parts.append(.image(try services.analysisImages([url], options: ImageOptions(), field: field)[0]))
+                        parts.append(.image(try await services.analysisImages([url], options: ImageOptions(), field: field)[0]))
                     default:
                         throw LabError.badRequest(code: "invalid_request", message: "content part type `\(piece.type.prefix(40))` is not supported")
                     }

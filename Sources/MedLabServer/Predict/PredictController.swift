@@ -42,15 +42,15 @@ struct PredictController {
         let maxNewTokens = analysis.maxNewTokens
         var volumeNote: String?
         if input.isVolume {
-            let (volume, note) = try volumeRequest(input, encoded: encoded, field: field, textBytes: textBytes,
+            let (volume, note) = try await volumeRequest(input, encoded: encoded, field: field, textBytes: textBytes,
                                                    maxNewTokens: maxNewTokens, info: info)
             analysis.input = .volume(volume)
             volumeNote = note
         } else {
             try LabPrompt.checkFits(imageCount: encoded.count, textBytes: textBytes, maxNewTokens: maxNewTokens, info: info)
-            analysis.input = .images(try services.analysisImages(encoded, options: input.imageOptions, field: field))
+            analysis.input = .images(try await services.analysisImages(encoded, options: input.imageOptions, field: field))
         }
-        let prepared = try services.prepare(analysis, side: info.imageSize ?? 896, field: input.isVolume ? "volume" : field)
+        let prepared = try await services.prepare(analysis, side: info.imageSize ?? 896, field: input.isVolume ? "volume" : field)
         preparedOut = prepared
         if let slices = prepared.volume {
             try LabPrompt.checkFits(imageCount: slices.images.count,
@@ -89,7 +89,7 @@ struct PredictController {
 
     /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most).
     private func volumeRequest(_ input: PredictRequest, encoded: [String], field: String, textBytes: Int, maxNewTokens: Int,
-                               info: EngineInfo) throws -> (VolumeRequest, note: String?) {
+                               info: EngineInfo) async throws -> (VolumeRequest, note: String?) {
         guard !encoded.isEmpty else {
             throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`")
         }
@@ -101,7 +101,7 @@ struct PredictController {
         }
         let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
                                                  maxImages: services.configuration.maxImages, info: info)
-        let files = try services.volumeStudies(encoded, field: field)
+        let files = try await services.volumeStudies(encoded, field: field)
         let request = VolumeRequest(studies: files.studies, packing: input.volume?.packing, window: input.imageOptions.window,
                                     maxSlices: budget.maximum, sourceSHA256: files.sha256)
         return (request, budget.note)

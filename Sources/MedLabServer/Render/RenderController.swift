@@ -25,7 +25,7 @@ struct RenderController {
         let input = try await services.predictRequest(from: request)
         let encoded = try input.imageStrings(maxImages: 1)
         guard !encoded.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "`image` is required") }
-        let prepared = try services.preview(encoded[0], options: input.imageOptions, field: "image")
+        let prepared = try await services.preview(encoded[0], options: input.imageOptions, field: "image")
         let png = try services.images.png(prepared)
         return try JSONResponse.make(Rendered(image: "data:image/png;base64," + png.base64EncodedString(),
                                               width: prepared.model.width, height: prepared.model.height,
