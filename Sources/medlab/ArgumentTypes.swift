@@ -1,6 +1,7 @@
 import ArgumentParser
 import MedImaging
 import MedInference
+import MedLabRecord
 
 // Options with a fixed set of values are types, so the parser checks them and help lists them.
 
@@ -64,3 +65,7 @@ enum KVCacheMode: String, ExpressibleByArgument, CaseIterable {
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case json, text
 }
+
+extension Volume.Plane: ExpressibleByArgument {}
+
+extension RecordExport.Format: ExpressibleByArgument {}

@@ -18,8 +18,8 @@ struct Compare: AsyncParsableCommand {
     @Option(help: "Prior report or clinical context for every cell.")
     var context: String?
 
-    @Option(help: "Window for DICOM/NIfTI (lung, bone, C,W ...).")
-    var window: String?
+    @Option(parsing: .unconditional, help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W (e.g. -600,1500).")
+    var window: WindowArgument?
 
     @Option(name: .customLong("max-new-tokens"), help: "Most tokens per answer.")
     var maxNewTokens = 256
@@ -51,7 +51,7 @@ struct Compare: AsyncParsableCommand {
         let cells = question.count * inputs.count
         let (engine, slots, checksums) = try await ExperimentEngine.make(modelOptions, backendOptions, recording: recording, jobs: cells)
         let runner = ExperimentRunner(engine: engine, recording: recording, source: "compare", concurrency: slots)
-        let grid = await CompareGrid.run(questions: question, images: inputs, context: context, window: window,
+        let grid = await CompareGrid.run(questions: question, images: inputs, context: context, window: window?.text,
                                          params: ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature), runner: runner) { step in
             FileHandle.standardError.write(Data("\(step.done)/\(step.total) cells answered\n".utf8))
         }

@@ -27,7 +27,7 @@ struct Convert: AsyncParsableCommand {
     var slice: Int?
 
     @Option(help: "Plane for --slice: axial, coronal or sagittal (default: axial). Radiological convention.")
-    var plane = "axial"
+    var plane: Volume.Plane = .axial
 
     @Flag(name: .customLong("model-input"), help: "Letterbox into the model's square input (see --size).")
     var modelInput = false
@@ -41,9 +41,7 @@ struct Convert: AsyncParsableCommand {
     func run() async throws {
         do {
             let choice = window.choice
-            guard let volumePlane = Volume.Plane(rawValue: plane.lowercased()) else {
-                throw ImagingError.invalidArgument("plane '\(plane)' is not axial, coronal or sagittal")
-            }
+            let volumePlane = plane
             let ext = (output as NSString).pathExtension.lowercased()
             guard ["png", "jpg", "jpeg"].contains(ext) else {
                 throw ImagingError.invalidArgument("output '\(output)' must end in .png, .jpg or .jpeg")

@@ -89,11 +89,10 @@ struct Record: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "export", abstract: "Every matching analysis as JSON Lines or CSV.")
         @OptionGroup var location: Location
         @OptionGroup var filters: Filters
-        @Option(help: "jsonl or csv.") var format: String = "jsonl"
+        @Option(help: "jsonl or csv.") var format: RecordExport.Format = .jsonl
         @Option(name: [.customShort("o"), .long], help: "Write here instead of standard output.") var output: String?
 
         func run() async throws {
-            guard let format = RecordExport.Format(rawValue: format.lowercased()) else { throw ValidationError("--format must be jsonl or csv") }
             let record = try location.open()
             let handle: FileHandle
             if let output {

@@ -27,3 +27,10 @@ def test_bad_values_are_refused_by_the_parser(tmp_path):
     assert result.returncode == 64 and "'auto', 'shared' or 'separate'" in result.stderr
     result = subprocess.run([medlab_bin(), "ask", "--demo", "--packing", "sideways", "hi"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 64 and "--packing" in result.stderr
+    result = convert(tmp_path, "--plane", "oblique")
+    assert result.returncode == 64 and "'axial', 'coronal' or 'sagittal'" in result.stderr
+    result = subprocess.run([medlab_bin(), "record", "export", "--format", "xml"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 64 and "'jsonl' and 'csv'" in result.stderr
+    result = subprocess.run([medlab_bin(), "compare", "--window", "nonsense", "-q", "a", "--image", "x.png"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 64 and "--window" in result.stderr
