@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MedImaging
 import MedInference
 import MedLabRecord
@@ -112,16 +109,12 @@ struct RemoteAnswerer: BatchAnswerer {
         case .jsonSchema(let text)?: body["schema"] = try JSONSerialization.jsonObject(with: Data(text.utf8))
         case nil: break
         }
-        var request = URLRequest(url: server.appendingPathComponent("api/predict"))
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        request.timeoutInterval = 600
+        let json = try JSONSerialization.data(withJSONObject: body)
+        let url = server.appendingPathComponent("api/predict")
         var delay = 1.0
         for attempt in 1...attempts {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            let reply = try await JSONPost.send(url, json: json, apiKey: apiKey, timeout: .seconds(600))
+            let status = reply.status, data = reply.body
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             if status == 200 {
                 var answer = Self.parse(object)
@@ -136,8 +129,7 @@ struct RemoteAnswerer: BatchAnswerer {
             guard status == 429 || status == 503, attempt < attempts else {
                 throw BatchError("server answered \(status): \(message)")
             }
-            let retryAfter = ((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After")).flatMap(Double.init)
-            try await Task.sleep(for: .seconds(min(30, retryAfter ?? delay)))
+            try await Task.sleep(for: .seconds(min(30, reply.retryAfter ?? delay)))
             delay *= 2
         }
         throw BatchError("server stayed busy")
