@@ -116,6 +116,7 @@ public struct ExperimentRunner: Sendable {
         let started = ContinuousClock.now
         var analysis = Analysis(question: job.question, context: job.context, maxNewTokens: job.params.maxNewTokens,
                                 sampling: SamplingOptions(temperature: job.params.temperature, topP: job.params.topP, seed: job.params.seed))
+        analysis.constraint = job.params.constraint
         var prepared: PreparedAnalysis?
         do {
             if let unreadable = job.unreadable { throw ExperimentError(unreadable) }

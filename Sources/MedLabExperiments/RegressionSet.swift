@@ -94,7 +94,7 @@ public struct RegressionSet: Sendable {
         return expect
     }
 
-    private static func json(_ node: Node) -> JSONValue {
+    static func json(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             let plain = scalar.style == .plain
@@ -128,15 +128,21 @@ public struct ExperimentParams: Sendable, Equatable, Codable {
     public var temperature: Double
     public var topP: Double
     public var seed: UInt32
+    /// A JSON Schema every answer must follow (grammar-constrained), so cases can expect `fields`.
+    public var schema: JSONValue?
 
-    static let keys = ["max_new_tokens", "temperature", "top_p", "seed"]
+    static let keys = ["max_new_tokens", "temperature", "top_p", "seed", "schema"]
 
-    public init(maxNewTokens: Int = 256, temperature: Double = 0, topP: Double = 1, seed: UInt32 = 0) {
+    public init(maxNewTokens: Int = 256, temperature: Double = 0, topP: Double = 1, seed: UInt32 = 0, schema: JSONValue? = nil) {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
         self.topP = topP
         self.seed = seed
+        self.schema = schema
     }
+
+    /// The output constraint the schema asks for.
+    public var constraint: OutputConstraint? { schema.map { .jsonSchema($0.description) } }
 
     init(_ map: [String: Node], reader: NodeReader) throws {
         self.init()
@@ -156,10 +162,16 @@ public struct ExperimentParams: Sendable, Equatable, Codable {
             guard let value = node.int, let seed = UInt32(exactly: value) else { throw reader.error(node, "params.seed must be 0 to 4294967295") }
             self.seed = seed
         }
+        if let node = map["schema"] {
+            guard case .mapping = node else { throw reader.error(node, "params.schema must be a JSON Schema object") }
+            let schema = RegressionSet.json(node)
+            do { try JSONGrammar.check(schema.description) } catch { throw reader.error(node, "params.schema: \(error)") }
+            self.schema = schema
+        }
     }
 
     enum CodingKeys: String, CodingKey {
-        case temperature, seed
+        case temperature, seed, schema
         case maxNewTokens = "max_new_tokens", topP = "top_p"
     }
 }

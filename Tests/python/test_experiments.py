@@ -125,6 +125,8 @@ def test_regression_runs_judge_compare_and_set_exit_codes(images, tmp_path):
     ("name: x\ncases:\n  - id: a\n    images: [missing.png]\n    question: q\n", "case a: image missing.png does not exist"),
     ("cases:\n  - {id: a, question: q}\n", "name is missing"),
     ("name: x\ncases:\n  - {id: a, question: q, expect: {regex: '(['}}\n", "not a valid regular expression"),
+    ("name: x\nparams:\n  schema: {type: object, patternProperties: {a: {}}}\ncases:\n  - {id: a, question: q}\n",
+     "bad.yaml:3: params.schema:"),
 ])
 def test_a_set_that_cannot_be_used_exits_2_naming_file_case_and_field(tmp_path, text, message):
     (tmp_path / "bad.yaml").write_text(text)
@@ -165,3 +167,32 @@ def test_compare_grid_cells_equal_ask_on_the_same_inputs(images, tmp_path):
     html = (tmp_path / "grid.html").read_text()
     assert html.count("data:image/png;base64,") == 3
     assert not re.search(r"<script|<link|(src|href)=\"https?:", html)
+
+
+def test_a_set_with_a_schema_constrains_answers_and_judges_fields(images, tmp_path):
+    # Under params.schema every answer is an object of the schema; `fields` compares its values.
+    (tmp_path / "set.yaml").write_text("""\
+name: fields
+params:
+  max_new_tokens: 40
+  schema:
+    type: object
+    properties: {effusion: {type: boolean}}
+    required: [effusion]
+cases:
+  - id: says-yes
+    images: [cxr/img0.png]
+    question: Is there a pleural effusion?
+    expect: {fields: {effusion: true}}
+  - id: says-no
+    images: [cxr/img0.png]
+    question: Is there a pleural effusion?
+    expect: {fields: {effusion: false}}
+""")
+    result = medlab("regress", str(tmp_path / "set.yaml"), *TINY, "--no-record")
+    assert result.returncode == 0, result.stderr
+    cases = {c["id"]: c for c in json.loads(result.stdout)["cases"]}
+    answers = [json.loads(c["answer"]) for c in cases.values()]
+    assert answers[0] == answers[1] and isinstance(answers[0]["effusion"], bool), answers  # greedy: one answer twice
+    assert cases["says-yes"]["passed"] == answers[0]["effusion"]
+    assert cases["says-no"]["passed"] == (not answers[0]["effusion"])
