@@ -74,19 +74,24 @@ public final class RecordSession: Sendable {
         }
     }
 
-    /// The model as an entry names it: the engine's name, the local files when they are known.
+    /// The model as an entry names it: the engine's name, the local files when they are known. A
+    /// pool (`--with-local`) may have answered from a remote server, so it claims no local file.
     public func model(_ info: EngineInfo) -> (model: RecordedModel, modelPath: String?, projectorPath: String?) {
-        guard let files = files.withLock({ $0 }), info.backend != "remote" else {
+        guard let files = files.withLock({ $0 }), info.backend != "remote", info.backend != "pool" else {
             return (RecordedModel(name: info.model, file: nil, projectorFile: info.projector), nil, nil)
         }
         let name = { (path: String) in URL(fileURLWithPath: path).lastPathComponent }
         return (RecordedModel(name: info.model, file: name(files.model), projectorFile: files.projector.map(name)), files.model, files.projector)
     }
 
-    /// Where the model ran: in this process on `info.backend`, or on the remote servers.
+    /// Where the model ran: in this process on `info.backend`, on the remote servers, or on a pool
+    /// of both (`--with-local`).
     public func engine(_ info: EngineInfo) -> RecordedEngine {
-        info.backend == "remote" ? RecordedEngine(kind: "remote", backend: "remote", urls: remoteURLs)
-            : RecordedEngine(kind: "in_process", backend: info.backend)
+        switch info.backend {
+        case "remote": RecordedEngine(kind: "remote", backend: "remote", urls: remoteURLs)
+        case "pool": RecordedEngine(kind: "pool", backend: "pool", urls: remoteURLs)
+        default: RecordedEngine(kind: "in_process", backend: info.backend)
+        }
     }
 
     /// The engine as configured, for entries made without an engine's word (a batch row that failed before it ran).

@@ -18,7 +18,7 @@ public struct LabServerConfiguration: Sendable {
     public var maxImages: Int
     /// Most tokens one answer may ask for (`max_new_tokens`, `max_tokens`); MedGemma writes up to 8192.
     public var maxNewTokens: Int
-    /// Requests generating at the same time; the in-process engine serves one at a time.
+    /// Requests generating at the same time (the engine's slots: `--parallel`, or the pool's total).
     public var concurrentGenerations: Int
     /// Requests allowed to wait for a turn; one more is answered 429 with `Retry-After`.
     public var maxQueuedRequests: Int
