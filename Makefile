@@ -5,7 +5,7 @@ SWIFT ?= swift
 PY := .venv/bin/python
 QUESTION ?= The capital of France is
 
-.PHONY: setup build release run ask test test-swift test-python clean
+.PHONY: setup build release run ask test test-swift test-python lint format clean
 
 setup:
 	@./scripts/setup.sh
@@ -24,9 +24,19 @@ PYTEST_DIRS := $(wildcard Tests/python Tests/imaging_py Tests/browser)
 
 # Every test: Swift unit and end-to-end tests, then the Python tests (API clients, batch,
 # pydicom comparisons, a real headless browser) against the real binary.
-test: build
+test: lint build
 	$(SWIFT) test
 	MEDLAB_BIN=$$($(SWIFT) build --show-bin-path)/medlab $(PY) -m pytest -q $(PYTEST_DIRS)
+
+SWIFT_FILES := Sources Tests bench Package.swift
+
+# The code's one formatting (.swift-format); `make format` applies it, `make lint` (part of
+# `make test`) fails on any difference.
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(SWIFT_FILES)
+
+format:
+	$(SWIFT) format format --in-place --recursive --parallel $(SWIFT_FILES)
 
 clean:
 	rm -rf .build

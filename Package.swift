@@ -10,7 +10,7 @@ let llamaLinker: [LinkerSetting] = [
         // Run from the build folder against the cache, or from a bundle `bin/medlab` + `lib/`.
         "-Xlinker", "-rpath", "-Xlinker", llamaPrefix + "/lib",
         "-Xlinker", "-rpath", "-Xlinker", "$ORIGIN/../lib",
-        "-Xlinker", "-rpath", "-Xlinker", "$ORIGIN/lib",
+        "-Xlinker", "-rpath", "-Xlinker", "$ORIGIN/lib"
     ])
 ]
 
@@ -30,13 +30,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20")
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
         // llama.cpp's JSON-Schema-to-grammar converter is C++ (libllama-common): a C shim over it.
-        .target(name: "CLlamaGrammar", path: "Sources/CLlamaGrammar",
-                linkerSettings: llamaLinker + [.linkedLibrary("llama-common"), .linkedLibrary("stdc++")]),
+        .target(
+            name: "CLlamaGrammar", path: "Sources/CLlamaGrammar",
+            linkerSettings: llamaLinker + [.linkedLibrary("llama-common"), .linkedLibrary("stdc++")]),
         // Codec shims over Debian's -dev packages, and the imaging core (depends on nothing above it).
         // Named apart from ZIPFoundation's own `CZlib` module, which would clash.
         .systemLibrary(name: "CLabZlib", path: "Sources/CLabZlib"),
@@ -60,7 +61,7 @@ let package = Package(
                 "CLlamaGrammar",
                 "MedImaging",
                 // RemoteEngine speaks to vLLM / llama-server / Ollama over HTTP.
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client")
             ],
             linkerSettings: llamaLinker
         ),
@@ -71,7 +72,7 @@ let package = Package(
                 "MedImaging",
                 "MedInference",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto")
             ],
             linkerSettings: llamaLinker
         ),
@@ -103,7 +104,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ],
             linkerSettings: llamaLinker
         ),
@@ -117,7 +118,7 @@ let package = Package(
                 "MedLabExperiments",
                 // `medlab pull` speaks the Hugging Face Hub's protocol.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser")
             ],
             linkerSettings: llamaLinker
         ),
@@ -128,7 +129,7 @@ let package = Package(
                 "MedImaging",
                 "MedInference",
                 "MedLabTestSupport",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird")
             ],
             linkerSettings: llamaLinker
         ),
@@ -142,7 +143,7 @@ let package = Package(
             name: "MedInferenceTests",
             dependencies: ["MedInference", "MedLabTestSupport"],
             linkerSettings: llamaLinker
-        ),
+        )
     ],
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17

@@ -61,40 +61,53 @@ public struct CompareGrid: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case model, params, questions, images, cells
-        case experimentID = "experiment_id", createdAt = "created_at"
+        case experimentID = "experiment_id"
+        case createdAt = "created_at"
     }
 
     /// Runs `questions` × `images` (each a file, or a folder's files as one volume) and keeps the grid in the record.
-    public static func run(questions: [String], images: [(name: String, files: [ExperimentFile], volume: Bool)], context: String?,
-                           window: String?, params: ExperimentParams, runner: ExperimentRunner,
-                           progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }) async -> CompareGrid {
+    public static func run(
+        questions: [String], images: [(name: String, files: [ExperimentFile], volume: Bool)], context: String?,
+        window: String?, params: ExperimentParams, runner: ExperimentRunner,
+        progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }
+    ) async -> CompareGrid {
         let id = RecordedAnalysis.newID()
         var jobs: [ExperimentJob] = []
         for question in questions {
             for image in images {
-                jobs.append(ExperimentJob(files: image.files, volume: image.volume, question: question, context: context, window: window, params: params))
+                jobs.append(
+                    ExperimentJob(
+                        files: image.files, volume: image.volume, question: question, context: context, window: window, params: params))
             }
         }
         let outcomes = await runner.run(jobs, experimentID: id, progress: progress)
         var gridImages = images.map { image in
-            Image(name: image.name, sha256: image.files.count == 1 ? RecordedAnalysis.sha256(image.files[0].bytes)
-                  : RecordedAnalysis.sha256(Data(image.files.map { RecordedAnalysis.sha256($0.bytes) }.joined().utf8)))
+            Image(
+                name: image.name,
+                sha256: image.files.count == 1
+                    ? RecordedAnalysis.sha256(image.files[0].bytes)
+                    : RecordedAnalysis.sha256(Data(image.files.map { RecordedAnalysis.sha256($0.bytes) }.joined().utf8)))
         }
         var cells: [Cell] = []
         for (q, question) in questions.enumerated() {
             for (i, image) in images.enumerated() {
                 let outcome = outcomes[q * images.count + i]
                 if gridImages[i].thumbnail == nil { gridImages[i].thumbnail = outcome.thumbnail?.base64EncodedString() }
-                cells.append(Cell(question: question, image: image.name, answer: outcome.answer, analysisID: outcome.analysisID,
-                                  timings: .init(totalMs: outcome.totalMs), error: outcome.error))
+                cells.append(
+                    Cell(
+                        question: question, image: image.name, answer: outcome.answer, analysisID: outcome.analysisID,
+                        timings: .init(totalMs: outcome.totalMs), error: outcome.error))
             }
         }
         let model = await ReportModel.describe(runner)
-        let grid = CompareGrid(experimentID: id, createdAt: ReportModel.now(), model: model, params: params, questions: questions,
-                               images: gridImages, cells: cells)
+        let grid = CompareGrid(
+            experimentID: id, createdAt: ReportModel.now(), model: model, params: params, questions: questions,
+            images: gridImages, cells: cells)
         if let record = runner.recording.record, let body = try? ReportModel.encoder.encode(grid) {
-            try? record.save(experiment: StoredExperiment(kind: "compare", id: id, name: nil, modelFile: model.file, modelSHA256: model.sha256,
-                                                          passRate: nil, body: body))
+            try? record.save(
+                experiment: StoredExperiment(
+                    kind: "compare", id: id, name: nil, modelFile: model.file, modelSHA256: model.sha256,
+                    passRate: nil, body: body))
         }
         return grid
     }

@@ -15,8 +15,10 @@ public struct Expectations: Sendable, Equatable, Codable {
     /// The keys a set file may use under `expect`.
     public static let keys = ["contains_any", "contains_all", "not_contains", "regex", "fields"]
 
-    public init(containsAny: [String]? = nil, containsAll: [String]? = nil, notContains: [String]? = nil, regex: String? = nil,
-                fields: [String: JSONValue]? = nil) {
+    public init(
+        containsAny: [String]? = nil, containsAll: [String]? = nil, notContains: [String]? = nil, regex: String? = nil,
+        fields: [String: JSONValue]? = nil
+    ) {
         self.containsAny = containsAny
         self.containsAll = containsAll
         self.notContains = notContains
@@ -26,7 +28,9 @@ public struct Expectations: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case regex, fields
-        case containsAny = "contains_any", containsAll = "contains_all", notContains = "not_contains"
+        case containsAny = "contains_any"
+        case containsAll = "contains_all"
+        case notContains = "not_contains"
     }
 
     /// True when the case lists no expectation at all.
@@ -46,7 +50,9 @@ public struct Expectations: Sendable, Equatable, Codable {
             failed.append("not_contains: found \"\(word)\"")
         }
         if let regex {
-            if (try? NSRegularExpression(pattern: regex)).map({ $0.firstMatch(in: answer, range: NSRange(answer.startIndex..., in: answer)) == nil }) ?? true {
+            if (try? NSRegularExpression(pattern: regex)).map({
+                $0.firstMatch(in: answer, range: NSRange(answer.startIndex..., in: answer)) == nil
+            }) ?? true {
                 failed.append("regex: no match for \(regex)")
             }
         }
@@ -57,7 +63,9 @@ public struct Expectations: Sendable, Equatable, Codable {
                     failed.append("fields: the answer is not a JSON object")
                     break
                 }
-                if object[key] != expected { failed.append("fields: \(key) is \(object[key]?.description ?? "missing"), expected \(expected)") }
+                if object[key] != expected {
+                    failed.append("fields: \(key) is \(object[key]?.description ?? "missing"), expected \(expected)")
+                }
             }
         }
         return failed

@@ -32,15 +32,19 @@ public enum ExperimentHTML {
     /// The regression report: the summary first, then each case.
     public static func regression(_ report: RegressionReport) -> String {
         let previous = report.previousPassRate.map { " (previous run: \(percent($0)))" } ?? " (first run of this set)"
-        var summary = "<p class=\"summary\"><strong>\(report.passed) of \(report.cases.count) passed: \(percent(report.passRate))</strong>\(previous)</p>"
-        for (label, ids) in [("Newly failing", report.newlyFailing), ("Newly passing", report.newlyPassing), ("Answer changed", report.answerChanged)]
+        var summary =
+            "<p class=\"summary\"><strong>\(report.passed) of \(report.cases.count) passed: \(percent(report.passRate))</strong>\(previous)</p>"
+        for (label, ids) in [
+            ("Newly failing", report.newlyFailing), ("Newly passing", report.newlyPassing), ("Answer changed", report.answerChanged)
+        ]
         where !ids.isEmpty {
             summary += "<p>\(label): \(ids.map { "<a href=\"#case-\(escape($0))\">\(escape($0))</a>" }.joined(separator: ", "))</p>"
         }
         let cases = report.cases.map { item -> String in
             let met = expectationLines(item)
             let verdict = item.passed ? "<span class=\"pass\">passed</span>" : "<span class=\"fail\">failed</span>"
-            let before = item.previous.map { " · last run: \($0.passed ? "passed" : "failed")\($0.answerChanged ? ", answer changed" : "")" } ?? ""
+            let before =
+                item.previous.map { " · last run: \($0.passed ? "passed" : "failed")\($0.answerChanged ? ", answer changed" : "")" } ?? ""
             return """
                 <section id="case-\(escape(item.id))"><h2>\(escape(item.id)) — \(verdict)\(before)</h2>
                 \(item.thumbnail.map { "<img class=\"case\" alt=\"\" src=\"data:image/png;base64,\($0)\">" } ?? "")
@@ -72,7 +76,9 @@ public enum ExperimentHTML {
         if let words = e.containsAll { line("contains_all", words.joined(separator: ", ")) }
         if let words = e.notContains { line("not_contains", words.joined(separator: ", ")) }
         if let regex = e.regex { line("regex", regex) }
-        if let fields = e.fields { line("fields", fields.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", ")) }
+        if let fields = e.fields {
+            line("fields", fields.sorted { $0.key < $1.key }.map { "\($0.key) = \($0.value)" }.joined(separator: ", "))
+        }
         for error in failed where error.hasPrefix("error:") { lines.append("<li class=\"fail\">✗ \(escape(error))</li>") }
         if lines.isEmpty { lines.append("<li>no expectations: the case passes when it runs</li>") }
         for detail in failed where !error(detail) { lines.append("<li class=\"detail\">\(escape(detail))</li>") }

@@ -17,8 +17,11 @@ public struct ExperimentFile: Sendable {
     public static func read(_ path: String) throws -> [ExperimentFile] {
         var folder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &folder) else { throw ExperimentError("\(path) does not exist") }
-        let paths = folder.boolValue
-            ? try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+        let paths =
+            folder.boolValue
+            ? try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }.sorted().map {
+                (path as NSString).appendingPathComponent($0)
+            }
             : [path]
         return try paths.map { file in
             guard let data = FileManager.default.contents(atPath: file) else { throw ExperimentError("cannot read \(file)") }
@@ -40,8 +43,10 @@ public struct ExperimentJob: Sendable {
     /// Why the files could not be read: the job then fails without running.
     public var unreadable: String?
 
-    public init(files: [ExperimentFile], volume: Bool = false, question: String, context: String? = nil, window: String? = nil,
-                params: ExperimentParams = ExperimentParams()) {
+    public init(
+        files: [ExperimentFile], volume: Bool = false, question: String, context: String? = nil, window: String? = nil,
+        params: ExperimentParams = ExperimentParams()
+    ) {
         self.files = files
         self.volume = volume
         self.question = question
@@ -88,15 +93,18 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// Every job's outcome, in the order given; `progress` hears of each as it finishes.
-    public func run(_ jobs: [ExperimentJob], experimentID: String,
-                    progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }) async -> [ExperimentOutcome] {
+    public func run(
+        _ jobs: [ExperimentJob], experimentID: String,
+        progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }
+    ) async -> [ExperimentOutcome] {
         let info = await engine.info
         var outcomes = [ExperimentOutcome?](repeating: nil, count: jobs.count)
         await withTaskGroup(of: (Int, ExperimentOutcome).self) { group in
             var next = 0
             func start() {
                 guard next < jobs.count else { return }
-                let index = next, job = jobs[index]
+                let index = next
+                let job = jobs[index]
                 next += 1
                 group.addTask { (index, await self.one(job, info: info, experimentID: experimentID)) }
             }
@@ -114,15 +122,18 @@ public struct ExperimentRunner: Sendable {
 
     private func one(_ job: ExperimentJob, info: EngineInfo, experimentID: String) async -> ExperimentOutcome {
         let started = ContinuousClock.now
-        var analysis = Analysis(question: job.question, context: job.context, maxNewTokens: job.params.maxNewTokens,
-                                sampling: SamplingOptions(temperature: job.params.temperature, topP: job.params.topP, seed: job.params.seed))
+        var analysis = Analysis(
+            question: job.question, context: job.context, maxNewTokens: job.params.maxNewTokens,
+            sampling: SamplingOptions(temperature: job.params.temperature, topP: job.params.topP, seed: job.params.seed))
         analysis.constraint = job.params.constraint
         var prepared: PreparedAnalysis?
         do {
             if let unreadable = job.unreadable { throw ExperimentError(unreadable) }
             let window = try job.window.map { try WindowChoice(parsing: $0) } ?? .fileDefault
             let studies = try job.files.map { file in
-                do { return try ImageDecoder.decode(data: file.bytes, filenameHint: file.name) } catch { throw ExperimentError("\(file.name): \(error)") }
+                do { return try ImageDecoder.decode(data: file.bytes, filenameHint: file.name) } catch {
+                    throw ExperimentError("\(file.name): \(error)")
+                }
             }
             let hashes = job.files.map { RecordedAnalysis.sha256($0.bytes) }
             if job.volume {
@@ -137,14 +148,16 @@ public struct ExperimentRunner: Sendable {
             var entry = recording.entry(analysis, prepared: ready, source: source, info: info, runID: experimentID)
             entry.finish(result, boxes: ready.pixelBoxes(result.boxes), queueMs: nil, totalMs: totalMs)
             recording.keep(entry, info: info, analysis: analysis, prepared: ready)
-            return ExperimentOutcome(answer: result.answer, reasoning: result.reasoning, analysisID: recording.writer == nil ? nil : entry.id,
-                                     totalMs: totalMs, thumbnail: Self.thumbnail(ready))
+            return ExperimentOutcome(
+                answer: result.answer, reasoning: result.reasoning, analysisID: recording.writer == nil ? nil : entry.id,
+                totalMs: totalMs, thumbnail: Self.thumbnail(ready))
         } catch {
             var entry = recording.entry(analysis, prepared: prepared, source: source, info: info, runID: experimentID)
             entry.fail(code: "experiment_error", message: "\(error)")
             recording.keep(entry, info: info)
-            return ExperimentOutcome(analysisID: recording.writer == nil ? nil : entry.id, totalMs: started.duration(to: .now).milliseconds,
-                                     error: "\(error)", thumbnail: prepared.flatMap(Self.thumbnail))
+            return ExperimentOutcome(
+                analysisID: recording.writer == nil ? nil : entry.id, totalMs: started.duration(to: .now).milliseconds,
+                error: "\(error)", thumbnail: prepared.flatMap(Self.thumbnail))
         }
     }
 
@@ -162,4 +175,3 @@ public struct ExperimentError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
-

@@ -20,7 +20,8 @@ public struct RegressionReport: Codable, Sendable {
 
         enum CodingKeys: String, CodingKey {
             case id, passed, question, images, answer, error, expect, previous
-            case failedExpectations = "failed_expectations", analysisID = "analysis_id"
+            case failedExpectations = "failed_expectations"
+            case analysisID = "analysis_id"
         }
 
         /// Every key is written (`previous` is `null` on a set's first run).
@@ -43,7 +44,10 @@ public struct RegressionReport: Codable, Sendable {
     public struct Previous: Codable, Sendable {
         public var passed: Bool
         public var answerChanged: Bool
-        enum CodingKeys: String, CodingKey { case passed, answerChanged = "answer_changed" }
+        enum CodingKeys: String, CodingKey {
+            case passed
+            case answerChanged = "answer_changed"
+        }
     }
 
     public var set: String
@@ -65,15 +69,22 @@ public struct RegressionReport: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case set, file, model, params, passed, failed, cases
-        case runID = "run_id", createdAt = "created_at", passRate = "pass_rate", previousRunID = "previous_run_id"
-        case previousPassRate = "previous_pass_rate", newlyFailing = "newly_failing", newlyPassing = "newly_passing"
+        case runID = "run_id"
+        case createdAt = "created_at"
+        case passRate = "pass_rate"
+        case previousRunID = "previous_run_id"
+        case previousPassRate = "previous_pass_rate"
+        case newlyFailing = "newly_failing"
+        case newlyPassing = "newly_passing"
         case answerChanged = "answer_changed"
     }
 
     /// Runs every case (a case whose image cannot be read fails with its error; the run goes on),
     /// judges it, compares with the previous run of the same set in the record, and saves this run there.
-    public static func run(_ set: RegressionSet, runner: ExperimentRunner,
-                           progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }) async -> RegressionReport {
+    public static func run(
+        _ set: RegressionSet, runner: ExperimentRunner,
+        progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }
+    ) async -> RegressionReport {
         let id = RecordedAnalysis.newID()
         let jobs = set.cases.map { item -> ExperimentJob in
             var job = ExperimentJob(files: [], question: item.question, context: item.context, window: item.window, params: set.params)
@@ -91,23 +102,28 @@ public struct RegressionReport: Codable, Sendable {
         for (item, outcome) in zip(set.cases, outcomes) {
             let failures = outcome.error.map { ["error: \($0)"] } ?? item.expect.failures(for: outcome.answer ?? "")
             let before = previous?.cases.first { $0.id == item.id }
-            cases.append(Case(id: item.id, passed: failures.isEmpty, question: item.question, images: item.imageNames, answer: outcome.answer,
-                              error: outcome.error, expect: item.expect, failedExpectations: failures, analysisID: outcome.analysisID,
-                              previous: before.map { Previous(passed: $0.passed, answerChanged: $0.answer != outcome.answer) },
-                              thumbnail: outcome.thumbnail?.base64EncodedString()))
+            cases.append(
+                Case(
+                    id: item.id, passed: failures.isEmpty, question: item.question, images: item.imageNames, answer: outcome.answer,
+                    error: outcome.error, expect: item.expect, failedExpectations: failures, analysisID: outcome.analysisID,
+                    previous: before.map { Previous(passed: $0.passed, answerChanged: $0.answer != outcome.answer) },
+                    thumbnail: outcome.thumbnail?.base64EncodedString()))
         }
         let passed = cases.filter(\.passed).count
         let model = await ReportModel.describe(runner)
         let report = RegressionReport(
             set: set.name, file: set.file, runID: id, createdAt: ReportModel.now(), model: model, params: set.params, passed: passed,
-            failed: cases.count - passed, passRate: cases.isEmpty ? 0 : Double(passed) / Double(cases.count), previousRunID: previous?.runID,
+            failed: cases.count - passed, passRate: cases.isEmpty ? 0 : Double(passed) / Double(cases.count),
+            previousRunID: previous?.runID,
             previousPassRate: previous?.passRate,
             newlyFailing: cases.filter { !$0.passed && $0.previous?.passed == true }.map(\.id),
             newlyPassing: cases.filter { $0.passed && $0.previous?.passed == false }.map(\.id),
             answerChanged: cases.filter { $0.previous?.answerChanged == true }.map(\.id), cases: cases)
         if let record = runner.recording.record, let body = try? ReportModel.encoder.encode(report) {
-            try? record.save(experiment: StoredExperiment(kind: "regression", id: id, name: set.name, modelFile: model.file,
-                                                          modelSHA256: model.sha256, passRate: report.passRate, body: body))
+            try? record.save(
+                experiment: StoredExperiment(
+                    kind: "regression", id: id, name: set.name, modelFile: model.file,
+                    modelSHA256: model.sha256, passRate: report.passRate, body: body))
         }
         return report
     }

@@ -15,8 +15,9 @@ public struct RegressionSet: Sendable {
     /// and, where the YAML says, the line. Nothing is run before the whole set is valid.
     public static func load(path: String) throws -> RegressionSet {
         guard let data = FileManager.default.contents(atPath: path) else { throw SetError(file: path, message: "cannot read the file") }
-        return try parse(String(decoding: data, as: UTF8.self), file: path,
-                         folder: URL(fileURLWithPath: path).deletingLastPathComponent())
+        return try parse(
+            String(decoding: data, as: UTF8.self), file: path,
+            folder: URL(fileURLWithPath: path).deletingLastPathComponent())
     }
 
     /// Parses set text; `folder` resolves relative image paths (which must exist).
@@ -38,7 +39,8 @@ public struct RegressionSet: Sendable {
         let reader = NodeReader(file: file)
         let top = try reader.mapping(root, "the set", allowed: ["name", "params", "cases", "description"])
         let name = try reader.string(top["name"], "name", required: true)!
-        let params = try top["params"].map { try ExperimentParams(reader.mapping($0, "params", allowed: ExperimentParams.keys), reader: reader) }
+        let params =
+            try top["params"].map { try ExperimentParams(reader.mapping($0, "params", allowed: ExperimentParams.keys), reader: reader) }
             ?? ExperimentParams()
         guard let list = top["cases"], let items = list.sequence, !items.isEmpty else {
             throw reader.error(top["cases"] ?? root, "`cases` must list at least one case")
@@ -46,7 +48,8 @@ public struct RegressionSet: Sendable {
         var seen = Set<String>()
         var cases: [RegressionCase] = []
         for (index, item) in items.enumerated() {
-            let fields = try reader.mapping(item, "case \(index + 1)", allowed: ["id", "images", "image", "question", "context", "window", "expect"])
+            let fields = try reader.mapping(
+                item, "case \(index + 1)", allowed: ["id", "images", "image", "question", "context", "window", "expect"])
             let id = try reader.string(fields["id"], "case \(index + 1): id", required: true)!
             guard seen.insert(id).inserted else { throw reader.error(fields["id"]!, "case \(id): the id is used twice") }
             let where_ = "case \(id)"
@@ -65,9 +68,11 @@ public struct RegressionSet: Sendable {
             }
             let question = try reader.string(fields["question"], "\(where_): question", required: true)!
             let expect = try fields["expect"].map { try Self.expectations($0, where: where_, reader: reader) } ?? Expectations()
-            cases.append(RegressionCase(id: id, images: resolved, imageNames: images, question: question,
-                                        context: try reader.string(fields["context"], "\(where_): context"),
-                                        window: try reader.string(fields["window"], "\(where_): window"), expect: expect))
+            cases.append(
+                RegressionCase(
+                    id: id, images: resolved, imageNames: images, question: question,
+                    context: try reader.string(fields["context"], "\(where_): context"),
+                    window: try reader.string(fields["window"], "\(where_): window"), expect: expect))
         }
         return RegressionSet(name: name, params: params, cases: cases, file: file)
     }
@@ -80,8 +85,9 @@ public struct RegressionSet: Sendable {
             guard let list = value.sequence else { throw reader.error(value, "\(place): expect.\(key) must be a list of words") }
             return try list.map { try reader.string($0, "\(place): expect.\(key)", required: true)! }
         }
-        var expect = Expectations(containsAny: try words("contains_any"), containsAll: try words("contains_all"),
-                                  notContains: try words("not_contains"), regex: try reader.string(map["regex"], "\(place): expect.regex"))
+        var expect = Expectations(
+            containsAny: try words("contains_any"), containsAll: try words("contains_all"),
+            notContains: try words("not_contains"), regex: try reader.string(map["regex"], "\(place): expect.regex"))
         if let regex = expect.regex, (try? NSRegularExpression(pattern: regex)) == nil {
             throw reader.error(map["regex"]!, "\(place): expect.regex is not a valid regular expression")
         }
@@ -147,7 +153,9 @@ public struct ExperimentParams: Sendable, Equatable, Codable {
     init(_ map: [String: Node], reader: NodeReader) throws {
         self.init()
         if let node = map["max_new_tokens"] {
-            guard let value = node.int, (1...8192).contains(value) else { throw reader.error(node, "params.max_new_tokens must be 1 to 8192") }
+            guard let value = node.int, (1...8192).contains(value) else {
+                throw reader.error(node, "params.max_new_tokens must be 1 to 8192")
+            }
             maxNewTokens = value
         }
         if let node = map["temperature"] {
@@ -159,7 +167,9 @@ public struct ExperimentParams: Sendable, Equatable, Codable {
             topP = value
         }
         if let node = map["seed"] {
-            guard let value = node.int, let seed = UInt32(exactly: value) else { throw reader.error(node, "params.seed must be 0 to 4294967295") }
+            guard let value = node.int, let seed = UInt32(exactly: value) else {
+                throw reader.error(node, "params.seed must be 0 to 4294967295")
+            }
             self.seed = seed
         }
         if let node = map["schema"] {
@@ -172,7 +182,8 @@ public struct ExperimentParams: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case temperature, seed, schema
-        case maxNewTokens = "max_new_tokens", topP = "top_p"
+        case maxNewTokens = "max_new_tokens"
+        case topP = "top_p"
     }
 }
 

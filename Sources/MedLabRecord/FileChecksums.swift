@@ -20,8 +20,9 @@ public enum FileChecksums {
     /// caller's thread: the file is read in 8 MiB pieces) and cached. `nil` if it cannot be read.
     public static func checksum(of path: String, record: LabRecord?) async -> String? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.int64Value,
-              let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 else { return nil }
+            let size = (attributes[.size] as? NSNumber)?.int64Value,
+            let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970
+        else { return nil }
         if let cached = try? record?.cachedChecksum(path: path, size: size, mtime: mtime) { return cached }
         let digest = await Task.detached(priority: .background) { try? sha256(ofFile: URL(fileURLWithPath: path)) }.value
         if let digest { try? record?.storeChecksum(path: path, size: size, mtime: mtime, sha256: digest) }

@@ -10,7 +10,8 @@ public final class LabRecord: Sendable {
     /// `$XDG_DATA_HOME/medlab/lab.sqlite`, else `~/.local/share/medlab/lab.sqlite`.
     public static var defaultPath: String {
         let environment = ProcessInfo.processInfo.environment
-        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let base =
+            environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
         return ((base as NSString).appendingPathComponent("medlab") as NSString).appendingPathComponent("lab.sqlite")
     }
@@ -37,8 +38,10 @@ public final class LabRecord: Sendable {
     }
 
     /// Writes `analysis` (replacing one with the same id) and any thumbnails not stored yet, in one transaction.
-    public func save(_ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
-                     thumbnails: [String: Data] = [:]) throws {
+    public func save(
+        _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
+        thumbnails: [String: Data] = [:]
+    ) throws {
         try wrap {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM analysis WHERE id = ?", arguments: [analysis.id])
@@ -51,18 +54,23 @@ public final class LabRecord: Sendable {
     }
 
     /// One page of analyses matching `filter`, newest first, and the cursor of the next page.
-    public func list(_ filter: RecordFilter, limit: Int = 50, cursor: String? = nil) throws -> (analyses: [RecordedAnalysis], nextCursor: String?) {
+    public func list(_ filter: RecordFilter, limit: Int = 50, cursor: String? = nil) throws -> (
+        analyses: [RecordedAnalysis], nextCursor: String?
+    ) {
         guard (1...1000).contains(limit) else { throw RecordError.badRequest("limit must be between 1 and 1000") }
         var before: Int64?
         if let cursor {
-            guard let value = Int64(cursor), value > 0 else { throw RecordError.badRequest("the cursor \(cursor) is not one this server gave") }
+            guard let value = Int64(cursor), value > 0 else {
+                throw RecordError.badRequest("the cursor \(cursor) is not one this server gave")
+            }
             before = value
         }
         let (whereSQL, arguments) = try filter.sql(before: before)
         return try wrap {
             try pool.read { db in
-                let rows = try Row.fetchAll(db, sql: "SELECT * FROM analysis \(whereSQL) ORDER BY seq DESC LIMIT ?",
-                                            arguments: arguments + [limit + 1])
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM analysis \(whereSQL) ORDER BY seq DESC LIMIT ?",
+                    arguments: arguments + [limit + 1])
                 let page = Array(rows.prefix(limit))
                 let analyses = try page.map { try RecordRows.analysis(from: $0, db: db) }
                 let next: String? = rows.count > limit ? page.last.map { String($0["seq"] as Int64) } : nil
@@ -85,7 +93,9 @@ public final class LabRecord: Sendable {
     public func analysis(id: String) throws -> RecordedAnalysis? {
         try wrap {
             try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM analysis WHERE id = ?", arguments: [id]).map { try RecordRows.analysis(from: $0, db: db) }
+                try Row.fetchOne(db, sql: "SELECT * FROM analysis WHERE id = ?", arguments: [id]).map {
+                    try RecordRows.analysis(from: $0, db: db)
+                }
             }
         }
     }
@@ -117,9 +127,11 @@ public final class LabRecord: Sendable {
     public func fillChecksum(path: String, sha256: String) throws {
         try wrap {
             try pool.write { db in
-                try db.execute(sql: "UPDATE analysis SET model_sha256 = ? WHERE model_path = ? AND model_sha256 IS NULL", arguments: [sha256, path])
-                try db.execute(sql: "UPDATE analysis SET projector_sha256 = ? WHERE projector_path = ? AND projector_sha256 IS NULL",
-                               arguments: [sha256, path])
+                try db.execute(
+                    sql: "UPDATE analysis SET model_sha256 = ? WHERE model_path = ? AND model_sha256 IS NULL", arguments: [sha256, path])
+                try db.execute(
+                    sql: "UPDATE analysis SET projector_sha256 = ? WHERE projector_path = ? AND projector_sha256 IS NULL",
+                    arguments: [sha256, path])
             }
         }
     }
@@ -127,15 +139,17 @@ public final class LabRecord: Sendable {
     /// A checksum computed earlier for this exact file (same path, size and modification time).
     func cachedChecksum(path: String, size: Int64, mtime: Double) throws -> String? {
         try pool.read { db in
-            try String.fetchOne(db, sql: "SELECT sha256 FROM file_checksum WHERE path = ? AND size = ? AND mtime = ?",
-                                arguments: [path, size, mtime])
+            try String.fetchOne(
+                db, sql: "SELECT sha256 FROM file_checksum WHERE path = ? AND size = ? AND mtime = ?",
+                arguments: [path, size, mtime])
         }
     }
 
     func storeChecksum(path: String, size: Int64, mtime: Double, sha256: String) throws {
         try pool.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO file_checksum (path, size, mtime, sha256) VALUES (?, ?, ?, ?)",
-                           arguments: [path, size, mtime, sha256])
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO file_checksum (path, size, mtime, sha256) VALUES (?, ?, ?, ?)",
+                arguments: [path, size, mtime, sha256])
         }
     }
 

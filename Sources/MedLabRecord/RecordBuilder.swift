@@ -7,24 +7,30 @@ import MedInference
 extension RecordedAnalysis {
     /// The record of `analysis` as it starts: images by hash and geometry, settings, model, engine.
     /// Nothing identifying is copied from the files: only format, modality, size and choices.
-    public init(_ analysis: Analysis, prepared: PreparedAnalysis?, source: String, runID: String? = nil, id: String = RecordedAnalysis.newID(),
-                model: RecordedModel, engine: RecordedEngine) {
+    public init(
+        _ analysis: Analysis, prepared: PreparedAnalysis?, source: String, runID: String? = nil, id: String = RecordedAnalysis.newID(),
+        model: RecordedModel, engine: RecordedEngine
+    ) {
         let sampling = analysis.sampling
-        let params = RecordedParams(maxNewTokens: analysis.maxNewTokens, temperature: sampling.temperature, topP: sampling.topP,
-                                    seed: sampling.seed, stop: analysis.stop.isEmpty ? nil : analysis.stop,
-                                    ignoreEOS: analysis.ignoreEndOfSequence ? true : nil, constraint: analysis.constraint.map {
-                                        if case .jsonSchema(let schema) = $0 { schema } else { "json" }
-                                    })
-        var question = analysis.question, context = analysis.context
+        let params = RecordedParams(
+            maxNewTokens: analysis.maxNewTokens, temperature: sampling.temperature, topP: sampling.topP,
+            seed: sampling.seed, stop: analysis.stop.isEmpty ? nil : analysis.stop,
+            ignoreEOS: analysis.ignoreEndOfSequence ? true : nil,
+            constraint: analysis.constraint.map {
+                if case .jsonSchema(let schema) = $0 { schema } else { "json" }
+            })
+        var question = analysis.question
+        var context = analysis.context
         var images: [RecordedImage] = []
         let letterboxes = prepared?.letterboxes ?? []
         func image(_ given: AnalysisImage, _ index: Int) -> RecordedImage {
             let meta = given.study.metadata
-            return RecordedImage(sha256: given.sourceSHA256 ?? "", format: given.study.format.rawValue, modality: meta.modality,
-                                 width: meta.width, height: meta.height,
-                                 frame: given.study.frameCount > 1 ? (given.frame ?? Self.representativeIndex(given.study)) : given.frame,
-                                 window: Self.windowText(given.window),
-                                 letterbox: letterboxes.indices.contains(index) ? Self.letterbox(letterboxes[index]) : nil)
+            return RecordedImage(
+                sha256: given.sourceSHA256 ?? "", format: given.study.format.rawValue, modality: meta.modality,
+                width: meta.width, height: meta.height,
+                frame: given.study.frameCount > 1 ? (given.frame ?? Self.representativeIndex(given.study)) : given.frame,
+                window: Self.windowText(given.window),
+                letterbox: letterboxes.indices.contains(index) ? Self.letterbox(letterboxes[index]) : nil)
         }
         switch analysis.input {
         case .images(let given):
@@ -32,10 +38,11 @@ extension RecordedAnalysis {
         case .volume(let volume):
             let shown = prepared?.volume
             images = volume.studies.enumerated().map { index, study in
-                RecordedImage(sha256: volume.sourceSHA256.indices.contains(index) ? volume.sourceSHA256[index] : "",
-                              format: study.format.rawValue, modality: study.metadata.modality, width: study.metadata.width,
-                              height: study.metadata.height, slices: index == 0 ? shown?.sliceNumbers : nil,
-                              window: Self.windowText(volume.window), letterbox: shown.map { Self.letterbox($0.transform) })
+                RecordedImage(
+                    sha256: volume.sourceSHA256.indices.contains(index) ? volume.sourceSHA256[index] : "",
+                    format: study.format.rawValue, modality: study.metadata.modality, width: study.metadata.width,
+                    height: study.metadata.height, slices: index == 0 ? shown?.sliceNumbers : nil,
+                    window: Self.windowText(volume.window), letterbox: shown.map { Self.letterbox($0.transform) })
             }
         case .conversation(let turns):
             // A client-laid-out conversation: the record's question is the last user text, the rest is context.
@@ -55,24 +62,28 @@ extension RecordedAnalysis {
             question = texts.last ?? ""
             context = texts.count > 1 ? texts.dropLast().joined(separator: "\n") : nil
         }
-        self.init(id: id, source: source, runID: runID, question: question, context: context, system: analysis.system,
-                  images: images, params: params, model: model, engine: engine)
+        self.init(
+            id: id, source: source, runID: runID, question: question, context: context, system: analysis.system,
+            images: images, params: params, model: model, engine: engine)
     }
 
     /// Fills in the answer, boxes (original pixels), counts and timings.
-    public mutating func finish(_ result: GenerationResult, boxes: [(box: ModelBox, pixels: PixelBox?)], queueMs: Double?, totalMs: Double) {
+    public mutating func finish(_ result: GenerationResult, boxes: [(box: ModelBox, pixels: PixelBox?)], queueMs: Double?, totalMs: Double)
+    {
         let summary = result.summary
         answer = result.answer
         reasoning = result.reasoning
         self.boxes = boxes.map { box, pixels in
-            RecordedBox(label: box.label, box2d: [box.y0, box.x0, box.y1, box.x1],
-                        pixels: pixels.map { RecordedBox.Pixels(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) })
+            RecordedBox(
+                label: box.label, box2d: [box.y0, box.x0, box.y1, box.x1],
+                pixels: pixels.map { RecordedBox.Pixels(x0: $0.x0, y0: $0.y0, x1: $0.x1, y1: $0.y1) })
         }
         finishReason = summary.finishReason
         if params.constraint != nil { fields = StructuredAnswer(result).json }
         usage = RecordedUsage(promptTokens: summary.tokensIn, imageTokens: summary.imageTokensIn, completionTokens: summary.tokensOut)
-        timings = RecordedTimings(queueMs: queueMs, imageMs: summary.imageEncodeMs, prefillMs: summary.prefillMs,
-                                  decodeMs: summary.decodeMs, totalMs: totalMs)
+        timings = RecordedTimings(
+            queueMs: queueMs, imageMs: summary.imageEncodeMs, prefillMs: summary.prefillMs,
+            decodeMs: summary.decodeMs, totalMs: totalMs)
     }
 
     /// Small PNGs (long side ≤ 256) of what the model saw, keyed by the hash of each image as uploaded.
@@ -86,12 +97,15 @@ extension RecordedAnalysis {
             hashes = turns.flatMap(\.parts).compactMap { if case .image(let image) = $0 { image.sourceSHA256 } else { nil } }
         case .volume(let volume):
             guard let first = volume.sourceSHA256.first, !shown.isEmpty,
-                  let png = try? ImageEncoder.png(shown[shown.count / 2].shrunk(toFit: maxSide)) else { return [:] }
+                let png = try? ImageEncoder.png(shown[shown.count / 2].shrunk(toFit: maxSide))
+            else { return [:] }
             return [first: png]
         }
         var result: [String: Data] = [:]
         for (hash, image) in zip(hashes, shown) {
-            guard let hash, !hash.isEmpty, result[hash] == nil, let png = try? ImageEncoder.png(image.shrunk(toFit: maxSide)) else { continue }
+            guard let hash, !hash.isEmpty, result[hash] == nil, let png = try? ImageEncoder.png(image.shrunk(toFit: maxSide)) else {
+                continue
+            }
             result[hash] = png
         }
         return result
@@ -121,7 +135,8 @@ extension RecordedAnalysis {
     }
 
     static func letterbox(_ transform: LetterboxTransform) -> RecordedImage.Letterbox {
-        RecordedImage.Letterbox(side: transform.side, contentWidth: transform.contentWidth, contentHeight: transform.contentHeight,
-                                offsetX: transform.offsetX, offsetY: transform.offsetY)
+        RecordedImage.Letterbox(
+            side: transform.side, contentWidth: transform.contentWidth, contentHeight: transform.contentHeight,
+            offsetX: transform.offsetX, offsetY: transform.offsetY)
     }
 }

@@ -15,7 +15,7 @@ public enum RecordExport {
         "id", "created_at", "source", "run_id", "status", "question", "context", "answer", "reasoning", "model", "model_file",
         "model_sha256", "projector_file", "projector_sha256", "engine", "image_sha256", "modality", "boxes", "max_new_tokens",
         "temperature", "top_p", "seed", "image_ms", "prefill_ms", "decode_ms", "total_ms", "prompt_tokens", "completion_tokens",
-        "finish_reason", "error_code", "error_message",
+        "finish_reason", "error_code", "error_message"
     ]
 
     /// What comes before the first analysis.
@@ -39,7 +39,7 @@ public enum RecordExport {
                 text(a.params.temperature), text(a.params.topP), a.params.seed.map(String.init) ?? "", text(a.timings.imageMs),
                 text(a.timings.prefillMs), text(a.timings.decodeMs), text(a.timings.totalMs),
                 a.usage.promptTokens.map(String.init) ?? "", a.usage.completionTokens.map(String.init) ?? "", a.finishReason ?? "",
-                a.error?.code ?? "", a.error?.message ?? "",
+                a.error?.code ?? "", a.error?.message ?? ""
             ]
             return fields.map(csvField).joined(separator: ",") + "\r\n"
         }

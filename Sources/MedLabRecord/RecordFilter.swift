@@ -13,8 +13,10 @@ public struct RecordFilter: Sendable, Equatable {
     public var since: String?
     public var until: String?
 
-    public init(text: String? = nil, source: String? = nil, model: String? = nil, runID: String? = nil,
-                since: String? = nil, until: String? = nil) {
+    public init(
+        text: String? = nil, source: String? = nil, model: String? = nil, runID: String? = nil,
+        since: String? = nil, until: String? = nil
+    ) {
         self.text = text
         self.source = source
         self.model = model
@@ -33,13 +35,18 @@ public struct RecordFilter: Sendable, Equatable {
         }
         let terms = (text ?? "").split(whereSeparator: \.isWhitespace).map(String.init)
         // Trigram search needs three characters; shorter terms (a two-character Chinese word) use LIKE.
-        let long = terms.filter { $0.count >= 3 }, short = terms.filter { $0.count < 3 }
+        let long = terms.filter { $0.count >= 3 }
+        let short = terms.filter { $0.count < 3 }
         if !long.isEmpty {
             clauses.append("seq IN (SELECT rowid FROM analysis_fts WHERE analysis_fts MATCH ?)")
-            _ = arguments.append(contentsOf: [long.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " AND ")])
+            _ = arguments.append(contentsOf: [
+                long.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " AND ")
+            ])
         }
         for term in short {
-            let pattern = "%" + term.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            let pattern =
+                "%"
+                + term.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
             clauses.append("(question LIKE ? ESCAPE '\\' OR context LIKE ? ESCAPE '\\' OR answer LIKE ? ESCAPE '\\')")
             _ = arguments.append(contentsOf: [pattern, pattern, pattern])
@@ -89,7 +96,9 @@ public struct RecordStats: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case total, errors
-        case byModel = "by_model", bySource = "by_source", medianMs = "median_ms"
+        case byModel = "by_model"
+        case bySource = "by_source"
+        case medianMs = "median_ms"
     }
 
     static func compute(_ db: Database) throws -> RecordStats {
@@ -102,15 +111,18 @@ public struct RecordStats: Codable, Sendable {
         }
         var medians: [String: Double] = [:]
         for step in ["image_ms", "prefill_ms", "decode_ms", "total_ms"] {
-            let values = try Double.fetchAll(db, sql: """
-                SELECT json_extract(timings, '$.\(step)') AS v FROM analysis WHERE status = 'ok' AND v IS NOT NULL ORDER BY v
-                """)
+            let values = try Double.fetchAll(
+                db,
+                sql: """
+                    SELECT json_extract(timings, '$.\(step)') AS v FROM analysis WHERE status = 'ok' AND v IS NOT NULL ORDER BY v
+                    """)
             guard !values.isEmpty else { continue }
             let mid = values.count / 2
             medians[step] = values.count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2
         }
-        return RecordStats(total: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis") ?? 0,
-                           errors: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis WHERE status = 'error'") ?? 0,
-                           byModel: try counts("model_name"), bySource: try counts("source"), medianMs: medians)
+        return RecordStats(
+            total: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis") ?? 0,
+            errors: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM analysis WHERE status = 'error'") ?? 0,
+            byModel: try counts("model_name"), bySource: try counts("source"), medianMs: medians)
     }
 }

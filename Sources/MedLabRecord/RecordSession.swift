@@ -35,8 +35,10 @@ public final class RecordSession: Sendable {
 
     /// Opens the record at `path` (the default file when `nil`). A record that cannot be opened
     /// leaves the session degraded, never the command stopped: answers matter more than the log.
-    public static func open(path: String?, storeThumbnails: Bool = true, remoteURLs: [URL] = [],
-                            onError: @escaping @Sendable (String) -> Void = { _ in }) -> RecordSession {
+    public static func open(
+        path: String?, storeThumbnails: Bool = true, remoteURLs: [URL] = [],
+        onError: @escaping @Sendable (String) -> Void = { _ in }
+    ) -> RecordSession {
         let path = path ?? LabRecord.defaultPath
         let urls = remoteURLs.map(RecordedEngine.publicURL)
         do {
@@ -81,7 +83,9 @@ public final class RecordSession: Sendable {
             return (RecordedModel(name: info.model, file: nil, projectorFile: info.projector), nil, nil)
         }
         let name = { (path: String) in URL(fileURLWithPath: path).lastPathComponent }
-        return (RecordedModel(name: info.model, file: name(files.model), projectorFile: files.projector.map(name)), files.model, files.projector)
+        return (
+            RecordedModel(name: info.model, file: name(files.model), projectorFile: files.projector.map(name)), files.model, files.projector
+        )
     }
 
     /// Where the model ran: in this process on `info.backend`, on the remote servers, or on a pool
@@ -96,12 +100,15 @@ public final class RecordSession: Sendable {
 
     /// The engine as configured, for entries made without an engine's word (a batch row that failed before it ran).
     public var configuredEngine: RecordedEngine {
-        remoteURLs.isEmpty ? RecordedEngine(kind: "in_process", backend: "unknown") : RecordedEngine(kind: "remote", backend: "remote", urls: remoteURLs)
+        remoteURLs.isEmpty
+            ? RecordedEngine(kind: "in_process", backend: "unknown") : RecordedEngine(kind: "remote", backend: "remote", urls: remoteURLs)
     }
 
     /// A new entry for `analysis` (prepared when it got that far), naming this session's model and engine.
-    public func entry(_ analysis: Analysis, prepared: PreparedAnalysis?, source: String, info: EngineInfo,
-                      id: String = RecordedAnalysis.newID(), runID: String? = nil) -> RecordedAnalysis {
+    public func entry(
+        _ analysis: Analysis, prepared: PreparedAnalysis?, source: String, info: EngineInfo,
+        id: String = RecordedAnalysis.newID(), runID: String? = nil
+    ) -> RecordedAnalysis {
         RecordedAnalysis(analysis, prepared: prepared, source: source, runID: runID, id: id, model: model(info).model, engine: engine(info))
     }
 

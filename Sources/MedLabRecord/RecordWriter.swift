@@ -46,7 +46,9 @@ public final class RecordWriter: Sendable {
                 var job = job
                 let known = state.withLock { $0.checksums }
                 if job.analysis.model.sha256 == nil, let path = job.modelPath { job.analysis.model.sha256 = known[path] }
-                if job.analysis.model.projectorSHA256 == nil, let path = job.projectorPath { job.analysis.model.projectorSHA256 = known[path] }
+                if job.analysis.model.projectorSHA256 == nil, let path = job.projectorPath {
+                    job.analysis.model.projectorSHA256 = known[path]
+                }
                 var failure: String?
                 do {
                     try record.save(job.analysis, modelPath: job.modelPath, projectorPath: job.projectorPath, thumbnails: job.thumbnails())
@@ -64,22 +66,26 @@ public final class RecordWriter: Sendable {
                     return s.idleWaiters
                 }
                 if let failure { onError(failure) }
-                waiters.forEach { $0.resume() }
+                for waiter in waiters { waiter.resume() }
             }
         }
     }
 
     /// Queues `analysis` for writing and returns at once.
-    public func submit(_ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
-                       thumbnails: @escaping @Sendable () -> [String: Data] = { [:] }) {
+    public func submit(
+        _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
+        thumbnails: @escaping @Sendable () -> [String: Data] = { [:] }
+    ) {
         state.withLock { $0.pending += 1 }
         continuation.yield(Job(analysis: analysis, modelPath: modelPath, projectorPath: projectorPath, thumbnails: thumbnails))
     }
 
     /// Writes `analysis` now, on the caller's task (a batch writes its record row before its JSONL
     /// line, so a row in the JSONL is always in the record). Failures are counted, then thrown.
-    public func saveNow(_ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
-                        thumbnails: [String: Data] = [:]) throws {
+    public func saveNow(
+        _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
+        thumbnails: [String: Data] = [:]
+    ) throws {
         var analysis = analysis
         let known = state.withLock { $0.checksums }
         if analysis.model.sha256 == nil, let modelPath { analysis.model.sha256 = known[modelPath] }

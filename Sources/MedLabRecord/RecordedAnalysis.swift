@@ -33,9 +33,11 @@ public struct RecordedAnalysis: Codable, Sendable, Equatable {
     /// Under a schema (`params.constraint`): the answer's object.
     public var fields: JSONValue?
 
-    public init(id: String = RecordedAnalysis.newID(), createdAt: Date = Date(), source: String, runID: String? = nil,
-                question: String, context: String? = nil, system: String? = nil, images: [RecordedImage] = [],
-                params: RecordedParams = RecordedParams(), model: RecordedModel, engine: RecordedEngine) {
+    public init(
+        id: String = RecordedAnalysis.newID(), createdAt: Date = Date(), source: String, runID: String? = nil,
+        question: String, context: String? = nil, system: String? = nil, images: [RecordedImage] = [],
+        params: RecordedParams = RecordedParams(), model: RecordedModel, engine: RecordedEngine
+    ) {
         self.id = id
         self.createdAt = createdAt
         self.source = source
@@ -63,8 +65,11 @@ public struct RecordedAnalysis: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, source, status, question, context, system, answer, reasoning, boxes, images, params, model, engine, timings, usage, error, fields
-        case createdAt = "created_at", runID = "run_id", finishReason = "finish_reason"
+        case id, source, status, question, context, system, answer, reasoning, boxes, images, params, model, engine, timings, usage, error,
+            fields
+        case createdAt = "created_at"
+        case runID = "run_id"
+        case finishReason = "finish_reason"
     }
 
     /// `created_at` travels as ISO 8601 text in UTC, whatever the encoder's date setting.
@@ -155,12 +160,17 @@ public struct RecordedImage: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case side
-            case contentWidth = "content_width", contentHeight = "content_height", offsetX = "offset_x", offsetY = "offset_y"
+            case contentWidth = "content_width"
+            case contentHeight = "content_height"
+            case offsetX = "offset_x"
+            case offsetY = "offset_y"
         }
     }
 
-    public init(sha256: String, format: String, modality: String?, width: Int, height: Int, frame: Int? = nil,
-                slices: [Int]? = nil, window: String? = nil, letterbox: Letterbox? = nil) {
+    public init(
+        sha256: String, format: String, modality: String?, width: Int, height: Int, frame: Int? = nil,
+        slices: [Int]? = nil, window: String? = nil, letterbox: Letterbox? = nil
+    ) {
         self.sha256 = sha256
         self.format = format
         self.modality = modality
@@ -196,7 +206,11 @@ public struct RecordedBox: Codable, Sendable, Equatable {
         self.pixels = pixels
     }
 
-    enum CodingKeys: String, CodingKey { case label, box2d = "box_2d", pixels }
+    enum CodingKeys: String, CodingKey {
+        case label
+        case box2d = "box_2d"
+        case pixels
+    }
 }
 
 /// The sampling settings an analysis ran with.
@@ -211,8 +225,10 @@ public struct RecordedParams: Codable, Sendable, Equatable {
     /// The output constraint: `json` (any object) or the JSON Schema's text.
     public var constraint: String?
 
-    public init(maxNewTokens: Int? = nil, temperature: Double? = nil, topP: Double? = nil, topK: Int? = nil,
-                seed: UInt32? = nil, stop: [String]? = nil, ignoreEOS: Bool? = nil, constraint: String? = nil) {
+    public init(
+        maxNewTokens: Int? = nil, temperature: Double? = nil, topP: Double? = nil, topK: Int? = nil,
+        seed: UInt32? = nil, stop: [String]? = nil, ignoreEOS: Bool? = nil, constraint: String? = nil
+    ) {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
         self.topP = topP
@@ -225,7 +241,10 @@ public struct RecordedParams: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case temperature, seed, stop, constraint
-        case maxNewTokens = "max_new_tokens", topP = "top_p", topK = "top_k", ignoreEOS = "ignore_eos"
+        case maxNewTokens = "max_new_tokens"
+        case topP = "top_p"
+        case topK = "top_k"
+        case ignoreEOS = "ignore_eos"
     }
 }
 
@@ -249,7 +268,8 @@ public struct RecordedModel: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, file, sha256
-        case projectorFile = "projector_file", projectorSHA256 = "projector_sha256"
+        case projectorFile = "projector_file"
+        case projectorSHA256 = "projector_sha256"
     }
 
     /// Every key is written (`null` until a checksum is known, or for a remote model's file).
@@ -304,7 +324,11 @@ public struct RecordedTimings: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case queueMs = "queue_ms", imageMs = "image_ms", prefillMs = "prefill_ms", decodeMs = "decode_ms", totalMs = "total_ms"
+        case queueMs = "queue_ms"
+        case imageMs = "image_ms"
+        case prefillMs = "prefill_ms"
+        case decodeMs = "decode_ms"
+        case totalMs = "total_ms"
     }
 }
 
@@ -321,7 +345,9 @@ public struct RecordedUsage: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case promptTokens = "prompt_tokens", imageTokens = "image_tokens", completionTokens = "completion_tokens"
+        case promptTokens = "prompt_tokens"
+        case imageTokens = "image_tokens"
+        case completionTokens = "completion_tokens"
     }
 }
 

@@ -15,8 +15,9 @@ struct Ask: AsyncParsableCommand {
     @Option(name: .long, help: "An image file (PNG, JPEG, DICOM, NIfTI); repeat for several images, in order.")
     var image: [String] = []
 
-    @Option(parsing: .unconditional,
-            help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or CENTER,WIDTH (e.g. -600,1500).")
+    @Option(
+        parsing: .unconditional,
+        help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or CENTER,WIDTH (e.g. -600,1500).")
     var window: WindowArgument = .fileDefault
 
     @Option(help: "Frame of a multi-frame DICOM or slice of a volume (0-based; default: first frame / middle slice).")
@@ -74,21 +75,27 @@ struct Ask: AsyncParsableCommand {
         let loadStart = Date()
         let engine = try await LlamaEngine.load(files, options: modelOptions.engineOptions)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        var analysis = Analysis(question: question, context: context, system: system, maxNewTokens: maxNewTokens,
-                                sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
-                                ignoreEndOfSequence: ignoreEOS, raw: raw, constraint: try schemaOptions.constraint())
-        analysis.input = volume
-            ? .volume(VolumeRequest(studies: inputs.map(\.study), packing: packing.packing, window: window.choice, maxSlices: maxSlices,
-                                    sourceSHA256: inputs.map(\.sha256)))
+        var analysis = Analysis(
+            question: question, context: context, system: system, maxNewTokens: maxNewTokens,
+            sampling: SamplingOptions(temperature: temperature, topP: topP, seed: seed),
+            ignoreEndOfSequence: ignoreEOS, raw: raw, constraint: try schemaOptions.constraint())
+        analysis.input =
+            volume
+            ? .volume(
+                VolumeRequest(
+                    studies: inputs.map(\.study), packing: packing.packing, window: window.choice, maxSlices: maxSlices,
+                    sourceSHA256: inputs.map(\.sha256)))
             : .images(inputs.map { AnalysisImage(study: $0.study, frame: frame, window: window.choice, sourceSHA256: $0.sha256) })
         let prepared = try AnalysisProcessor.prepare(analysis, side: engine.info.imageSize ?? 896)
         var volumeReport: AskReport.Volume?
         if let slices = prepared.volume {
             if !json {
-                FileHandle.standardError.write("volume: \(slices.images.count) of \(slices.totalSlices) slices, \(slices.packing.rawValue) packing\n")
+                FileHandle.standardError.write(
+                    "volume: \(slices.images.count) of \(slices.totalSlices) slices, \(slices.packing.rawValue) packing\n")
             }
-            volumeReport = AskReport.Volume(packing: slices.packing.rawValue, slicesShown: slices.images.count,
-                                            slicesTotal: slices.totalSlices, sliceNumbers: slices.sliceNumbers)
+            volumeReport = AskReport.Volume(
+                packing: slices.packing.rawValue, slicesShown: slices.images.count,
+                slicesTotal: slices.totalSlices, sliceNumbers: slices.sliceNumbers)
         }
         let request = prepared.request
         let info = engine.info
@@ -125,9 +132,10 @@ struct Ask: AsyncParsableCommand {
         recording.keep(entry, info: info, analysis: analysis, prepared: prepared)
         let analysisID = recording.writer == nil ? nil : entry.id
         if json {
-            var report = AskReport(result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
-                                   totalSeconds: total, firstTokenSeconds: firstToken,
-                                   prepared: prepared, volume: volumeReport)
+            var report = AskReport(
+                result: result, info: info, demo: files.isDemo, loadSeconds: loadSeconds,
+                totalSeconds: total, firstTokenSeconds: firstToken,
+                prepared: prepared, volume: volumeReport)
             report.analysisID = analysisID
             if analysis.constraint != nil {
                 let structured = StructuredAnswer(result)
@@ -139,10 +147,12 @@ struct Ask: AsyncParsableCommand {
             FileHandle.standardOutput.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
         } else {
             FileHandle.standardOutput.write("\n")
-            FileHandle.standardError.write(String(
-                format: "[%@ on %@] tokens in %d (%d image) · out %d · image %.0f ms · prefill %.0f ms · decode %.0f ms (%.1f tok/s) · total %.2f s\n",
-                info.model, info.backend, summary.tokensIn, summary.imageTokensIn, summary.tokensOut, summary.imageEncodeMs,
-                summary.prefillMs, summary.decodeMs, summary.tokensPerSecond, total))
+            FileHandle.standardError.write(
+                String(
+                    format:
+                        "[%@ on %@] tokens in %d (%d image) · out %d · image %.0f ms · prefill %.0f ms · decode %.0f ms (%.1f tok/s) · total %.2f s\n",
+                    info.model, info.backend, summary.tokensIn, summary.imageTokensIn, summary.tokensOut, summary.imageEncodeMs,
+                    summary.prefillMs, summary.decodeMs, summary.tokensPerSecond, total))
             if let analysisID { FileHandle.standardError.write("recorded as \(analysisID) in \(recording.path ?? "")\n") }
         }
         // The answer is out; a model file hashed for the first time finishes here, once, so the entry names it.
@@ -156,25 +166,41 @@ struct AskReport: Encodable {
     /// A box as the model gave it (0–1000 of the square) and in the last image's pixels.
     struct ReportBox: Encodable {
         var label: String, box2d: [Double], pixels: PixelBox?
-        enum CodingKeys: String, CodingKey { case label, box2d = "box_2d", pixels }
+        enum CodingKeys: String, CodingKey {
+            case label
+            case box2d = "box_2d"
+            case pixels
+        }
     }
     struct Usage: Encodable {
         var tokensIn: Int, imageTokens: Int, tokensOut: Int
-        enum CodingKeys: String, CodingKey { case tokensIn = "tokens_in", imageTokens = "image_tokens", tokensOut = "tokens_out" }
+        enum CodingKeys: String, CodingKey {
+            case tokensIn = "tokens_in"
+            case imageTokens = "image_tokens"
+            case tokensOut = "tokens_out"
+        }
     }
     struct Timings: Encodable {
         var loadS: Double, imageMs: Double, prefillMs: Double, decodeMs: Double, tokensPerSecond: Double
         var firstTokenS: Double?, totalS: Double
         enum CodingKeys: String, CodingKey {
-            case loadS = "load_s", imageMs = "image_ms", prefillMs = "prefill_ms", decodeMs = "decode_ms"
-            case tokensPerSecond = "tokens_per_s", firstTokenS = "first_token_s", totalS = "total_s"
+            case loadS = "load_s"
+            case imageMs = "image_ms"
+            case prefillMs = "prefill_ms"
+            case decodeMs = "decode_ms"
+            case tokensPerSecond = "tokens_per_s"
+            case firstTokenS = "first_token_s"
+            case totalS = "total_s"
         }
     }
     /// Which slices of a `--volume` the model saw.
     struct Volume: Encodable {
         var packing: String, slicesShown: Int, slicesTotal: Int, sliceNumbers: [Int]
         enum CodingKeys: String, CodingKey {
-            case packing, slicesShown = "slices_shown", slicesTotal = "slices_total", sliceNumbers = "slice_numbers"
+            case packing
+            case slicesShown = "slices_shown"
+            case slicesTotal = "slices_total"
+            case sliceNumbers = "slice_numbers"
         }
     }
     var answer: String
@@ -196,8 +222,10 @@ struct AskReport: Encodable {
     var json: JSONValue?
     var jsonError: String?
 
-    init(result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
-         firstTokenSeconds: Double?, prepared: PreparedAnalysis, volume: Volume? = nil) {
+    init(
+        result: GenerationResult, info: EngineInfo, demo: Bool, loadSeconds: Double, totalSeconds: Double,
+        firstTokenSeconds: Double?, prepared: PreparedAnalysis, volume: Volume? = nil
+    ) {
         let s = result.summary
         self.volume = volume
         answer = result.answer
@@ -212,14 +240,18 @@ struct AskReport: Encodable {
         gpuLayers = info.gpuLayers
         self.demo = demo
         usage = Usage(tokensIn: s.tokensIn, imageTokens: s.imageTokensIn, tokensOut: s.tokensOut)
-        timings = Timings(loadS: loadSeconds, imageMs: s.imageEncodeMs, prefillMs: s.prefillMs, decodeMs: s.decodeMs,
-                          tokensPerSecond: s.tokensPerSecond, firstTokenS: firstTokenSeconds, totalS: totalSeconds)
+        timings = Timings(
+            loadS: loadSeconds, imageMs: s.imageEncodeMs, prefillMs: s.prefillMs, decodeMs: s.decodeMs,
+            tokensPerSecond: s.tokensPerSecond, firstTokenS: firstTokenSeconds, totalS: totalSeconds)
     }
 
     enum CodingKeys: String, CodingKey {
         case answer, reasoning, boxes, model, projector, backend, demo, usage, timings, disclaimer, volume
         case json
-        case finishReason = "finish_reason", gpuLayers = "gpu_layers", analysisID = "analysis_id", jsonError = "json_error"
+        case finishReason = "finish_reason"
+        case gpuLayers = "gpu_layers"
+        case analysisID = "analysis_id"
+        case jsonError = "json_error"
     }
 }
 

@@ -7,7 +7,8 @@ import MedLabRecord
 struct Compare: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask several phrasings about several images and lay the answers side by side (grid.json, grid.html).",
-        discussion: "Each cell is an analysis in the lab record under the experiment's id. Research and teaching use only — not for diagnosis.")
+        discussion:
+            "Each cell is an analysis in the lab record under the experiment's id. Research and teaching use only — not for diagnosis.")
 
     @Option(name: .customLong("image"), help: "An image file, or a folder of one series (asked as a volume); repeat.")
     var images: [String] = []
@@ -18,7 +19,9 @@ struct Compare: AsyncParsableCommand {
     @Option(help: "Prior report or clinical context for every cell.")
     var context: String?
 
-    @Option(parsing: .unconditional, help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W (e.g. -600,1500).")
+    @Option(
+        parsing: .unconditional,
+        help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W (e.g. -600,1500).")
     var window: WindowArgument?
 
     @Option(name: .customLong("max-new-tokens"), help: "Most tokens per answer.")
@@ -51,8 +54,10 @@ struct Compare: AsyncParsableCommand {
         let cells = question.count * inputs.count
         let (engine, slots, checksums) = try await ExperimentEngine.make(modelOptions, backendOptions, recording: recording, jobs: cells)
         let runner = ExperimentRunner(engine: engine, recording: recording, source: "compare", concurrency: slots)
-        let grid = await CompareGrid.run(questions: question, images: inputs, context: context, window: window?.text,
-                                         params: ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature), runner: runner) { step in
+        let grid = await CompareGrid.run(
+            questions: question, images: inputs, context: context, window: window?.text,
+            params: ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature), runner: runner
+        ) { step in
             FileHandle.standardError.write(Data("\(step.done)/\(step.total) cells answered\n".utf8))
         }
         await checksums?.value
@@ -64,4 +69,3 @@ struct Compare: AsyncParsableCommand {
         FileHandle.standardError.write(Data("experiment \(grid.experimentID): \(grid.cells.count) cells, \(failed) failed\n".utf8))
     }
 }
-

@@ -17,7 +17,9 @@ struct Convert: AsyncParsableCommand {
     @Argument(help: "The output file (.png, .jpg or .jpeg).")
     var output: String
 
-    @Option(parsing: .unconditional, help: "Window: lung, mediastinum, bone, brain, abdomen, CENTER,WIDTH (e.g. -600,1500), minmax, or default.")
+    @Option(
+        parsing: .unconditional, help: "Window: lung, mediastinum, bone, brain, abdomen, CENTER,WIDTH (e.g. -600,1500), minmax, or default."
+    )
     var window: WindowArgument = .fileDefault
 
     @Option(help: "Frame of a multi-frame DICOM, 1-based (default: 1).")

@@ -6,8 +6,10 @@ import MedLabRecord
 /// The engine an experiment command runs on: the model here, or a `--backend` pool; with
 /// `slots` requests decoded together.
 enum ExperimentEngine {
-    static func make(_ modelOptions: ModelOptions, _ backendOptions: BackendOptions, recording: RecordSession,
-                     jobs: Int) async throws -> (engine: any InferenceEngine, slots: Int, checksums: Task<Void, Never>?) {
+    static func make(
+        _ modelOptions: ModelOptions, _ backendOptions: BackendOptions, recording: RecordSession,
+        jobs: Int
+    ) async throws -> (engine: any InferenceEngine, slots: Int, checksums: Task<Void, Never>?) {
         if backendOptions.isEnabled {
             let pool = try await backendOptions.makePool()
             return (pool, pool.slots, nil)

@@ -17,8 +17,9 @@ struct Info: AsyncParsableCommand {
     func run() async throws {
         do {
             // Decoding one frame is enough for the summary and keeps large multi-frame files quick.
-            let study = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: input),
-                                                options: DecodeOptions(frame: 0, includeIdentifiers: identifiers))
+            let study = try ImageDecoder.decode(
+                contentsOf: URL(fileURLWithPath: input),
+                options: DecodeOptions(frame: 0, includeIdentifiers: identifiers))
             print(study.metadata.jsonString())
         } catch let error as ImagingError {
             FileHandle.standardError.write(Data("medlab info: \(input): \(error.description)\n".utf8))

@@ -7,6 +7,9 @@ struct MedLab: AsyncParsableCommand {
         commandName: "medlab",
         abstract: "MedGemma Vision Lab — research and teaching use only, not for diagnosis.",
         version: "0.1.0",
-        subcommands: [Serve.self, Ask.self, Batch.self, Compare.self, Regress.self, Record.self, Pull.self, Export.self, Convert.self, Info.self, Models.self]
+        subcommands: [
+            Serve.self, Ask.self, Batch.self, Compare.self, Regress.self, Record.self, Pull.self, Export.self, Convert.self, Info.self,
+            Models.self
+        ]
     )
 }

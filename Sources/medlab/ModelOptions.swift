@@ -25,10 +25,12 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Requests decoded together, each with its own --ctx of KV cache (raise it on a GPU for many users).")
     var parallel = 1
 
-    @Option(name: .customLong("kv-cache"), help: ArgumentHelp(
-        "With --parallel > 1: one KV buffer shared by all requests, one per request, or auto (shared on a GPU, "
-            + "where batched steps run twice as fast; per request on a CPU, where answers stay identical under load).",
-        valueName: "auto|shared|separate"))
+    @Option(
+        name: .customLong("kv-cache"),
+        help: ArgumentHelp(
+            "With --parallel > 1: one KV buffer shared by all requests, one per request, or auto (shared on a GPU, "
+                + "where batched steps run twice as fast; per request on a CPU, where answers stay identical under load).",
+            valueName: "auto|shared|separate"))
     var kvCache: KVCacheMode = .auto
 
     /// The files to load, demo only when asked for.
@@ -43,16 +45,19 @@ struct ModelOptions: ParsableArguments {
     }
 
     var engineOptions: EngineOptions {
-        EngineOptions(contextTokens: ctx, gpuLayers: gpuLayers, threads: threads, parallel: parallel,
-                      sharedCache: kvCache.sharedCache)
+        EngineOptions(
+            contextTokens: ctx, gpuLayers: gpuLayers, threads: threads, parallel: parallel,
+            sharedCache: kvCache.sharedCache)
     }
 }
 
 /// Remote inference servers to use instead of (or beside) the model in this process.
 struct BackendOptions: ParsableArguments {
-    @Option(name: .customLong("backend"), help: ArgumentHelp(
-        "An OpenAI-compatible server (vLLM, llama-server, Ollama) to send generation to; repeat for a pool. "
-            + "Prefix the kind to skip detection, e.g. vllm=http://gpu0:8000.", valueName: "url"))
+    @Option(
+        name: .customLong("backend"),
+        help: ArgumentHelp(
+            "An OpenAI-compatible server (vLLM, llama-server, Ollama) to send generation to; repeat for a pool. "
+                + "Prefix the kind to skip detection, e.g. vllm=http://gpu0:8000.", valueName: "url"))
     var backend: [String] = []
 
     @Option(name: .customLong("backends"), help: ArgumentHelp("A JSON file listing backends (see docs/deploy.md).", valueName: "file"))
@@ -64,10 +69,12 @@ struct BackendOptions: ParsableArguments {
     @Option(name: .customLong("backend-model"), help: "Model id to ask backends for (default: the first one /v1/models lists).")
     var backendModel: String?
 
-    @Option(name: .customLong("backend-image-size"),
-            help: ArgumentHelp("Square side in pixels the backends' projector expects (default 896, MedGemma's); giving it also says "
+    @Option(
+        name: .customLong("backend-image-size"),
+        help: ArgumentHelp(
+            "Square side in pixels the backends' projector expects (default 896, MedGemma's); giving it also says "
                 + "the backends can see images, for servers that do not report it themselves (llama-server and Ollama do).",
-                valueName: "pixels"))
+            valueName: "pixels"))
     var backendImageSizeOption: Int?
 
     /// The projector's square side, MedGemma's when not given.
@@ -96,15 +103,17 @@ struct BackendOptions: ParsableArguments {
         let key = backendAPIKey ?? environment["MEDLAB_BACKEND_API_KEY"]
         do {
             var endpoints = try backend.map {
-                var endpoint = try RemoteEndpoint(parsing: $0, slots: backendSlots, imageSize: backendImageSize,
-                                                  tokensPerImage: backendTokensPerImage, apiKey: key, vision: backendVision)
+                var endpoint = try RemoteEndpoint(
+                    parsing: $0, slots: backendSlots, imageSize: backendImageSize,
+                    tokensPerImage: backendTokensPerImage, apiKey: key, vision: backendVision)
                 endpoint.model = backendModel
                 return endpoint
             }
             if let backendsFile {
-                let defaults = RemoteEndpoint(url: URL(string: "http://localhost")!, model: backendModel, slots: backendSlots,
-                                              imageSize: backendImageSize, tokensPerImage: backendTokensPerImage, apiKey: key,
-                                              vision: backendVision)
+                let defaults = RemoteEndpoint(
+                    url: URL(string: "http://localhost")!, model: backendModel, slots: backendSlots,
+                    imageSize: backendImageSize, tokensPerImage: backendTokensPerImage, apiKey: key,
+                    vision: backendVision)
                 endpoints += try PoolConfiguration.load(path: backendsFile).endpoints(defaults: defaults, environment: environment)
             }
             guard !endpoints.isEmpty else { throw ValidationError("the backends file lists no backend") }

@@ -21,7 +21,8 @@ struct Models: AsyncParsableCommand {
             let sizeText = String(format: "%.2f GB", Double(size) / 1e9)
             do {
                 let meta = try GGUFMetadata.read(path: path)
-                let kind = meta.isProjector
+                let kind =
+                    meta.isProjector
                     ? "projector \(meta.projectorType ?? "?"), \(meta.hasVisionEncoder ? "vision \(meta.imageSize ?? 0) px" : "NO vision encoder")"
                     : "text model \(meta.architecture), width \(meta.embeddingLength ?? 0), \(meta.blockCount ?? 0) layers"
                 print("  ok   \(name)  \(sizeText)  \(kind)\(meta.fileType.map { ", \($0)" } ?? "")")

@@ -53,7 +53,11 @@ struct Record: AsyncParsableCommand {
             if json { return try Record.printJSON(page.analyses) }
             for a in page.analyses {
                 let answer = a.error.map { "error \($0.code): \($0.message)" } ?? (a.answer ?? "")
-                print([a.id, RecordExport.shortTime(a.createdAt), a.source, a.model.name, Record.clip(a.question, 50), Record.clip(answer, 60)]
+                print(
+                    [
+                        a.id, RecordExport.shortTime(a.createdAt), a.source, a.model.name, Record.clip(a.question, 50),
+                        Record.clip(answer, 60)
+                    ]
                     .joined(separator: "  "))
             }
             if page.analyses.isEmpty { FileHandle.standardError.write(Data("no analyses match\n".utf8)) }
@@ -67,18 +71,29 @@ struct Record: AsyncParsableCommand {
         @Flag(help: "Print JSON (as GET /api/analyses/ID).") var json = false
 
         func run() async throws {
-            guard let a = try Record.checked({ try location.open().analysis(id: id) }) else { throw ValidationError("no analysis \(id) in the record") }
+            guard let a = try Record.checked({ try location.open().analysis(id: id) }) else {
+                throw ValidationError("no analysis \(id) in the record")
+            }
             if json { return try Record.printJSON(a) }
-            var lines = ["id: \(a.id)", "created: \(RecordExport.shortTime(a.createdAt))  source: \(a.source)" + (a.runID.map { "  run: \($0)" } ?? ""),
-                         "model: \(a.model.name)" + (a.model.file.map { "  file: \($0)" } ?? "") + "  sha256: \(a.model.sha256 ?? "not yet computed")",
-                         "engine: \(a.engine.kind) \(a.engine.urls?.joined(separator: " ") ?? a.engine.backend)"]
+            var lines = [
+                "id: \(a.id)",
+                "created: \(RecordExport.shortTime(a.createdAt))  source: \(a.source)" + (a.runID.map { "  run: \($0)" } ?? ""),
+                "model: \(a.model.name)" + (a.model.file.map { "  file: \($0)" } ?? "")
+                    + "  sha256: \(a.model.sha256 ?? "not yet computed")",
+                "engine: \(a.engine.kind) \(a.engine.urls?.joined(separator: " ") ?? a.engine.backend)"
+            ]
             for (index, image) in a.images.enumerated() {
-                lines.append("image \(index + 1): \(image.format) \(image.modality ?? "") \(image.width)×\(image.height)  sha256: \(image.sha256)"
-                    + (image.window.map { "  window: \($0)" } ?? ""))
+                lines.append(
+                    "image \(index + 1): \(image.format) \(image.modality ?? "") \(image.width)×\(image.height)  sha256: \(image.sha256)"
+                        + (image.window.map { "  window: \($0)" } ?? ""))
             }
             lines.append("question: \(a.question)")
             if let context = a.context { lines.append("context: \(context)") }
-            if let error = a.error { lines.append("error: \(error.code): \(error.message)") } else { lines.append("answer: \(a.answer ?? "")") }
+            if let error = a.error {
+                lines.append("error: \(error.code): \(error.message)")
+            } else {
+                lines.append("answer: \(a.answer ?? "")")
+            }
             for box in a.boxes { lines.append("box: \(box.label) \(box.box2d.map { String(Int($0)) }.joined(separator: ","))") }
             if let total = a.timings.totalMs { lines.append(String(format: "total: %.0f ms", total)) }
             print(lines.joined(separator: "\n"))
@@ -124,7 +139,9 @@ struct Record: AsyncParsableCommand {
         @Argument(help: "The analysis id.") var id: String
 
         func run() async throws {
-            guard try Record.checked({ try location.open().delete(id: id) }) else { throw ValidationError("no analysis \(id) in the record") }
+            guard try Record.checked({ try location.open().delete(id: id) }) else {
+                throw ValidationError("no analysis \(id) in the record")
+            }
             print("deleted \(id)")
         }
     }

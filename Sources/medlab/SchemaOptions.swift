@@ -19,7 +19,9 @@ struct SchemaOptions: ParsableArguments {
         if let format, format.lowercased() != "json" { throw ValidationError("--format must be json") }
         var text = schemaInline
         if let schema {
-            do { text = try String(contentsOfFile: schema, encoding: .utf8) } catch { throw ValidationError("cannot read \(schema): \(error.localizedDescription)") }
+            do { text = try String(contentsOfFile: schema, encoding: .utf8) } catch {
+                throw ValidationError("cannot read \(schema): \(error.localizedDescription)")
+            }
         }
         guard let text else { return format == nil ? nil : .jsonObject }
         do { try JSONGrammar.check(text) } catch { throw ValidationError("\(schema ?? "--schema-inline"): \(error)") }

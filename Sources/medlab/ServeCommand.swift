@@ -12,12 +12,12 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the lab server (article API, OpenAI-compatible API, health, metrics).",
         discussion: """
-        Listens on 127.0.0.1:7860 by default. It answers /api/health at once and loads the model in the \
-        background: MedGemma when its files are found, otherwise the demo model (whose answers mean nothing), \
-        otherwise none (/api/health says no_model and what to download). With --backend (repeatable) or \
-        --backends FILE, generation goes to OpenAI-compatible servers (vLLM, llama-server, Ollama) instead, \
-        health-checked and least-loaded first; see docs/deploy.md. Research and teaching use only — not for diagnosis.
-        """)
+            Listens on 127.0.0.1:7860 by default. It answers /api/health at once and loads the model in the \
+            background: MedGemma when its files are found, otherwise the demo model (whose answers mean nothing), \
+            otherwise none (/api/health says no_model and what to download). With --backend (repeatable) or \
+            --backends FILE, generation goes to OpenAI-compatible servers (vLLM, llama-server, Ollama) instead, \
+            health-checked and least-loaded first; see docs/deploy.md. Research and teaching use only — not for diagnosis.
+            """)
 
     @Option(help: "Address to listen on. Anything but loopback requires --api-key.")
     var host = "127.0.0.1"
@@ -84,7 +84,8 @@ struct Serve: AsyncParsableCommand {
 
         let metrics = LabMetrics()
         let recordLogger = Logger(label: "medlab.record")
-        let recording = recordOptions.session(remoteURLs: backendOptions.isEnabled ? (try backendOptions.endpoints().map(\.url)) : []) { message in
+        let recording = recordOptions.session(remoteURLs: backendOptions.isEnabled ? (try backendOptions.endpoints().map(\.url)) : []) {
+            message in
             metrics.recordFailed()
             recordLogger.error("the record could not keep an analysis; answers still go out", metadata: ["error": "\(message)"])
         }
@@ -97,15 +98,17 @@ struct Serve: AsyncParsableCommand {
             host = localHost(logger: logger, recording: recording)
         }
         let queue = GenerationQueue(configuration: config, metrics: metrics)
-        let app = try buildApplication(host: host, configuration: config, metrics: metrics, queue: queue, recording: recording,
-                                       logger: logger)
+        let app = try buildApplication(
+            host: host, configuration: config, metrics: metrics, queue: queue, recording: recording,
+            logger: logger)
         // The drain comes last so it is shut down first (see ShutdownDrain).
         var services: [any Service] = [app]
         if let pool { services.append(PoolHealthService(pool: pool)) }
         services.append(ShutdownDrain(queue: queue, grace: shutdownGrace, logger: logger))
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         // A generation cancelled at the end of the grace period stops at its next token; wait for it,
         // then leave without running static destructors: llama.cpp's CPU back end tears down its
@@ -120,7 +123,9 @@ struct Serve: AsyncParsableCommand {
     /// The model in this process, loading in the background (or the reason there is none).
     private func localHost(logger: Logger, recording: RecordSession) -> EngineHost {
         do {
-            let files = modelOptions.demo ? try modelOptions.files()
+            let files =
+                modelOptions.demo
+                ? try modelOptions.files()
                 : try ModelFiles.resolve(model: modelOptions.model, projector: modelOptions.mmproj, allowDemo: !noDemo)
             if files.isDemo { logger.warning("MedGemma not found: serving the demo model, whose answers mean nothing") }
             recording.use(files)  // checksums in the background, read at low priority beside the load
@@ -140,8 +145,12 @@ struct Serve: AsyncParsableCommand {
         }
         let pool = try await backendOptions.makePool(local: local, periodicChecks: false)
         for status in pool.statuses {
-            logger.info("backend", metadata: ["backend": "\(status.name)", "kind": "\(status.kind)", "state": "\(status.state.rawValue)",
-                                              "slots": "\(status.slots)", "vision": "\(status.vision.map(String.init) ?? "unknown")"])
+            logger.info(
+                "backend",
+                metadata: [
+                    "backend": "\(status.name)", "kind": "\(status.kind)", "state": "\(status.state.rawValue)",
+                    "slots": "\(status.slots)", "vision": "\(status.vision.map(String.init) ?? "unknown")"
+                ])
         }
         return pool
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MedImaging
 
 @Suite("PNG, JPEG, gzip NIfTI and format sniffing")
@@ -16,7 +17,11 @@ struct CodecTests {
 
     @Test func jpegRoundTripIsClose() throws {
         var p = [UInt8](repeating: 0, count: 16 * 16 * 3)
-        for i in 0..<(16 * 16) { p[3 * i] = 200; p[3 * i + 1] = 100; p[3 * i + 2] = 50 }
+        for i in 0..<(16 * 16) {
+            p[3 * i] = 200
+            p[3 * i + 1] = 100
+            p[3 * i + 2] = 50
+        }
         let img = try RGBImage(width: 16, height: 16, pixels: p)
         let d = try ImageDecoder.decode(data: try ImageEncoder.jpeg(img, quality: 95)).frames[0]
         #expect(d.width == 16 && d.channels == 3)

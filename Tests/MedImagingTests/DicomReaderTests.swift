@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import MedImaging
 
 @Suite("DICOM Part 10 reading and the grey pipeline")
@@ -90,12 +91,12 @@ struct DicomReaderTests {
     @Test func rgbPlanarAndYBRFull() throws {
         var w = DicomWriter()
         w.image(rows: 1, columns: 2, bitsAllocated: 8, samples: 3, photometric: "RGB", planar: 1)
-        w.add(0x7FE0, 0x0010, "OB", [10, 20, 30, 40, 50, 60])   // R R G G B B
+        w.add(0x7FE0, 0x0010, "OB", [10, 20, 30, 40, 50, 60])  // R R G G B B
         #expect(try ImageDecoder.decode(data: w.data()).frame(0).samples == [10, 30, 50, 20, 40, 60])
 
         var y = DicomWriter()
         y.image(rows: 1, columns: 1, bitsAllocated: 8, samples: 3, photometric: "YBR_FULL")
-        y.add(0x7FE0, 0x0010, "OB", [76, 85, 255, 0])   // pure red in YCbCr (plus pad byte)
+        y.add(0x7FE0, 0x0010, "OB", [76, 85, 255, 0])  // pure red in YCbCr (plus pad byte)
         let red = try ImageDecoder.decode(data: y.data()).frame(0).samples
         #expect(abs(red[0] - 254) <= 1 && red[1] <= 1 && red[2] <= 1)
     }
@@ -129,10 +130,12 @@ struct DicomReaderTests {
         w.transferSyntax = "1.2.840.10008.1.2.5"
         w.image(rows: 1, columns: 4, bitsAllocated: 16)
         // Two segments (high bytes, low bytes) of 4 samples: 0x0102, 0x0102, 0x0304, 0xFF00.
-        let high: [UInt8] = [0xFF, 0x01, 0x01, 0x03, 0xFF]   // repeat 0x01 twice, then 2 literals
+        let high: [UInt8] = [0xFF, 0x01, 0x01, 0x03, 0xFF]  // repeat 0x01 twice, then 2 literals
         let low: [UInt8] = [0xFF, 0x02, 0x01, 0x04, 0x00]
         var header = [UInt8](repeating: 0, count: 64)
-        header[0] = 2; header[4] = 64; header[8] = UInt8(64 + high.count)
+        header[0] = 2
+        header[4] = 64
+        header[8] = UInt8(64 + high.count)
         let frame = header + high + low
         w.add(0x7FE0, 0x0010, "OB", DicomWriter.encapsulate([frame]))
         #expect(try ImageDecoder.decode(data: w.data()).frame(0).samples == [0x0102, 0x0102, 0x0304, 0xFF00])
@@ -140,7 +143,7 @@ struct DicomReaderTests {
 
     @Test func voiLUTFunctionsFollowTheStandard() {
         let linear = WindowLevel(center: 40, width: 400)
-        #expect(linear.apply(-161) == 0)          // ≤ c − 0.5 − (w−1)/2 = −160
+        #expect(linear.apply(-161) == 0)  // ≤ c − 0.5 − (w−1)/2 = −160
         #expect(linear.apply(240) == 1)
         #expect(abs(linear.apply(39.5) - 0.5) < 1e-9)
         let exact = WindowLevel(center: 0, width: 100, function: .linearExact)

@@ -14,20 +14,24 @@ struct DicomWriter {
 
     mutating func add(_ g: UInt16, _ e: UInt16, _ vr: String, _ value: [UInt8]) { elements.append((g, e, vr, value)) }
     mutating func string(_ g: UInt16, _ e: UInt16, _ vr: String, _ s: String) {
-        var b = Array(s.utf8); if b.count % 2 == 1 { b.append(vr == "UI" ? 0 : 0x20) }
+        var b = Array(s.utf8)
+        if b.count % 2 == 1 { b.append(vr == "UI" ? 0 : 0x20) }
         add(g, e, vr, b)
     }
     mutating func us(_ g: UInt16, _ e: UInt16, _ v: UInt16) { add(g, e, "US", u16(v)) }
 
     func u16(_ v: UInt16) -> [UInt8] { encoding == .explicitBig ? [UInt8(v >> 8), UInt8(v & 0xFF)] : [UInt8(v & 0xFF), UInt8(v >> 8)] }
     func u32(_ v: UInt32, little: Bool) -> [UInt8] {
-        little ? [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]
-               : [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+        little
+            ? [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]
+            : [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
     }
 
     /// Standard image attributes for a grey or colour image.
-    mutating func image(rows: Int, columns: Int, bitsAllocated: Int = 16, bitsStored: Int? = nil, signed: Bool = false,
-                        samples: Int = 1, photometric: String = "MONOCHROME2", frames: Int = 1, planar: Int = 0) {
+    mutating func image(
+        rows: Int, columns: Int, bitsAllocated: Int = 16, bitsStored: Int? = nil, signed: Bool = false,
+        samples: Int = 1, photometric: String = "MONOCHROME2", frames: Int = 1, planar: Int = 0
+    ) {
         us(0x0028, 0x0002, UInt16(samples))
         string(0x0028, 0x0004, "CS", photometric)
         if samples == 3 { us(0x0028, 0x0006, UInt16(planar)) }
@@ -59,10 +63,14 @@ struct DicomWriter {
     func data() -> Data {
         var out: [UInt8] = []
         if preamble { out += [UInt8](repeating: 0, count: 128) + Array("DICM".utf8) }
-        let ts = transferSyntax ?? [.implicitLittle: "1.2.840.10008.1.2", .explicitLittle: "1.2.840.10008.1.2.1",
-                                    .explicitBig: "1.2.840.10008.1.2.2"][encoding]!
+        let ts =
+            transferSyntax ?? [
+                .implicitLittle: "1.2.840.10008.1.2", .explicitLittle: "1.2.840.10008.1.2.1",
+                .explicitBig: "1.2.840.10008.1.2.2"
+            ][encoding]!
         if preamble {
-            var tsBytes = Array(ts.utf8); if tsBytes.count % 2 == 1 { tsBytes.append(0) }
+            var tsBytes = Array(ts.utf8)
+            if tsBytes.count % 2 == 1 { tsBytes.append(0) }
             out += [0x02, 0x00, 0x10, 0x00] + Array("UI".utf8) + [UInt8(tsBytes.count), 0] + tsBytes
         }
         for (g, e, vr, value) in elements.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {

@@ -1,12 +1,18 @@
 import Foundation
 import Testing
+
 @testable import MedImaging
 
 @Suite("Letterbox, region marks, windows and the volume recipe")
 struct ModelInputTests {
     func gradient(_ w: Int, _ h: Int) -> RGBImage {
         var p = [UInt8](repeating: 0, count: w * h * 3)
-        for y in 0..<h { for x in 0..<w { let v = UInt8((x * 255) / max(1, w - 1)); for c in 0..<3 { p[(y * w + x) * 3 + c] = v } } }
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = UInt8((x * 255) / max(1, w - 1))
+                for c in 0..<3 { p[(y * w + x) * 3 + c] = v }
+            }
+        }
         return try! RGBImage(width: w, height: h, pixels: p)
     }
 
@@ -15,8 +21,8 @@ struct ModelInputTests {
         #expect(square.width == 896 && square.height == 896)
         #expect(t.contentWidth == 896 && t.contentHeight == 448)
         #expect(t.offsetX == 0 && t.offsetY == 224)
-        #expect(square[448, 100] == (0, 0, 0))              // padding
-        #expect(square[895, 448].0 > 250)                     // right edge of the gradient is white
+        #expect(square[448, 100] == (0, 0, 0))  // padding
+        #expect(square[895, 448].0 > 250)  // right edge of the gradient is white
     }
 
     @Test func boxesMapBackToOriginalPixels() throws {
@@ -26,7 +32,7 @@ struct ModelInputTests {
         #expect(abs(whole.x0) < 1e-9 && abs(whole.y0) < 1e-9 && abs(whole.x1 - 2000) < 1e-9 && abs(whole.y1 - 1000) < 1e-9)
         let box = try #require(t.originalBox(fromNormalized: [500, 250, 625, 500]))
         #expect(abs(box.x0 - 500) < 1e-9 && abs(box.x1 - 1000) < 1e-9 && abs(box.y0 - 500) < 1e-9 && abs(box.y1 - 750) < 1e-9)
-        #expect(t.originalBox(fromNormalized: [0, 0, 100, 1000]) == nil)    // entirely on the padding
+        #expect(t.originalBox(fromNormalized: [0, 0, 100, 1000]) == nil)  // entirely on the padding
         let back = t.normalizedBox(fromOriginal: box)
         #expect(zip(back, [500, 250, 625, 500]).allSatisfy { abs($0 - $1) < 1e-9 })
     }
@@ -45,7 +51,7 @@ struct ModelInputTests {
         RegionMark.draw([RegionMark(.ring(centerX: 500, centerY: 250, radius: 100))], on: &square, transform: t)
         // Centre (500,250) maps to (250,250); radius 100 → 50 px in the square.
         #expect(square[300, 250] == (255, 0, 0))
-        #expect(square[250, 250] == before[250, 250])          // inside untouched
+        #expect(square[250, 250] == before[250, 250])  // inside untouched
         var rect = RGBImage(width: 10, height: 10)
         RegionMark.draw([RegionMark(.rectangle(PixelBox(x0: 2, y0: 2, x1: 7, y1: 7)), color: [0, 255, 0])], on: &rect)
         #expect(rect[2, 4] == (0, 255, 0) && rect[4, 4] == (0, 0, 0))
@@ -80,7 +86,7 @@ struct ModelInputTests {
         let slice = try MedImage(width: 4, height: 1, channels: 1, samples: [-2000, 0, 40, 2000], photometric: .monochrome2)
         let rgb = try VolumeRecipe.packCT(slice)
         #expect(rgb[0, 0] == (0, 0, 0))
-        #expect(rgb[1, 0] == (128, 98, 0))                   // R: 1024/2048·255, G: 135/350·255 = 98.4, B: 0
+        #expect(rgb[1, 0] == (128, 98, 0))  // R: 1024/2048·255, G: 135/350·255 = 98.4, B: 0
         #expect(rgb[2, 0] == (132, 128, 128))
         #expect(rgb[3, 0] == (255, 255, 255))
     }
@@ -102,8 +108,9 @@ struct ModelInputTests {
         m.modality = modality
         m.instanceNumber = instance
         m.imagePosition = [0, 0, z]
-        let frame = try MedImage(width: size, height: size, channels: 1, samples: Array(repeating: hu, count: size * size),
-                                 photometric: .monochrome2)
+        let frame = try MedImage(
+            width: size, height: size, channels: 1, samples: Array(repeating: hu, count: size * size),
+            photometric: .monochrome2)
         return DecodedStudy(format: .dicom, frames: [frame], metadata: m)
     }
 
@@ -123,8 +130,9 @@ struct ModelInputTests {
     @Test func volumeInputFromOneNiftiAndItsErrors() throws {
         let depth = 10
         let samples = (0..<depth).flatMap { z in Array(repeating: Float(z * 100), count: 4 * 4) }
-        let nifti = DecodedStudy(format: .nifti, frames: [], volume: try Volume(width: 4, height: 4, depth: depth, samples: samples),
-                                 metadata: ImageMetadata(format: .nifti, width: 4, height: 4))
+        let nifti = DecodedStudy(
+            format: .nifti, frames: [], volume: try Volume(width: 4, height: 4, depth: depth, samples: samples),
+            metadata: ImageMetadata(format: .nifti, width: 4, height: 4))
         let grey = try VolumeInput.make(from: [nifti], window: .minMax, side: 8)
         #expect(grey.packing == .grey && grey.sliceNumbers == Array(1...10))
         #expect(try VolumeInput.make(from: [nifti], packing: .ct, maximum: 4, side: 8).images.count == 4)
@@ -143,8 +151,9 @@ struct ModelInputTests {
         let box = PixelBox(x0: 10, y0: 5, x1: 60, y1: 40)
         let back = try #require(transform.originalBox(fromNormalized: transform.normalizedBox(fromOriginal: box)))
         #expect(abs(back.x0 - 10) < 1e-6 && abs(back.y1 - 40) < 1e-6)
-        let stretched = Letterbox.squarePixels(try RGBImage(width: 100, height: 50, pixels: [UInt8](repeating: 9, count: 100 * 50 * 3)),
-                                               pixelAspect: 2)
+        let stretched = Letterbox.squarePixels(
+            try RGBImage(width: 100, height: 50, pixels: [UInt8](repeating: 9, count: 100 * 50 * 3)),
+            pixelAspect: 2)
         #expect(stretched.width == 100 && stretched.height == 100)
 
         // A CT volume of 0.5 mm pixels and 2 mm slices: coronal and sagittal pixels are 4× as tall as wide.
@@ -155,7 +164,7 @@ struct ModelInputTests {
         let study = DecodedStudy(format: .nifti, frames: [], volume: volume, metadata: ImageMetadata(format: .nifti, width: 8, height: 6))
         let coronal = try volume.slice(.coronal, index: 2)
         let (square, fitted) = Letterbox.fit(Renderer.render(coronal), side: 64, pixelAspect: coronal.pixelAspect)
-        #expect(square.width == 64 && fitted.contentHeight == 64 && fitted.contentWidth == 26)   // 8×0.5 mm wide, 5×2 mm tall
-        #expect(try ModelInput.image(from: study, side: 64).transform.contentWidth == 64)        // axial: square pixels
+        #expect(square.width == 64 && fitted.contentHeight == 64 && fitted.contentWidth == 26)  // 8×0.5 mm wide, 5×2 mm tall
+        #expect(try ModelInput.image(from: study, side: 64).transform.contentWidth == 64)  // axial: square pixels
     }
 }

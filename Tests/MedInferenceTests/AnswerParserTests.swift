@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MedInference
 
 @Suite("Answer parsing: reasoning block and boxes")
@@ -25,19 +26,20 @@ struct AnswerParserTests {
 
     @Test func parsesFencedBoxList() {
         let raw = """
-        Here are the findings:
-        ```json
-        [
-          {"box_2d": [100, 200, 300, 400], "label": "nodule"},
-          {"box_2d": [510, 20, 480, 10], "label": "effusion"}
-        ]
-        ```
-        """
+            Here are the findings:
+            ```json
+            [
+              {"box_2d": [100, 200, 300, 400], "label": "nodule"},
+              {"box_2d": [510, 20, 480, 10], "label": "effusion"}
+            ]
+            ```
+            """
         let boxes = AnswerParser.parse(raw).boxes
-        #expect(boxes == [
-            ModelBox(y0: 100, x0: 200, y1: 300, x1: 400, label: "nodule"),
-            ModelBox(y0: 480, x0: 10, y1: 510, x1: 20, label: "effusion"),
-        ])
+        #expect(
+            boxes == [
+                ModelBox(y0: 100, x0: 200, y1: 300, x1: 400, label: "nodule"),
+                ModelBox(y0: 480, x0: 10, y1: 510, x1: 20, label: "effusion")
+            ])
     }
 
     @Test func parsesBareListAndIgnoresBrokenEntries() {
@@ -63,7 +65,8 @@ struct StreamingFilterTests {
         var events: [GenerationEvent] = []
         for character in raw { events += filter.feed(String(character)) }
         events += filter.finish()
-        var answer = "", reasoning = ""
+        var answer = ""
+        var reasoning = ""
         for event in events {
             switch event {
             case .delta(let t): answer += t
@@ -93,7 +96,10 @@ struct StreamingFilterTests {
         for piece in ["hello S", "T", "OP and more"] {
             let (text, hit) = matcher.feed(piece)
             out += text
-            if hit { stopped = true; break }
+            if hit {
+                stopped = true
+                break
+            }
         }
         #expect(stopped)
         #expect(out == "hello ")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MedInference
 
 @Suite("Greedy argmax")
@@ -7,7 +8,8 @@ struct ArgmaxTests {
 
     /// The plain definition: the first index holding the largest non-NaN value, 0 when none beats -inf.
     private func reference(_ values: [Float]) -> Int {
-        var best = 0, bestValue = -Float.infinity
+        var best = 0
+        var bestValue = -Float.infinity
         for (index, value) in values.enumerated() where value > bestValue { (best, bestValue) = (index, value) }
         return best
     }
@@ -22,7 +24,8 @@ struct ArgmaxTests {
         tail[34] = 1  // past the last whole chunk of 16
         #expect(argmax(tail) == 34)
         var twice = [Float](repeating: -3, count: 100)
-        twice[70] = 5; twice[20] = 5
+        twice[70] = 5
+        twice[20] = 5
         #expect(argmax(twice) == 20)
     }
 

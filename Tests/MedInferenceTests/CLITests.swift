@@ -1,16 +1,19 @@
 import Foundation
 import MedLabTestSupport
 import Testing
+
 @testable import MedInference
 
 /// Runs a program to completion and returns its exit status, stdout and stderr.
 func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws
-    -> (status: Int32, stdout: String, stderr: String) {
+    -> (status: Int32, stdout: String, stderr: String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
@@ -43,9 +46,13 @@ enum Binaries {
 struct CLITests {
     @Test func askAnswersWithTheDemoModel() throws {
         try TestModels.require(TestModels.gemma270m)
-        let run = try runProgram(Binaries.medlab, ["ask", "--demo", "--raw", "--max-new-tokens", "16",
-                                                   "Question: What is the capital of France?\nAnswer:"],
-                                 environment: ["MEDLAB_DEMO_DIR": TestModels.directory.path])
+        let run = try runProgram(
+            Binaries.medlab,
+            [
+                "ask", "--demo", "--raw", "--max-new-tokens", "16",
+                "Question: What is the capital of France?\nAnswer:"
+            ],
+            environment: ["MEDLAB_DEMO_DIR": TestModels.directory.path])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.stdout.contains("Paris"))
         #expect(run.stderr.contains("tok/s"))
@@ -57,10 +64,12 @@ struct CLITests {
         let image = FileManager.default.temporaryDirectory.appendingPathComponent("medlab-cli-\(UUID().uuidString).png")
         try TestImages.png(width: 48, height: 32).write(to: image)
         defer { try? FileManager.default.removeItem(at: image) }
-        let run = try runProgram(Binaries.medlab, [
-            "ask", "--json", "--model", TestModels.tinyText, "--mmproj", TestModels.tinyProjector,
-            "--image", image.path, "--max-new-tokens", "6", "--ignore-eos", "What is shown?",
-        ])
+        let run = try runProgram(
+            Binaries.medlab,
+            [
+                "ask", "--json", "--model", TestModels.tinyText, "--mmproj", TestModels.tinyProjector,
+                "--image", image.path, "--max-new-tokens", "6", "--ignore-eos", "What is shown?"
+            ])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let usage = try #require(object["usage"] as? [String: Any])
@@ -84,15 +93,21 @@ struct CLITests {
     @Test func greedyOutputMatchesLlamaCompletion() throws {
         try TestModels.require(TestModels.gemma270m)
         let prompt = "The three primary colors are"
-        let ours = try runProgram(Binaries.medlab, ["ask", "--json", "--model", TestModels.gemma270m, "--mmproj", "",
-                                                    "--raw", "--max-new-tokens", "32", "--ignore-eos", prompt])
+        let ours = try runProgram(
+            Binaries.medlab,
+            [
+                "ask", "--json", "--model", TestModels.gemma270m, "--mmproj", "",
+                "--raw", "--max-new-tokens", "32", "--ignore-eos", prompt
+            ])
         #expect(ours.status == 0, "stderr: \(ours.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(ours.stdout.utf8)) as? [String: Any])
         let answer = try #require(object["answer"] as? String)
-        let reference = try runProgram(Binaries.llamaTool("llama-completion"), [
-            "-m", TestModels.gemma270m, "-p", prompt, "-n", "32", "--temp", "0", "--ignore-eos", "-no-cnv",
-            "--no-display-prompt", "--no-warmup", "-t", "2", "-c", "512",
-        ])
+        let reference = try runProgram(
+            Binaries.llamaTool("llama-completion"),
+            [
+                "-m", TestModels.gemma270m, "-p", prompt, "-n", "32", "--temp", "0", "--ignore-eos", "-no-cnv",
+                "--no-display-prompt", "--no-warmup", "-t", "2", "-c", "512"
+            ])
         #expect(reference.status == 0, "stderr: \(reference.stderr.suffix(500))")
         #expect(answer == reference.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }

@@ -2,6 +2,7 @@ import Foundation
 import MedImaging
 import MedLabTestSupport
 import Testing
+
 @testable import MedInference
 
 /// Collects a stream into deltas, reasoning and the summary.
@@ -46,7 +47,9 @@ struct GenerationTests {
         #expect(one.summary.imageEncodeMs > 0)
         #expect(one.summary.prefillMs > 0)
 
-        request.turns = [ChatTurn(role: .user, parts: [.text("Prior:"), .image(image), .text("Current:"), .image(image), .text("Compare.")])]
+        request.turns = [
+            ChatTurn(role: .user, parts: [.text("Prior:"), .image(image), .text("Current:"), .image(image), .text("Compare.")])
+        ]
         let two = try await engine.answer(request)
         #expect(two.summary.imageTokensIn == 2 * perImage)
         #expect(two.summary.textTokensIn > one.summary.textTokensIn)
@@ -54,8 +57,9 @@ struct GenerationTests {
 
     @Test func realModelWithImagePath() async throws {
         let engine = try await SharedEngines.shared.gemma()
-        var request = GenerationRequest(question: "What is shown?", images: [TestModels.pattern(width: 64, height: 64)],
-                                        maxNewTokens: 8)
+        var request = GenerationRequest(
+            question: "What is shown?", images: [TestModels.pattern(width: 64, height: 64)],
+            maxNewTokens: 8)
         request.ignoreEndOfSequence = true
         let result = try await engine.answer(request)
         #expect(result.summary.imageTokensIn == engine.info.tokensPerImage)
@@ -70,8 +74,10 @@ struct GenerationTests {
             return try await engine.answer(request)
         }
         // A separate engine (its own cache) answers the second question cold, as the reference.
-        let cold = try await ask(try await SharedEngines.shared.engine(model: TestModels.gemma270m, projector: TestModels.projector640,
-                                                                       contextTokens: 2048), "Is there a fracture?")
+        let cold = try await ask(
+            try await SharedEngines.shared.engine(
+                model: TestModels.gemma270m, projector: TestModels.projector640,
+                contextTokens: 2048), "Is there a fracture?")
         #expect(cold.summary.imageEncodeMs > 0)
         let engine = try await SharedEngines.shared.gemma()
         let first = try await ask(engine, "What is shown?")
@@ -136,12 +142,15 @@ struct GenerationTests {
 
     @Test func batchedRequestsMatchSequentialOnes() async throws {
         let sequential = try await SharedEngines.shared.gemma()
-        let batched = try await SharedEngines.shared.engine(model: TestModels.gemma270m, projector: TestModels.projector640,
-                                                            contextTokens: 1024, parallel: 3)
+        let batched = try await SharedEngines.shared.engine(
+            model: TestModels.gemma270m, projector: TestModels.projector640,
+            contextTokens: 1024, parallel: 3)
         #expect(batched.info.parallel == 3)
         var requests: [GenerationRequest] = []
-        for (prompt, tokens) in [("Question: What is the capital of France?\nAnswer:", 10), ("Once upon a time", 20),
-                                 ("The Eiffel Tower is located in the city of", 14)] {
+        for (prompt, tokens) in [
+            ("Question: What is the capital of France?\nAnswer:", 10), ("Once upon a time", 20),
+            ("The Eiffel Tower is located in the city of", 14)
+        ] {
             var request = GenerationRequest(question: prompt, maxNewTokens: tokens)
             request.raw = true
             requests.append(request)
@@ -169,8 +178,9 @@ struct GenerationTests {
         // the last float bits, but every request is answered in full, starts the same, and a sequence
         // is still held to its own context even though the shared buffer is larger.
         let sequential = try await SharedEngines.shared.gemma()
-        let shared = try await SharedEngines.shared.engine(model: TestModels.gemma270m, projector: TestModels.projector640,
-                                                           contextTokens: 256, parallel: 3, sharedCache: true)
+        let shared = try await SharedEngines.shared.engine(
+            model: TestModels.gemma270m, projector: TestModels.projector640,
+            contextTokens: 256, parallel: 3, sharedCache: true)
         #expect(shared.info.contextTokens == 256)
         var requests: [GenerationRequest] = []
         for prompt in ["Question: What is the capital of France?\nAnswer:", "Once upon a time", "The Eiffel Tower is in"] {
@@ -211,8 +221,9 @@ struct GenerationTests {
     }
 
     @Test func contextOverflowFailsBeforeAnyWork() async throws {
-        let engine = try await SharedEngines.shared.engine(model: TestModels.tinyText, projector: TestModels.tinyProjector,
-                                                           contextTokens: 256)
+        let engine = try await SharedEngines.shared.engine(
+            model: TestModels.tinyText, projector: TestModels.tinyProjector,
+            contextTokens: 256)
         let perImage = try #require(engine.info.tokensPerImage)
         let images = Array(repeating: TestModels.pattern(width: 16, height: 16), count: 256 / perImage + 1)
         await #expect {

@@ -1,6 +1,7 @@
 import Foundation
 import MedLabTestSupport
 import Testing
+
 @testable import MedInference
 
 @Suite("Model loading errors are typed and explain themselves", .serialized)

@@ -31,8 +31,12 @@ enum TestImages {
             out.append(data[offset..<offset + length])
             offset += length
         } while offset < data.count
-        var a: UInt32 = 1, b: UInt32 = 0
-        for byte in data { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        var a: UInt32 = 1
+        var b: UInt32 = 0
+        for byte in data {
+            a = (a + UInt32(byte)) % 65521
+            b = (b + a) % 65521
+        }
         out.append(bigEndian: (b << 16) | a)
         return out
     }

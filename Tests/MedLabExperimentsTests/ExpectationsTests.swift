@@ -1,14 +1,16 @@
 import Foundation
 import MedInference
 import Testing
+
 @testable import MedLabExperiments
 
 /// The rules a regression case is judged by, and the set file's checks.
 @Suite("Regression expectations and set files")
 struct ExpectationsTests {
     @Test func textRulesAreCaseInsensitiveAndEachFailureIsNamed() {
-        let rules = Expectations(containsAny: ["effusion", "fluid"], containsAll: ["LEFT"], notContains: ["pneumothorax"],
-                                 regex: "(?i)no (acute|focal)")
+        let rules = Expectations(
+            containsAny: ["effusion", "fluid"], containsAll: ["LEFT"], notContains: ["pneumothorax"],
+            regex: "(?i)no (acute|focal)")
         #expect(rules.failures(for: "Small left pleural Effusion; no acute findings.").isEmpty)
         let failed = rules.failures(for: "Right pneumothorax.")
         #expect(failed.count == 4)
@@ -18,13 +20,15 @@ struct ExpectationsTests {
     @Test func fieldsAreReadFromTheFirstJSONObjectOfTheAnswer() {
         let rules = Expectations(fields: ["effusion": .bool(true), "side": .string("left"), "count": .number(2)])
         #expect(rules.failures(for: "```json\n{\"effusion\": true, \"side\": \"left\", \"count\": 2}\n```").isEmpty)
-        #expect(rules.failures(for: "{\"effusion\": false, \"side\": \"left\", \"count\": 2}") == ["fields: effusion is false, expected true"])
+        #expect(
+            rules.failures(for: "{\"effusion\": false, \"side\": \"left\", \"count\": 2}") == ["fields: effusion is false, expected true"])
         #expect(rules.failures(for: "no JSON here") == ["fields: the answer is not a JSON object"])
     }
 
     @Test func aSetFileIsCheckedWholeBeforeAnythingRuns() throws {
         let folder = FileManager.default.temporaryDirectory
-        let set = try RegressionSet.parse("""
+        let set = try RegressionSet.parse(
+            """
             name: s
             params: {max_new_tokens: 16, temperature: 0.5}
             cases:

@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
-import Testing
 import MedInference
+import Testing
+
 @testable import MedLabRecord
 
 /// The record on real SQLite files in a temporary folder: migrations, search, paging, export, checksums.
@@ -16,13 +17,19 @@ struct LabRecordTests {
 
     func path(_ name: String = "lab.sqlite") -> String { folder.appendingPathComponent(name).path }
 
-    static func entry(_ question: String, answer: String = "an answer", context: String? = nil, source: String = "api",
-                      created: Date = Date()) -> RecordedAnalysis {
-        var a = RecordedAnalysis(createdAt: created, source: source, question: question, context: context,
-                                 images: [RecordedImage(sha256: String(repeating: "a", count: 64), format: "png", modality: nil,
-                                                        width: 10, height: 8, window: "default")],
-                                 params: RecordedParams(maxNewTokens: 8, temperature: 0), model: RecordedModel(name: "m.gguf", file: "m.gguf"),
-                                 engine: RecordedEngine(kind: "in_process", backend: "cpu"))
+    static func entry(
+        _ question: String, answer: String = "an answer", context: String? = nil, source: String = "api",
+        created: Date = Date()
+    ) -> RecordedAnalysis {
+        var a = RecordedAnalysis(
+            createdAt: created, source: source, question: question, context: context,
+            images: [
+                RecordedImage(
+                    sha256: String(repeating: "a", count: 64), format: "png", modality: nil,
+                    width: 10, height: 8, window: "default")
+            ],
+            params: RecordedParams(maxNewTokens: 8, temperature: 0), model: RecordedModel(name: "m.gguf", file: "m.gguf"),
+            engine: RecordedEngine(kind: "in_process", backend: "cpu"))
         a.answer = answer
         a.timings = RecordedTimings(totalMs: 12.5)
         return a
@@ -42,11 +49,12 @@ struct LabRecordTests {
         try RecordSchema.migrator.migrate(queue, upTo: "v1-analyses")
         // A row as the first schema wrote it (raw SQL: today's insert names later columns).
         try queue.write { db in
-            try db.execute(sql: """
-                INSERT INTO analysis (id, created_at, source, status, question, answer, boxes, params, model_name, engine, timings, usage)
-                VALUES ('old1', '2026-11-01T10:00:00.000Z', 'api', 'ok', 'old pleural effusion question', 'small', '[]', '{}', 'm.gguf',
-                        '{"kind": "in_process", "backend": "cpu"}', '{}', '{}')
-                """)
+            try db.execute(
+                sql: """
+                    INSERT INTO analysis (id, created_at, source, status, question, answer, boxes, params, model_name, engine, timings, usage)
+                    VALUES ('old1', '2026-11-01T10:00:00.000Z', 'api', 'ok', 'old pleural effusion question', 'small', '[]', '{}', 'm.gguf',
+                            '{"kind": "in_process", "backend": "cpu"}', '{}', '{}')
+                    """)
         }
         try queue.close()
 
@@ -126,7 +134,8 @@ struct LabRecordTests {
 
     @Test func deletingRemovesTheEntryAndItsUnsharedThumbnail() throws {
         let record = try LabRecord(path: path())
-        let a = Self.entry("to delete"), b = Self.entry("to keep")
+        let a = Self.entry("to delete")
+        let b = Self.entry("to keep")
         try record.save(a, thumbnails: [a.images[0].sha256: Data([9])])
         try record.save(b)
         #expect(try record.delete(id: a.id))
@@ -181,7 +190,8 @@ struct LabRecordTests {
     }
 
     @Test func aRecordThatCannotBeOpenedLeavesTheSessionDegraded() throws {
-        try Data("not a database, just text that is long enough to be read as a header".utf8).write(to: URL(fileURLWithPath: path("bad.sqlite")))
+        try Data("not a database, just text that is long enough to be read as a header".utf8).write(
+            to: URL(fileURLWithPath: path("bad.sqlite")))
         let session = RecordSession.open(path: path("bad.sqlite"))
         #expect(session.writer == nil)
         #expect(session.health.status == "degraded")

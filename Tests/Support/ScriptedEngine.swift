@@ -25,9 +25,10 @@ public final class ScriptedEngine: InferenceEngine {
         self.pieces = pieces
         self.failure = failure
         self.held = held
-        self.info = EngineInfo(model: "scripted.gguf", projector: vision ? "scripted-mmproj.gguf" : nil, backend: "cpu", devices: ["test"],
-                               gpuLayers: 0, contextTokens: 4096, imageSize: vision ? 896 : nil, tokensPerImage: vision ? 256 : nil,
-                               llamaBuild: nil)
+        self.info = EngineInfo(
+            model: "scripted.gguf", projector: vision ? "scripted-mmproj.gguf" : nil, backend: "cpu", devices: ["test"],
+            gpuLayers: 0, contextTokens: 4096, imageSize: vision ? 896 : nil, tokensPerImage: vision ? 256 : nil,
+            llamaBuild: nil)
     }
 
     /// The requests received so far, in order.
@@ -63,8 +64,11 @@ public final class ScriptedEngine: InferenceEngine {
                     if Task.isCancelled { return self.ended(.cancelled) }
                 }
                 let text = self.pieces.joined()
-                continuation.yield(.finished(GenerationSummary(rawText: text, textTokensIn: 10, imageTokensIn: 0, tokensOut: self.pieces.count,
-                                                               imageEncodeMs: 0, prefillMs: 1, decodeMs: 1, finishReason: "stop")))
+                continuation.yield(
+                    .finished(
+                        GenerationSummary(
+                            rawText: text, textTokensIn: 10, imageTokensIn: 0, tokensOut: self.pieces.count,
+                            imageEncodeMs: 0, prefillMs: 1, decodeMs: 1, finishReason: "stop")))
                 continuation.finish()
                 self.ended(.answered(text))
             }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import MedInference
+import Testing
 
 /// The model files scripts/setup.sh prepares (scripts/prepare_test_models.py).
 public enum TestModels {
@@ -47,15 +47,19 @@ public actor SharedEngines {
     public static let shared = SharedEngines()
     private var cache: [String: LlamaEngine] = [:]
 
-    public func engine(model: String, projector: String?, contextTokens: Int = 4096, parallel: Int = 1,
-                sharedCache: Bool? = nil) async throws -> LlamaEngine {
+    public func engine(
+        model: String, projector: String?, contextTokens: Int = 4096, parallel: Int = 1,
+        sharedCache: Bool? = nil
+    ) async throws -> LlamaEngine {
         let key = "\(model)|\(projector ?? "")|\(contextTokens)|\(parallel)|\(String(describing: sharedCache))"
         if let engine = cache[key] { return engine }
         try TestModels.require(model)
         if let projector { try TestModels.require(projector) }
-        let engine = try await LlamaEngine.load(ModelFiles(model: model, projector: projector),
-                                                options: EngineOptions(contextTokens: contextTokens, parallel: parallel,
-                                                                       sharedCache: sharedCache))
+        let engine = try await LlamaEngine.load(
+            ModelFiles(model: model, projector: projector),
+            options: EngineOptions(
+                contextTokens: contextTokens, parallel: parallel,
+                sharedCache: sharedCache))
         cache[key] = engine
         return engine
     }

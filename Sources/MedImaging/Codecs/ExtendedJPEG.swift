@@ -17,7 +17,7 @@ enum ExtendedJPEG {
     private static let zigzag: [Int] = [
         0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
         28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
-        47, 55, 62, 63,
+        47, 55, 62, 63
     ]
 
     /// Zig-zag position of each natural index (quantisation tables are stored in zig-zag order).
@@ -29,17 +29,23 @@ enum ExtendedJPEG {
 
     /// cos((2x + 1)uπ/16) · C(u) / 2, indexed [u * 8 + x].
     private static let cosines: [Double] = (0..<64).map { i in
-        let u = i / 8, x = i % 8
+        let u = i / 8
+        let x = i % 8
         return (u == 0 ? 1 / 2.0.squareRoot() : 1) * cos(Double((2 * x + 1) * u) * Double.pi / 16) / 2
     }
 
     static func decode(_ data: [UInt8], desc: PixelDescription, maxPixels: Int) throws -> RawFrame {
         var segments = try JPEGSegments(data)
         var quant = [[Int]](repeating: [], count: 4)
-        var dcTables = [JPEGHuffmanTable?](repeating: nil, count: 4), acTables = dcTables
+        var dcTables = [JPEGHuffmanTable?](repeating: nil, count: 4)
+        var acTables = dcTables
         var components: [Component] = []
-        var precision = 0, width = 0, height = 0, restartInterval = 0
-        var maxH = 1, maxV = 1
+        var precision = 0
+        var width = 0
+        var height = 0
+        var restartInterval = 0
+        var maxH = 1
+        var maxV = 1
         let u16 = segments.u16
         while let (marker, seg, end) = try segments.next() {
             // Every segment read below starts with at least a few bytes of its own.
@@ -50,7 +56,8 @@ enum ExtendedJPEG {
             case 0xDB:
                 var p = seg
                 while p < end {
-                    let wide = data[p] >> 4 != 0, id = Int(data[p] & 0x0F)
+                    let wide = data[p] >> 4 != 0
+                    let id = Int(data[p] & 0x0F)
                     let size = wide ? 128 : 64
                     guard id < 4, p + 1 + size <= end else { throw ImagingError.malformed("JPEG quantisation table") }
                     quant[id] = (0..<64).map { k in wide ? Int(data[p + 1 + 2 * k]) << 8 | Int(data[p + 2 + 2 * k]) : Int(data[p + 1 + k]) }
@@ -59,7 +66,8 @@ enum ExtendedJPEG {
             case 0xC4:
                 var p = seg
                 while p + 17 <= end {
-                    let isAC = data[p] >> 4 != 0, id = Int(data[p] & 0x0F)
+                    let isAC = data[p] >> 4 != 0
+                    let id = Int(data[p] & 0x0F)
                     let counts = (0..<16).map { Int(data[p + 1 + $0]) }
                     let total = counts.reduce(0, +)
                     guard id < 4, p + 17 + total <= end else { throw ImagingError.malformed("JPEG Huffman table") }
@@ -69,7 +77,9 @@ enum ExtendedJPEG {
                 }
             case 0xC0, 0xC1:
                 guard end - seg >= 6 else { throw ImagingError.malformed("JPEG frame header") }
-                precision = Int(data[seg]); height = try u16(seg + 1); width = try u16(seg + 3)
+                precision = Int(data[seg])
+                height = try u16(seg + 1)
+                width = try u16(seg + 3)
                 let count = Int(data[seg + 5])
                 guard (1...4).contains(count), seg + 6 + 3 * count <= end else { throw ImagingError.malformed("JPEG frame header") }
                 guard width > 0, height > 0, width * height <= maxPixels else {
@@ -80,12 +90,16 @@ enum ExtendedJPEG {
                 }
                 components = try (0..<count).map { k in
                     let base = seg + 6 + 3 * k
-                    let h = Int(data[base + 1] >> 4), v = Int(data[base + 1] & 0x0F), q = Int(data[base + 2])
+                    let h = Int(data[base + 1] >> 4)
+                    let v = Int(data[base + 1] & 0x0F)
+                    let q = Int(data[base + 2])
                     guard (1...4).contains(h), (1...4).contains(v), q < 4 else { throw ImagingError.malformed("JPEG component sampling") }
                     return Component(id: Int(data[base]), h: h, v: v, quantTable: q)
                 }
-                maxH = components.map(\.h).max()!; maxV = components.map(\.v).max()!
-                let mcusWide = (width + 8 * maxH - 1) / (8 * maxH), mcusHigh = (height + 8 * maxV - 1) / (8 * maxV)
+                maxH = components.map(\.h).max()!
+                maxV = components.map(\.v).max()!
+                let mcusWide = (width + 8 * maxH - 1) / (8 * maxH)
+                let mcusHigh = (height + 8 * maxV - 1) / (8 * maxV)
                 for k in components.indices {
                     components[k].blocksWide = mcusWide * components[k].h
                     components[k].blocksHigh = mcusHigh * components[k].v
@@ -100,9 +114,11 @@ enum ExtendedJPEG {
                 guard (1...4).contains(count), seg + 1 + 2 * count + 3 <= end else { throw ImagingError.malformed("JPEG scan header") }
                 var inScan: [Int] = []
                 for k in 0..<count {
-                    let id = Int(data[seg + 1 + 2 * k]), tables = data[seg + 2 + 2 * k]
+                    let id = Int(data[seg + 1 + 2 * k])
+                    let tables = data[seg + 2 + 2 * k]
                     guard let index = components.firstIndex(where: { $0.id == id }),
-                          dcTables[Int(tables >> 4) & 3] != nil, acTables[Int(tables & 0x0F) & 3] != nil else {
+                        dcTables[Int(tables >> 4) & 3] != nil, acTables[Int(tables & 0x0F) & 3] != nil
+                    else {
                         throw ImagingError.malformed("JPEG scan refers to a missing component or table")
                     }
                     components[index].dcTable = Int(tables >> 4) & 3
@@ -111,22 +127,30 @@ enum ExtendedJPEG {
                     inScan.append(index)
                 }
                 var reader = JPEGBitReader(bytes: data, position: end)
-                try scan(&reader, components: &components, inScan: inScan, dc: dcTables, ac: acTables,
-                         maxH: maxH, maxV: maxV, width: width, height: height, restart: restartInterval)
+                try scan(
+                    &reader, components: &components, inScan: inScan, dc: dcTables, ac: acTables,
+                    maxH: maxH, maxV: maxV, width: width, height: height, restart: restartInterval)
                 segments.position = reader.position
             default: break
             }
         }
         guard !components.isEmpty else { throw ImagingError.malformed("JPEG without a frame") }
-        for c in components where quant[c.quantTable].count != 64 { throw ImagingError.malformed("JPEG component \(c.id) has no quantisation table") }
-        return RawFrame(values: pixels(components, quant: quant, maxH: maxH, maxV: maxV, width: width, height: height,
-                                       precision: precision).map { desc.normalize($0) },
-                        width: width, height: height, channels: components.count, colorModel: desc.photometric)
+        for c in components where quant[c.quantTable].count != 64 {
+            throw ImagingError.malformed("JPEG component \(c.id) has no quantisation table")
+        }
+        return RawFrame(
+            values: pixels(
+                components, quant: quant, maxH: maxH, maxV: maxV, width: width, height: height,
+                precision: precision
+            ).map { desc.normalize($0) },
+            width: width, height: height, channels: components.count, colorModel: desc.photometric)
     }
 
     /// Huffman-decodes one scan's blocks (coefficients stay quantised until the inverse DCT).
-    private static func scan(_ r: inout JPEGBitReader, components: inout [Component], inScan: [Int], dc: [JPEGHuffmanTable?],
-                             ac: [JPEGHuffmanTable?], maxH: Int, maxV: Int, width: Int, height: Int, restart: Int) throws {
+    private static func scan(
+        _ r: inout JPEGBitReader, components: inout [Component], inScan: [Int], dc: [JPEGHuffmanTable?],
+        ac: [JPEGHuffmanTable?], maxH: Int, maxV: Int, width: Int, height: Int, restart: Int
+    ) throws {
         func block(_ c: inout Component, row: Int, column: Int) throws {
             let base = (row * c.blocksWide + column) * 64
             c.predictor += r.extended(try dc[c.dcTable]!.decode(&r))
@@ -134,7 +158,8 @@ enum ExtendedJPEG {
             var k = 1
             while k < 64 {
                 let rs = try ac[c.acTable]!.decode(&r)
-                let run = rs >> 4, size = rs & 0x0F
+                let run = rs >> 4
+                let size = rs & 0x0F
                 if size == 0 {
                     if run != 15 { break }
                     k += 16
@@ -164,8 +189,9 @@ enum ExtendedJPEG {
                     for index in inScan {
                         for y in 0..<components[index].v {
                             for x in 0..<components[index].h {
-                                try block(&components[index], row: unitRow * components[index].v + y,
-                                          column: unitColumn * components[index].h + x)
+                                try block(
+                                    &components[index], row: unitRow * components[index].v + y,
+                                    column: unitColumn * components[index].h + x)
                             }
                         }
                     }
@@ -176,14 +202,20 @@ enum ExtendedJPEG {
     }
 
     /// Dequantises, inverse-transforms, level-shifts and upsamples every component into interleaved samples.
-    private static func pixels(_ components: [Component], quant: [[Int]], maxH: Int, maxV: Int, width: Int, height: Int,
-                               precision: Int) -> [UInt32] {
-        let shift = Double(1 << (precision - 1)), top = Double((1 << precision) - 1)
+    private static func pixels(
+        _ components: [Component], quant: [[Int]], maxH: Int, maxV: Int, width: Int, height: Int,
+        precision: Int
+    ) -> [UInt32] {
+        let shift = Double(1 << (precision - 1))
+        let top = Double((1 << precision) - 1)
         var out = [UInt32](repeating: 0, count: width * height * components.count)
-        var spatial = [Double](repeating: 0, count: 64), temp = spatial, frequencies = spatial
+        var spatial = [Double](repeating: 0, count: 64)
+        var temp = spatial
+        var frequencies = spatial
         for (n, c) in components.enumerated() {
             let q = (0..<64).map { Double(quant[c.quantTable][zigzagOfNatural[$0]]) }
-            let planeWidth = c.blocksWide * 8, planeHeight = c.blocksHigh * 8
+            let planeWidth = c.blocksWide * 8
+            let planeHeight = c.blocksHigh * 8
             var plane = [UInt32](repeating: 0, count: planeWidth * planeHeight)
             for row in 0..<c.blocksHigh {
                 for column in 0..<c.blocksWide {
@@ -213,10 +245,12 @@ enum ExtendedJPEG {
                 }
             }
             // Nearest upsampling to the largest sampling factors (12-bit DICOM colour is rare).
-            let sx = maxH / c.h, sy = maxV / c.v
+            let sx = maxH / c.h
+            let sy = maxV / c.v
             for y in 0..<height {
                 for x in 0..<width {
-                    out[(y * width + x) * components.count + n] = plane[min(y / sy, planeHeight - 1) * planeWidth + min(x / sx, planeWidth - 1)]
+                    out[(y * width + x) * components.count + n] =
+                        plane[min(y / sy, planeHeight - 1) * planeWidth + min(x / sx, planeWidth - 1)]
                 }
             }
         }

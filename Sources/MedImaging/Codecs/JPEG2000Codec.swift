@@ -22,10 +22,13 @@ enum JPEG2000Codec {
         let box = Unmanaged.passRetained(source)
         defer { box.release() }
         let user = box.toOpaque()
-        opj_set_error_handler(codec, { msg, data in
-            guard let msg, let data else { return }
-            Unmanaged<Source>.fromOpaque(data).takeUnretainedValue().error = String(cString: msg).trimmingCharacters(in: .whitespacesAndNewlines)
-        }, user)
+        opj_set_error_handler(
+            codec,
+            { msg, data in
+                guard let msg, let data else { return }
+                Unmanaged<Source>.fromOpaque(data).takeUnretainedValue().error = String(cString: msg).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
+            }, user)
         opj_set_warning_handler(codec, { _, _ in }, nil)
         opj_set_info_handler(codec, { _, _ in }, nil)
         var params = opj_dparameters_t()
@@ -39,7 +42,7 @@ enum JPEG2000Codec {
         opj_stream_set_read_function(stream) { buffer, count, data in
             let s = Unmanaged<Source>.fromOpaque(data!).takeUnretainedValue()
             let n = min(count, s.bytes.count - s.offset)
-            if n <= 0 { return -1 }   // (OPJ_SIZE_T)-1, imported as Int, signals the end
+            if n <= 0 { return -1 }  // (OPJ_SIZE_T)-1, imported as Int, signals the end
             s.bytes.withUnsafeBytes { src in buffer!.copyMemory(from: src.baseAddress! + s.offset, byteCount: n) }
             s.offset += n
             return n
@@ -66,7 +69,8 @@ enum JPEG2000Codec {
         guard c == desc.samplesPerPixel, let comps = image.pointee.comps else {
             throw ImagingError.malformed("JPEG 2000 frame has \(c) components, the header says \(desc.samplesPerPixel)")
         }
-        let w = Int(image.pointee.x1 - image.pointee.x0), h = Int(image.pointee.y1 - image.pointee.y0)
+        let w = Int(image.pointee.x1 - image.pointee.x0)
+        let h = Int(image.pointee.y1 - image.pointee.y0)
         guard w == desc.columns, h == desc.rows else {
             throw ImagingError.malformed("JPEG 2000 frame is \(w)×\(h), the header says \(desc.columns)×\(desc.rows)")
         }

@@ -13,7 +13,8 @@ struct JPEGHuffmanTable {
             throw ImagingError.malformed("JPEG Huffman table is inconsistent")
         }
         self.values = values
-        var code = 0, k = 0
+        var code = 0
+        var k = 0
         for length in 1...16 {
             valuePointer[length] = k
             minCode[length] = code
@@ -60,16 +61,30 @@ struct JPEGBitReader {
                 byte = bytes[position]
                 if byte == 0xFF {
                     let next = position + 1 < bytes.count ? bytes[position + 1] : 0xD9
-                    if next == 0x00 { position += 2 } else { hitMarker = true; byte = 0 }
-                } else { position += 1 }
-            } else { hitMarker = true }
-            accumulator = UInt32(byte); count = 8
+                    if next == 0x00 {
+                        position += 2
+                    } else {
+                        hitMarker = true
+                        byte = 0
+                    }
+                } else {
+                    position += 1
+                }
+            } else {
+                hitMarker = true
+            }
+            accumulator = UInt32(byte)
+            count = 8
         }
         count -= 1
         return (accumulator >> UInt32(count)) & 1
     }
 
-    mutating func bits(_ n: Int) -> Int { var v = 0; for _ in 0..<n { v = v << 1 | Int(bit()) }; return v }
+    mutating func bits(_ n: Int) -> Int {
+        var v = 0
+        for _ in 0..<n { v = v << 1 | Int(bit()) }
+        return v
+    }
 
     /// `n` bits read as a signed magnitude category value (T.81 F.2.2.1 EXTEND).
     mutating func extended(_ n: Int) -> Int {
@@ -80,7 +95,8 @@ struct JPEGBitReader {
 
     /// Skips to just after the next RSTn marker and resets the bit buffer.
     mutating func restart() {
-        count = 0; hitMarker = false
+        count = 0
+        hitMarker = false
         while position + 1 < bytes.count && !(bytes[position] == 0xFF && (0xD0...0xD7).contains(bytes[position + 1])) { position += 1 }
         position = min(position + 2, bytes.count)
     }
@@ -100,12 +116,19 @@ struct JPEGSegments {
     /// The next segment: its marker and the byte range of its payload (after the length field).
     mutating func next() throws -> (marker: UInt8, start: Int, end: Int)? {
         while position + 3 < data.count {
-            guard data[position] == 0xFF else { position += 1; continue }
+            guard data[position] == 0xFF else {
+                position += 1
+                continue
+            }
             let marker = data[position + 1]
             if marker == 0xD9 { return nil }
-            if marker == 0xFF || marker == 0x00 || (0xD0...0xD7).contains(marker) { position += 1; continue }
+            if marker == 0xFF || marker == 0x00 || (0xD0...0xD7).contains(marker) {
+                position += 1
+                continue
+            }
             let length = try u16(position + 2)
-            let start = position + 4, end = position + 2 + length
+            let start = position + 4
+            let end = position + 2 + length
             guard length >= 2, end <= data.count else { throw ImagingError.truncated("JPEG segment") }
             position = end
             return (marker, start, end)

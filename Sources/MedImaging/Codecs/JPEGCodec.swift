@@ -4,17 +4,26 @@ import Foundation
 /// Baseline and extended 8-bit JPEG through libjpeg-turbo (wrapped in `CJPEG`, which keeps
 /// libjpeg's longjmp error handling on the C side).
 enum JPEGCodec {
-    struct Decoded { var pixels: [UInt8]; var width: Int; var height: Int; var components: Int }
+    struct Decoded {
+        var pixels: [UInt8]
+        var width: Int
+        var height: Int
+        var components: Int
+    }
 
     /// Decodes a JPEG stream. `keepYCbCr` leaves colour as YCbCr (for callers that convert
     /// themselves); by default libjpeg converts to RGB.
     static func decode(_ data: Data, keepYCbCr: Bool = false, maxPixels: Int) throws -> Decoded {
         var out: UnsafeMutablePointer<UInt8>? = nil
-        var w: Int32 = 0, h: Int32 = 0, c: Int32 = 0, precision: Int32 = 0
+        var w: Int32 = 0
+        var h: Int32 = 0
+        var c: Int32 = 0
+        var precision: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
         let rc = data.withUnsafeBytes { raw in
-            cjpeg_decode(raw.bindMemory(to: UInt8.self).baseAddress, raw.count, keepYCbCr ? 1 : 0, UInt64(maxPixels),
-                         &out, &w, &h, &c, &precision, &err, err.count)
+            cjpeg_decode(
+                raw.bindMemory(to: UInt8.self).baseAddress, raw.count, keepYCbCr ? 1 : 0, UInt64(maxPixels),
+                &out, &w, &h, &c, &precision, &err, err.count)
         }
         defer { cjpeg_free(out) }
         let message = String(cString: err)
@@ -26,8 +35,9 @@ enum JPEGCodec {
             throw ImagingError.malformed("JPEG: \(message)")
         }
         let count = Int(w) * Int(h) * Int(c)
-        return Decoded(pixels: Array(UnsafeBufferPointer(start: out, count: count)),
-                       width: Int(w), height: Int(h), components: Int(c))
+        return Decoded(
+            pixels: Array(UnsafeBufferPointer(start: out, count: count)),
+            width: Int(w), height: Int(h), components: Int(c))
     }
 
     /// Decodes a JPEG file as an image (grey or RGB).
@@ -36,9 +46,10 @@ enum JPEGCodec {
         guard d.components == 1 || d.components == 3 else {
             throw ImagingError.unsupported("JPEG with \(d.components) components")
         }
-        return try MedImage(width: d.width, height: d.height, channels: d.components, samples: d.pixels.map { Float($0) },
-                            photometric: d.components == 3 ? .rgb : .monochrome2, maxValue: 255,
-                            defaultWindow: d.components == 1 ? WindowLevel(center: 127.5, width: 256, function: .linearExact) : nil)
+        return try MedImage(
+            width: d.width, height: d.height, channels: d.components, samples: d.pixels.map { Float($0) },
+            photometric: d.components == 3 ? .rgb : .monochrome2, maxValue: 255,
+            defaultWindow: d.components == 1 ? WindowLevel(center: 127.5, width: 256, function: .linearExact) : nil)
     }
 
     /// Encodes 8-bit grey or RGB pixels at `quality` (1...100).
@@ -46,8 +57,9 @@ enum JPEGCodec {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var length: UInt = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = cjpeg_encode(pixels, Int32(width), Int32(height), Int32(channels), Int32(min(max(quality, 1), 100)),
-                              &out, &length, &err, err.count)
+        let rc = cjpeg_encode(
+            pixels, Int32(width), Int32(height), Int32(channels), Int32(min(max(quality, 1), 100)),
+            &out, &length, &err, err.count)
         defer { cjpeg_free(out) }
         guard rc == 0, let out else { throw ImagingError.encodingFailed("JPEG: \(String(cString: err))") }
         return Data(bytes: out, count: Int(length))

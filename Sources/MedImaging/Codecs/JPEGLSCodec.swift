@@ -12,9 +12,13 @@ enum JPEGLSCodec {
             try check(charls_jpegls_decoder_read_header(decoder))
             var info = charls_frame_info()
             try check(charls_jpegls_decoder_get_frame_info(decoder, &info))
-            let w = Int(info.width), h = Int(info.height), c = Int(info.component_count), bits = Int(info.bits_per_sample)
+            let w = Int(info.width)
+            let h = Int(info.height)
+            let c = Int(info.component_count)
+            let bits = Int(info.bits_per_sample)
             guard w == desc.columns, h == desc.rows, c == desc.samplesPerPixel else {
-                throw ImagingError.malformed("JPEG-LS frame is \(w)×\(h)×\(c), the header says \(desc.columns)×\(desc.rows)×\(desc.samplesPerPixel)")
+                throw ImagingError.malformed(
+                    "JPEG-LS frame is \(w)×\(h)×\(c), the header says \(desc.columns)×\(desc.rows)×\(desc.samplesPerPixel)")
             }
             var mode = CHARLS_INTERLEAVE_MODE_NONE
             try check(charls_jpegls_decoder_get_interleave_mode(decoder, &mode))
@@ -28,8 +32,11 @@ enum JPEGLSCodec {
             let n = w * h * c
             var values = [Int32](repeating: 0, count: n)
             out.withUnsafeBufferPointer { b in
-                if bits <= 8 { for i in 0..<n { values[i] = desc.normalize(UInt32(b[i])) } }
-                else { for i in 0..<n { values[i] = desc.normalize(UInt32(Bytes.u16(b, 2 * i, bigEndian: false))) } }
+                if bits <= 8 {
+                    for i in 0..<n { values[i] = desc.normalize(UInt32(b[i])) }
+                } else {
+                    for i in 0..<n { values[i] = desc.normalize(UInt32(Bytes.u16(b, 2 * i, bigEndian: false))) }
+                }
             }
             // Interleave "none" comes back one plane per component.
             if c == 3 && mode == CHARLS_INTERLEAVE_MODE_NONE { values = NativePixels.deplanarize(values, pixels: w * h) }

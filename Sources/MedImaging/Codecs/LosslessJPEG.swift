@@ -9,7 +9,9 @@ enum LosslessJPEG {
         var segments = try JPEGSegments(data)
         let u16 = segments.u16
         var tables: [Int: JPEGHuffmanTable] = [:]
-        var precision = 0, width = 0, height = 0
+        var precision = 0
+        var width = 0
+        var height = 0
         var componentIDs: [Int] = []
         var restartInterval = 0
         var out: [Int32] = []
@@ -30,12 +32,15 @@ enum LosslessJPEG {
                 }
             case 0xC3, 0xC7, 0xCB, 0xCF:
                 guard end - seg >= 6 else { throw ImagingError.malformed("lossless JPEG frame header") }
-                precision = Int(data[seg]); height = try u16(seg + 1); width = try u16(seg + 3)
+                precision = Int(data[seg])
+                height = try u16(seg + 1)
+                width = try u16(seg + 3)
                 let nf = Int(data[seg + 5])
                 guard seg + 6 + 3 * nf <= end else { throw ImagingError.malformed("lossless JPEG frame header") }
                 componentIDs = (0..<nf).map { Int(data[seg + 6 + 3 * $0]) }
                 guard width == desc.columns, height == desc.rows, nf == desc.samplesPerPixel, precision >= 2, precision <= 16 else {
-                    throw ImagingError.malformed("lossless JPEG frame \(width)×\(height)×\(nf) at \(precision) bits does not match the header")
+                    throw ImagingError.malformed(
+                        "lossless JPEG frame \(width)×\(height)×\(nf) at \(precision) bits does not match the header")
                 }
                 out = [Int32](repeating: 0, count: width * height * nf)
             case 0xC0, 0xC1, 0xC2: throw ImagingError.malformed("DCT-based JPEG where a lossless stream was expected")
@@ -46,27 +51,33 @@ enum LosslessJPEG {
                 guard seg + 1 + 2 * ns + 3 <= end else { throw ImagingError.malformed("lossless JPEG scan header") }
                 var comps: [(index: Int, table: JPEGHuffmanTable)] = []
                 for k in 0..<ns {
-                    let id = Int(data[seg + 1 + 2 * k]), td = Int(data[seg + 2 + 2 * k] >> 4)
+                    let id = Int(data[seg + 1 + 2 * k])
+                    let td = Int(data[seg + 2 + 2 * k] >> 4)
                     guard let index = componentIDs.firstIndex(of: id), let t = tables[td] else {
                         throw ImagingError.malformed("lossless JPEG scan refers to a missing component or table")
                     }
                     comps.append((index, t))
                 }
-                let predictor = Int(data[seg + 1 + 2 * ns]), pt = Int(data[seg + 3 + 2 * ns] & 0x0F)
+                let predictor = Int(data[seg + 1 + 2 * ns])
+                let pt = Int(data[seg + 3 + 2 * ns] & 0x0F)
                 var reader = JPEGBitReader(bytes: data, position: end)
-                try scan(&reader, comps: comps, nf: componentIDs.count, width: width, height: height, precision: precision,
-                         predictor: predictor, pointTransform: pt, restart: restartInterval, out: &out)
+                try scan(
+                    &reader, comps: comps, nf: componentIDs.count, width: width, height: height, precision: precision,
+                    predictor: predictor, pointTransform: pt, restart: restartInterval, out: &out)
                 segments.position = reader.position
             default: break
             }
         }
         guard !out.isEmpty else { throw ImagingError.malformed("lossless JPEG without a frame") }
-        return RawFrame(values: out.map { desc.normalize(UInt32(bitPattern: $0)) }, width: width, height: height,
-                        channels: componentIDs.count, colorModel: desc.photometric)
+        return RawFrame(
+            values: out.map { desc.normalize(UInt32(bitPattern: $0)) }, width: width, height: height,
+            channels: componentIDs.count, colorModel: desc.photometric)
     }
 
-    private static func scan(_ r: inout JPEGBitReader, comps: [(index: Int, table: JPEGHuffmanTable)], nf: Int, width: Int, height: Int,
-                             precision: Int, predictor: Int, pointTransform pt: Int, restart: Int, out: inout [Int32]) throws {
+    private static func scan(
+        _ r: inout JPEGBitReader, comps: [(index: Int, table: JPEGHuffmanTable)], nf: Int, width: Int, height: Int,
+        precision: Int, predictor: Int, pointTransform pt: Int, restart: Int, out: inout [Int32]
+    ) throws {
         let mask = (1 << (precision - pt)) - 1
         let initial = 1 << (precision - pt - 1)
         var sinceRestart = 0
@@ -75,16 +86,23 @@ enum LosslessJPEG {
         for y in 0..<height {
             for x in 0..<width {
                 if restart > 0 && sinceRestart == restart {
-                    r.restart(); sinceRestart = 0; firstLineAfterRestart = true
+                    r.restart()
+                    sinceRestart = 0
+                    firstLineAfterRestart = true
                 }
                 for c in comps {
                     let o = (y * width + x) * nf + c.index
                     let pred: Int
-                    if sinceRestart == 0 && (restart > 0 || y == 0) && (x == 0 || restart > 0) { pred = initial }
-                    else if (y == 0 || firstLineAfterRestart) && x > 0 { pred = Int(out[o - nf]) }
-                    else if x == 0 { pred = Int(out[o - width * nf]) }
-                    else {
-                        let ra = Int(out[o - nf]), rb = Int(out[o - width * nf]), rc = Int(out[o - width * nf - nf])
+                    if sinceRestart == 0 && (restart > 0 || y == 0) && (x == 0 || restart > 0) {
+                        pred = initial
+                    } else if (y == 0 || firstLineAfterRestart) && x > 0 {
+                        pred = Int(out[o - nf])
+                    } else if x == 0 {
+                        pred = Int(out[o - width * nf])
+                    } else {
+                        let ra = Int(out[o - nf])
+                        let rb = Int(out[o - width * nf])
+                        let rc = Int(out[o - width * nf - nf])
                         switch predictor {
                         case 1: pred = ra
                         case 2: pred = rb
@@ -98,7 +116,9 @@ enum LosslessJPEG {
                     }
                     let t = try c.table.decode(&r)
                     var diff = 0
-                    if t == 16 { diff = 32768 } else if t > 0 {
+                    if t == 16 {
+                        diff = 32768
+                    } else if t > 0 {
                         diff = r.bits(t)
                         if diff < 1 << (t - 1) { diff -= (1 << t) - 1 }
                     }

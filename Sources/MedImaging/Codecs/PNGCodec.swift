@@ -16,7 +16,8 @@ enum PNGCodec {
         }
         guard ok != 0 else { throw ImagingError.malformed("PNG: \(message(image))") }
         defer { png_image_free(&image) }
-        let width = Int(image.width), height = Int(image.height)
+        let width = Int(image.width)
+        let height = Int(image.height)
         guard width > 0, height > 0 else { throw ImagingError.malformed("PNG has no pixels") }
         guard width * height <= maxPixels else {
             throw ImagingError.tooLarge(width: width, height: height, frames: 1, limit: maxPixels)
@@ -43,10 +44,14 @@ enum PNGCodec {
             guard done != 0 else { throw ImagingError.malformed("PNG: \(message(image))") }
             samples = buffer.map { Float($0) }
         }
-        return try MedImage(width: width, height: height, channels: channels, samples: samples,
-                            photometric: color ? .rgb : .monochrome2, maxValue: sixteen ? 65535 : 255,
-                            defaultWindow: color ? nil : WindowLevel(center: sixteen ? 32767.5 : 127.5,
-                                                                     width: sixteen ? 65536 : 256, function: .linearExact))
+        return try MedImage(
+            width: width, height: height, channels: channels, samples: samples,
+            photometric: color ? .rgb : .monochrome2, maxValue: sixteen ? 65535 : 255,
+            defaultWindow: color
+                ? nil
+                : WindowLevel(
+                    center: sixteen ? 32767.5 : 127.5,
+                    width: sixteen ? 65536 : 256, function: .linearExact))
     }
 
     /// Encodes 8-bit pixels (`channels` 1 or 3) as PNG.
@@ -59,7 +64,8 @@ enum PNGCodec {
         var size: png_alloc_size_t = 0
         let stride = png_int_32(width * channels)
         guard pixels.withUnsafeBytes({ png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil) }) != 0,
-              size > 0 else { throw ImagingError.encodingFailed("PNG: \(message(image))") }
+            size > 0
+        else { throw ImagingError.encodingFailed("PNG: \(message(image))") }
         var out = Data(count: Int(size))
         let ok = out.withUnsafeMutableBytes { o in
             pixels.withUnsafeBytes { png_image_write_to_memory(&image, o.baseAddress, &size, 0, $0.baseAddress, stride, nil) }

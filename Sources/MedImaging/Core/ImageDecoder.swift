@@ -15,8 +15,10 @@ public struct DecodeOptions: Sendable, Equatable {
     /// logs, prompts, the database or API responses unless a person asks for them.
     public var includeIdentifiers: Bool
 
-    public init(maxPixels: Int = 8192 * 8192, maxTotalSamples: Int = 512 * 1024 * 1024,
-                maxInflatedBytes: Int = 2 * 1024 * 1024 * 1024, frame: Int? = nil, includeIdentifiers: Bool = false) {
+    public init(
+        maxPixels: Int = 8192 * 8192, maxTotalSamples: Int = 512 * 1024 * 1024,
+        maxInflatedBytes: Int = 2 * 1024 * 1024 * 1024, frame: Int? = nil, includeIdentifiers: Bool = false
+    ) {
         self.maxPixels = maxPixels
         self.maxTotalSamples = maxTotalSamples
         self.maxInflatedBytes = maxInflatedBytes
@@ -33,7 +35,7 @@ public enum ImageDecoder {
         let head = [UInt8](data.prefix(560))
         if head.starts(with: PNGCodec.signature) { return .png }
         if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF { return .jpeg }
-        if head.count >= 2, head[0] == 0x1F, head[1] == 0x8B { return .nifti }   // gzip: only NIfTI travels gzipped here
+        if head.count >= 2, head[0] == 0x1F, head[1] == 0x8B { return .nifti }  // gzip: only NIfTI travels gzipped here
         if NiftiReader.headerKind(head) != nil { return .nifti }
         if DicomParser.sniff(data) { return .dicom }
         if let name = filenameHint?.lowercased() {

@@ -61,7 +61,8 @@ public struct ImageMetadata: Sendable, Codable, Equatable {
         pixelSpacing = spacing.isEmpty ? nil : spacing
         sliceThickness = ds.double(Tag.sliceThickness)
         if let c = ds.doubles(Tag.windowCenter).first, let w = ds.doubles(Tag.windowWidth).first {
-            window = WindowLevel(center: c, width: w, function: WindowLevel.Function(rawValue: ds.string(Tag.voiLUTFunction) ?? "") ?? .linear)
+            window = WindowLevel(
+                center: c, width: w, function: WindowLevel.Function(rawValue: ds.string(Tag.voiLUTFunction) ?? "") ?? .linear)
         }
         rescaleSlope = ds.double(Tag.rescaleSlope)
         rescaleIntercept = ds.double(Tag.rescaleIntercept)
@@ -74,9 +75,11 @@ public struct ImageMetadata: Sendable, Codable, Equatable {
         imageOrientation = orientation.count == 6 ? orientation : nil
         if includeIdentifiers {
             var ids: [String: String] = [:]
-            let named: [(String, DicomTag)] = [("patientName", Tag.patientName), ("patientID", Tag.patientID),
-                                               ("birthDate", Tag.birthDate), ("accessionNumber", Tag.accessionNumber),
-                                               ("institution", Tag.institution), ("studyDate", Tag.studyDate)]
+            let named: [(String, DicomTag)] = [
+                ("patientName", Tag.patientName), ("patientID", Tag.patientID),
+                ("birthDate", Tag.birthDate), ("accessionNumber", Tag.accessionNumber),
+                ("institution", Tag.institution), ("studyDate", Tag.studyDate)
+            ]
             for (k, t) in named { if let v = ds.string(t) { ids[k] = v } }
             identifiers = ids
         }

@@ -36,10 +36,13 @@ public struct MedImage: Sendable, Equatable {
     public var pixelAspect: Double = 1
 
     /// Creates an image; throws when the buffer does not match the size.
-    public init(width: Int, height: Int, channels: Int, samples: [Float], photometric: Photometric,
-                maxValue: Float = 255, defaultWindow: WindowLevel? = nil, voiLUT: LookupTable? = nil) throws {
+    public init(
+        width: Int, height: Int, channels: Int, samples: [Float], photometric: Photometric,
+        maxValue: Float = 255, defaultWindow: WindowLevel? = nil, voiLUT: LookupTable? = nil
+    ) throws {
         guard width > 0, height > 0, channels == 1 || channels == 3,
-              samples.count == width * height * channels else {
+            samples.count == width * height * channels
+        else {
             throw ImagingError.malformed("pixel buffer of \(samples.count) samples does not match \(width)×\(height)×\(channels)")
         }
         self.width = width
@@ -55,7 +58,8 @@ public struct MedImage: Sendable, Equatable {
     /// Smallest and largest finite sample (all channels); (0, 0) when there is none. NaN voxels
     /// (common outside the brain mask of float NIfTI files) must not decide the window.
     public var range: (min: Float, max: Float) {
-        var lo = Float.infinity, hi = -Float.infinity
+        var lo = Float.infinity
+        var hi = -Float.infinity
         for v in samples where v.isFinite {
             if v < lo { lo = v }
             if v > hi { hi = v }

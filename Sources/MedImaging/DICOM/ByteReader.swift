@@ -21,7 +21,9 @@ struct ByteReader {
     var atEnd: Bool { position >= limit }
 
     mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws {
-        guard n >= 0, n <= remaining else { throw ImagingError.truncated("\(what()) needs \(n) bytes at offset \(position), \(max(0, remaining)) left") }
+        guard n >= 0, n <= remaining else {
+            throw ImagingError.truncated("\(what()) needs \(n) bytes at offset \(position), \(max(0, remaining)) left")
+        }
     }
 
     mutating func u8() throws -> UInt8 {
@@ -33,7 +35,8 @@ struct ByteReader {
     mutating func u16() throws -> UInt16 {
         try need(2, "16-bit value")
         defer { position += 2 }
-        let a = UInt16(bytes[position]), b = UInt16(bytes[position + 1])
+        let a = UInt16(bytes[position])
+        let b = UInt16(bytes[position + 1])
         return bigEndian ? (a << 8 | b) : (b << 8 | a)
     }
 
@@ -41,7 +44,10 @@ struct ByteReader {
         try need(4, "32-bit value")
         let p = position
         position += 4
-        let a = UInt32(bytes[p]), b = UInt32(bytes[p + 1]), c = UInt32(bytes[p + 2]), d = UInt32(bytes[p + 3])
+        let a = UInt32(bytes[p])
+        let b = UInt32(bytes[p + 1])
+        let c = UInt32(bytes[p + 2])
+        let d = UInt32(bytes[p + 3])
         return bigEndian ? (a << 24 | b << 16 | c << 8 | d) : (d << 24 | c << 16 | b << 8 | a)
     }
 

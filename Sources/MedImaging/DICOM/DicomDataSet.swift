@@ -51,10 +51,13 @@ struct DicomDataSet: Sendable {
         return v.withUnsafeBufferPointer { b -> [Double] in
             switch e.vr {
             case "US": return stride(from: 0, to: v.count - 1, by: 2).map { Double(Bytes.u16(b, $0, bigEndian: e.bigEndian)) }
-            case "SS": return stride(from: 0, to: v.count - 1, by: 2).map { Double(Int16(bitPattern: Bytes.u16(b, $0, bigEndian: e.bigEndian))) }
+            case "SS":
+                return stride(from: 0, to: v.count - 1, by: 2).map { Double(Int16(bitPattern: Bytes.u16(b, $0, bigEndian: e.bigEndian))) }
             case "UL": return stride(from: 0, to: v.count - 3, by: 4).map { Double(Bytes.u32(b, $0, bigEndian: e.bigEndian)) }
-            case "SL": return stride(from: 0, to: v.count - 3, by: 4).map { Double(Int32(bitPattern: Bytes.u32(b, $0, bigEndian: e.bigEndian))) }
-            case "FL": return stride(from: 0, to: v.count - 3, by: 4).map { Double(Float(bitPattern: Bytes.u32(b, $0, bigEndian: e.bigEndian))) }
+            case "SL":
+                return stride(from: 0, to: v.count - 3, by: 4).map { Double(Int32(bitPattern: Bytes.u32(b, $0, bigEndian: e.bigEndian))) }
+            case "FL":
+                return stride(from: 0, to: v.count - 3, by: 4).map { Double(Float(bitPattern: Bytes.u32(b, $0, bigEndian: e.bigEndian))) }
             case "FD":
                 return stride(from: 0, to: v.count - 7, by: 8).map { i in
                     let hi = UInt64(Bytes.u32(b, i + (e.bigEndian ? 0 : 4), bigEndian: e.bigEndian))

@@ -41,14 +41,16 @@ enum DicomDecoder {
             if let encapsulated {
                 raw = try decodeCompressed(encapsulated[index], syntax: syntax, desc: desc, maxPixels: options.maxPixels)
             } else {
-                raw = try NativePixels.frame(pixelElement.value, index: index, desc: desc, bigEndian: pixelElement.bigEndian, vr: pixelElement.vr)
+                raw = try NativePixels.frame(
+                    pixelElement.value, index: index, desc: desc, bigEndian: pixelElement.bigEndian, vr: pixelElement.vr)
             }
             frames.append(try pipeline.image(from: raw))
         }
         let metadata = ImageMetadata(dicom: ds, desc: desc, syntax: syntax, includeIdentifiers: options.includeIdentifiers)
         // PixelSpacing is [row spacing, column spacing]; only a sane, non-square pair changes anything.
         if let spacing = metadata.pixelSpacing, spacing.count == 2, spacing[0] > 0, spacing[1] > 0,
-           (0.05...20).contains(spacing[0] / spacing[1]) {
+            (0.05...20).contains(spacing[0] / spacing[1])
+        {
             for index in frames.indices { frames[index].pixelAspect = spacing[0] / spacing[1] }
         }
         return DecodedStudy(format: .dicom, frames: frames, metadata: metadata)
@@ -70,11 +72,14 @@ enum DicomDecoder {
             // Photometric RGB means the JPEG holds RGB itself (no colour transform), as pydicom reads it.
             let d = try JPEGCodec.decode(Data(frame), keepYCbCr: desc.photometric == "RGB", maxPixels: maxPixels)
             guard d.width == desc.columns, d.height == desc.rows, d.components == desc.samplesPerPixel else {
-                throw ImagingError.malformed("JPEG frame is \(d.width)×\(d.height)×\(d.components), the header says \(desc.columns)×\(desc.rows)×\(desc.samplesPerPixel)")
+                throw ImagingError.malformed(
+                    "JPEG frame is \(d.width)×\(d.height)×\(d.components), the header says \(desc.columns)×\(desc.rows)×\(desc.samplesPerPixel)"
+                )
             }
             // libjpeg has already converted YCbCr to RGB where the file needed it.
-            return RawFrame(values: d.pixels.map { desc.normalize(UInt32($0)) }, width: d.width, height: d.height,
-                            channels: d.components, colorModel: "RGB")
+            return RawFrame(
+                values: d.pixels.map { desc.normalize(UInt32($0)) }, width: d.width, height: d.height,
+                channels: d.components, colorModel: "RGB")
         case .native: throw ImagingError.malformed("encapsulated pixel data in \(syntax.name)")
         case .unsupported: throw ImagingError.unsupportedTransferSyntax(uid: syntax.uid, name: syntax.name)
         }
@@ -153,14 +158,16 @@ struct GrayPipeline {
         if let modalityLUT {
             samples = raw.values.map { modalityLUT.lookup(Float($0)) }
         } else {
-            let s = Float(slope), b = Float(intercept)
+            let s = Float(slope)
+            let b = Float(intercept)
             let plain = wide ? raw.values.map { Float(UInt32(bitPattern: $0)) } : raw.values.map { Float($0) }
             samples = (s == 1 && b == 0) ? plain : plain.map { $0 * s + b }
         }
         let photometric: Photometric = desc.photometric == "MONOCHROME1" ? .monochrome1 : .monochrome2
         let bits = modalityLUT?.bits ?? desc.bitsStored
-        return try MedImage(width: raw.width, height: raw.height, channels: 1, samples: samples, photometric: photometric,
-                            maxValue: Float((1 << min(bits, 24)) - 1), defaultWindow: window, voiLUT: voiLUT)
+        return try MedImage(
+            width: raw.width, height: raw.height, channels: 1, samples: samples, photometric: photometric,
+            maxValue: Float((1 << min(bits, 24)) - 1), defaultWindow: window, voiLUT: voiLUT)
     }
 }
 
@@ -171,7 +178,9 @@ enum Color {
         var out = [Float](repeating: 0, count: v.count)
         let half = (maxValue + 1) / 2
         for i in stride(from: 0, to: v.count - 2, by: 3) {
-            let y = Float(v[i]), cb = Float(v[i + 1]) - half, cr = Float(v[i + 2]) - half
+            let y = Float(v[i])
+            let cb = Float(v[i + 1]) - half
+            let cr = Float(v[i + 2]) - half
             out[i] = min(max((y + 1.402 * cr).rounded(), 0), maxValue)
             out[i + 1] = min(max((y - 0.344136 * cb - 0.714136 * cr).rounded(), 0), maxValue)
             out[i + 2] = min(max((y + 1.772 * cb).rounded(), 0), maxValue)
@@ -186,9 +195,15 @@ enum JPEGMarkers {
     static func startOfFrame(_ b: [UInt8]) -> (marker: UInt8, precision: Int)? {
         var i = 2
         while i + 4 < b.count {
-            guard b[i] == 0xFF else { i += 1; continue }
+            guard b[i] == 0xFF else {
+                i += 1
+                continue
+            }
             let m = b[i + 1]
-            if m == 0xFF || m == 0x00 || (0xD0...0xD9).contains(m) || m == 0x01 { i += (m == 0xFF ? 1 : 2); continue }
+            if m == 0xFF || m == 0x00 || (0xD0...0xD9).contains(m) || m == 0x01 {
+                i += (m == 0xFF ? 1 : 2)
+                continue
+            }
             let len = Int(b[i + 2]) << 8 | Int(b[i + 3])
             if (0xC0...0xCF).contains(m) && m != 0xC4 && m != 0xC8 && m != 0xCC {
                 return i + 4 < b.count ? (m, Int(b[i + 4])) : nil

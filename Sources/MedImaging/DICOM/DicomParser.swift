@@ -38,8 +38,11 @@ enum DicomParser {
     static func parse(_ data: Data, maxInflated: Int) throws -> Parsed {
         let bytes = [UInt8](data)
         var start = 0
-        if bytes.count >= 132, bytes[128..<132].elementsEqual("DICM".utf8) { start = 132 }
-        else if !sniff(data) { throw ImagingError.notAnImage("no DICOM preamble and no DICOM data set at the start") }
+        if bytes.count >= 132, bytes[128..<132].elementsEqual("DICM".utf8) {
+            start = 132
+        } else if !sniff(data) {
+            throw ImagingError.notAnImage("no DICOM preamble and no DICOM data set at the start")
+        }
 
         // File meta information: always explicit VR little endian.
         var reader = ByteReader(bytes, position: start)
@@ -53,8 +56,10 @@ enum DicomParser {
             // No meta header: tell implicit from explicit by whether bytes 4-5 spell a VR.
             let p = reader.position
             let bigEndian = p + 2 <= bytes.count && bytes[p] == 0x00 && bytes[p + 1] == 0x08
-            syntax = TransferSyntax(uid: bigEndian ? TransferSyntax.explicitBig
-                                    : looksExplicit(bytes, at: p) ? TransferSyntax.explicitLittle : TransferSyntax.implicitLittle)
+            syntax = TransferSyntax(
+                uid: bigEndian
+                    ? TransferSyntax.explicitBig
+                    : looksExplicit(bytes, at: p) ? TransferSyntax.explicitLittle : TransferSyntax.implicitLittle)
         }
         var body = bytes
         var position = reader.position
@@ -76,7 +81,8 @@ enum DicomParser {
 
     private static func looksExplicit(_ b: [UInt8], at p: Int) -> Bool {
         guard p + 6 <= b.count else { return true }
-        let v0 = b[p + 4], v1 = b[p + 5]
+        let v0 = b[p + 4]
+        let v1 = b[p + 5]
         return (65...90).contains(v0) && (65...90).contains(v1)
     }
 
@@ -97,7 +103,8 @@ enum DicomParser {
     }
 
     static func readElement(_ r: inout ByteReader, explicit: Bool, depth: Int) throws -> DicomElement {
-        let group = try r.u16(), element = try r.u16()
+        let group = try r.u16()
+        let element = try r.u16()
         let tag = DicomTag(group, element)
         if group == 0xFFFE {
             // Item and delimiter tags carry no VR in any encoding.
@@ -107,11 +114,17 @@ enum DicomParser {
         var vr: String
         var length: UInt32
         if explicit {
-            let a = try r.u8(), b = try r.u8()
+            let a = try r.u8()
+            let b = try r.u8()
             vr = String(decoding: [a, b], as: UTF8.self)
-            if longVRs.contains(vr) { try r.skip(2); length = try r.u32() }
-            else if (65...90).contains(a) && (65...90).contains(b) { length = UInt32(try r.u16()) }
-            else { throw ImagingError.malformed("invalid VR bytes at \(tag)") }
+            if longVRs.contains(vr) {
+                try r.skip(2)
+                length = try r.u32()
+            } else if (65...90).contains(a) && (65...90).contains(b) {
+                length = UInt32(try r.u16())
+            } else {
+                throw ImagingError.malformed("invalid VR bytes at \(tag)")
+            }
         } else {
             length = try r.u32()
             vr = implicitVRs[tag.raw] ?? (element == 0 ? "UL" : "UN")

@@ -70,11 +70,13 @@ struct RawFrame {
 
 enum NativePixels {
     /// Reads frame `index` of uncompressed pixel data.
-    static func frame(_ data: ArraySlice<UInt8>, index: Int, desc: PixelDescription, bigEndian: Bool, vr: String = "OB") throws -> RawFrame {
+    static func frame(_ data: ArraySlice<UInt8>, index: Int, desc: PixelDescription, bigEndian: Bool, vr: String = "OB") throws -> RawFrame
+    {
         let size = desc.nativeFrameBytes
         let start = data.startIndex + index * size
         guard index >= 0, start + size <= data.endIndex else {
-            throw ImagingError.truncated("pixel data holds \(data.count) bytes, frame \(index + 1) of \(desc.frames) needs \(size) more from \(index * size)")
+            throw ImagingError.truncated(
+                "pixel data holds \(data.count) bytes, frame \(index + 1) of \(desc.frames) needs \(size) more from \(index * size)")
         }
         let n = desc.pixelsPerFrame
         let spp = desc.samplesPerPixel
@@ -97,9 +99,16 @@ enum NativePixels {
                 for p in stride(from: 0, to: n, by: 2) {
                     let i = p * 2
                     guard i + 3 < b.count else { break }
-                    let cb = Int32(b[i + 2]), cr = Int32(b[i + 3])
-                    values[3 * p] = Int32(b[i]); values[3 * p + 1] = cb; values[3 * p + 2] = cr
-                    if p + 1 < n { values[3 * p + 3] = Int32(b[i + 1]); values[3 * p + 4] = cb; values[3 * p + 5] = cr }
+                    let cb = Int32(b[i + 2])
+                    let cr = Int32(b[i + 3])
+                    values[3 * p] = Int32(b[i])
+                    values[3 * p + 1] = cb
+                    values[3 * p + 2] = cr
+                    if p + 1 < n {
+                        values[3 * p + 3] = Int32(b[i + 1])
+                        values[3 * p + 4] = cb
+                        values[3 * p + 5] = cr
+                    }
                 }
                 return
             }
@@ -116,14 +125,19 @@ enum NativePixels {
             }
         }
         if spp == 3 && desc.planar && !desc.isYBR422 { values = deplanarize(values, pixels: n) }
-        return RawFrame(values: values, width: desc.columns, height: desc.rows, channels: spp,
-                        colorModel: desc.isYBR422 ? "YBR_FULL" : desc.photometric)
+        return RawFrame(
+            values: values, width: desc.columns, height: desc.rows, channels: spp,
+            colorModel: desc.isYBR422 ? "YBR_FULL" : desc.photometric)
     }
 
     /// RRR…GGG…BBB… to RGBRGB….
     static func deplanarize(_ v: [Int32], pixels n: Int) -> [Int32] {
         var out = [Int32](repeating: 0, count: v.count)
-        for i in 0..<n { out[3 * i] = v[i]; out[3 * i + 1] = v[n + i]; out[3 * i + 2] = v[2 * n + i] }
+        for i in 0..<n {
+            out[3 * i] = v[i]
+            out[3 * i + 1] = v[n + i]
+            out[3 * i + 2] = v[2 * n + i]
+        }
         return out
     }
 }
@@ -140,9 +154,12 @@ enum Encapsulated {
         if bot.count >= 4 * count {
             let b = Array(bot)
             let offsets = b.withUnsafeBufferPointer { p in (0..<count).map { Int(Bytes.u32(p, 4 * $0, bigEndian: false)) } }
-            var positions: [Int] = []   // byte offset of each fragment item (8-byte header included)
+            var positions: [Int] = []  // byte offset of each fragment item (8-byte header included)
             var pos = 0
-            for f in items { positions.append(pos); pos += 8 + f.count }
+            for f in items {
+                positions.append(pos)
+                pos += 8 + f.count
+            }
             var result: [[UInt8]] = []
             for (k, off) in offsets.enumerated() {
                 let end = k + 1 < count ? offsets[k + 1] : Int.max
@@ -155,9 +172,13 @@ enum Encapsulated {
         // No table: a new frame starts at each fragment that begins with a JPEG SOI or J2K SOC.
         var result: [[UInt8]] = []
         for f in items {
-            let a = f.first, b = f.dropFirst().first
-            if result.isEmpty || (a == 0xFF && (b == 0xD8 || b == 0x4F)) { result.append(Array(f)) }
-            else { result[result.count - 1].append(contentsOf: f) }
+            let a = f.first
+            let b = f.dropFirst().first
+            if result.isEmpty || (a == 0xFF && (b == 0xD8 || b == 0x4F)) {
+                result.append(Array(f))
+            } else {
+                result[result.count - 1].append(contentsOf: f)
+            }
         }
         guard result.count >= count else {
             throw ImagingError.truncated("encapsulated pixel data has \(result.count) frames, Number of Frames says \(count)")

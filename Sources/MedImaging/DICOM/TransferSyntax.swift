@@ -25,7 +25,9 @@ public struct TransferSyntax: Sendable, Equatable, Codable {
         "1.2.840.10008.1.2.4.50": ("JPEG Baseline (Process 1)", .jpegBaseline),
         "1.2.840.10008.1.2.4.51": ("JPEG Extended (Process 2 & 4)", .jpegExtended),
         "1.2.840.10008.1.2.4.57": ("JPEG Lossless, Non-Hierarchical (Process 14)", .jpegLossless),
-        "1.2.840.10008.1.2.4.70": ("JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", .jpegLossless),
+        "1.2.840.10008.1.2.4.70": (
+            "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])", .jpegLossless
+        ),
         "1.2.840.10008.1.2.4.80": ("JPEG-LS Lossless", .jpegLS),
         "1.2.840.10008.1.2.4.81": ("JPEG-LS Near-Lossless", .jpegLS),
         "1.2.840.10008.1.2.4.90": ("JPEG 2000 Image Compression (Lossless Only)", .jpeg2000),
@@ -50,7 +52,7 @@ public struct TransferSyntax: Sendable, Equatable, Codable {
         "1.2.840.10008.1.2.4.95": ("JPIP Referenced Deflate", .unsupported),
         "1.2.840.10008.1.2.4.110": ("JPEG XL Lossless", .unsupported),
         "1.2.840.10008.1.2.4.111": ("JPEG XL JPEG Recompression", .unsupported),
-        "1.2.840.10008.1.2.4.112": ("JPEG XL", .unsupported),
+        "1.2.840.10008.1.2.4.112": ("JPEG XL", .unsupported)
     ]
 
     /// The standard's name, or "unknown" for a UID not in PS3.6 Table A-1 as we know it.

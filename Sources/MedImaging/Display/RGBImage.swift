@@ -25,7 +25,11 @@ public struct RGBImage: Sendable, Equatable {
         self.height = height
         var p = [UInt8](repeating: 0, count: width * height * 3)
         if fill != (0, 0, 0) {
-            for i in stride(from: 0, to: p.count, by: 3) { p[i] = fill.0; p[i + 1] = fill.1; p[i + 2] = fill.2 }
+            for i in stride(from: 0, to: p.count, by: 3) {
+                p[i] = fill.0
+                p[i + 1] = fill.1
+                p[i + 2] = fill.2
+            }
         }
         self.pixels = p
     }

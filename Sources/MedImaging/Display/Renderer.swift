@@ -10,7 +10,12 @@ public enum Renderer {
         let grey = renderGray(image, window: window)
         if image.channels == 1 {
             var rgb = [UInt8](repeating: 0, count: grey.count * 3)
-            for i in 0..<grey.count { let v = grey[i]; rgb[3 * i] = v; rgb[3 * i + 1] = v; rgb[3 * i + 2] = v }
+            for i in 0..<grey.count {
+                let v = grey[i]
+                rgb[3 * i] = v
+                rgb[3 * i + 1] = v
+                rgb[3 * i + 2] = v
+            }
             return try! RGBImage(width: image.width, height: image.height, pixels: rgb)
         }
         return try! RGBImage(width: image.width, height: image.height, pixels: grey)

@@ -72,12 +72,22 @@ public enum WindowChoice: Sendable, Equatable {
     /// Parses what a person types: a preset name, `C,W` (e.g. `-600,1500`), `default`, or `minmax`.
     public init(parsing text: String) throws {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if t.isEmpty || t == "default" || t == "file" { self = .fileDefault; return }
-        if t == "minmax" || t == "min-max" || t == "auto" { self = .minMax; return }
-        if let p = WindowPreset(rawValue: t) { self = .preset(p); return }
+        if t.isEmpty || t == "default" || t == "file" {
+            self = .fileDefault
+            return
+        }
+        if t == "minmax" || t == "min-max" || t == "auto" {
+            self = .minMax
+            return
+        }
+        if let p = WindowPreset(rawValue: t) {
+            self = .preset(p)
+            return
+        }
         let parts = t.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         if parts.count == 2, let c = Double(parts[0]), let w = Double(parts[1]), w > 0, c.isFinite, w.isFinite {
-            self = .explicit(WindowLevel(center: c, width: w)); return
+            self = .explicit(WindowLevel(center: c, width: w))
+            return
         }
         let names = WindowPreset.allCases.map(\.rawValue).joined(separator: ", ")
         throw ImagingError.invalidArgument("window '\(text)' is not one of \(names), default, minmax, or CENTER,WIDTH with WIDTH > 0")

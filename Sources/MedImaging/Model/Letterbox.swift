@@ -4,7 +4,10 @@ import Foundation
 public struct PixelBox: Sendable, Codable, Equatable {
     public var x0: Double, y0: Double, x1: Double, y1: Double
     public init(x0: Double, y0: Double, x1: Double, y1: Double) {
-        self.x0 = x0; self.y0 = y0; self.x1 = x1; self.y1 = y1
+        self.x0 = x0
+        self.y0 = y0
+        self.x1 = x1
+        self.y1 = y1
     }
 }
 
@@ -39,14 +42,18 @@ public struct LetterboxTransform: Sendable, Codable, Equatable {
 
     /// Maps a point in square pixels to original pixels (not clamped).
     public func toOriginal(x: Double, y: Double) -> (x: Double, y: Double) {
-        ((x - Double(offsetX)) * Double(originalWidth) / Double(contentWidth),
-         (y - Double(offsetY)) * Double(originalHeight) / Double(contentHeight))
+        (
+            (x - Double(offsetX)) * Double(originalWidth) / Double(contentWidth),
+            (y - Double(offsetY)) * Double(originalHeight) / Double(contentHeight)
+        )
     }
 
     /// Maps a point in original pixels to square pixels.
     public func toSquare(x: Double, y: Double) -> (x: Double, y: Double) {
-        (x * Double(contentWidth) / Double(originalWidth) + Double(offsetX),
-         y * Double(contentHeight) / Double(originalHeight) + Double(offsetY))
+        (
+            x * Double(contentWidth) / Double(originalWidth) + Double(offsetX),
+            y * Double(contentHeight) / Double(originalHeight) + Double(offsetY)
+        )
     }
 
     /// Maps a model box `[y0, x0, y1, x1]` normalised to 0–1000 of the padded square back to
@@ -57,15 +64,18 @@ public struct LetterboxTransform: Sendable, Codable, Equatable {
         let s = Double(side) / 1000
         let a = toOriginal(x: min(box[1], box[3]) * s, y: min(box[0], box[2]) * s)
         let b = toOriginal(x: max(box[1], box[3]) * s, y: max(box[0], box[2]) * s)
-        let w = Double(originalWidth), h = Double(originalHeight)
-        let r = PixelBox(x0: min(max(a.x, 0), w), y0: min(max(a.y, 0), h),
-                         x1: min(max(b.x, 0), w), y1: min(max(b.y, 0), h))
+        let w = Double(originalWidth)
+        let h = Double(originalHeight)
+        let r = PixelBox(
+            x0: min(max(a.x, 0), w), y0: min(max(a.y, 0), h),
+            x1: min(max(b.x, 0), w), y1: min(max(b.y, 0), h))
         return (r.x1 > r.x0 && r.y1 > r.y0) ? r : nil
     }
 
     /// The inverse of `originalBox`: original pixels to `[y0, x0, y1, x1]` in 0–1000 of the square.
     public func normalizedBox(fromOriginal box: PixelBox) -> [Double] {
-        let a = toSquare(x: box.x0, y: box.y0), b = toSquare(x: box.x1, y: box.y1)
+        let a = toSquare(x: box.x0, y: box.y0)
+        let b = toSquare(x: box.x1, y: box.y1)
         let k = 1000 / Double(side)
         return [a.y * k, a.x * k, b.y * k, b.x * k]
     }
@@ -86,7 +96,8 @@ public enum Letterbox {
     /// Resizes `image` so its longer edge is `side` (area averaging when shrinking, linear when
     /// enlarging) and centres it on `padding`. Returns the square and the transform.
     public static func fit(_ image: RGBImage, side: Int = 896, padding: (UInt8, UInt8, UInt8) = (0, 0, 0), pixelAspect: Double = 1)
-        -> (image: RGBImage, transform: LetterboxTransform) {
+        -> (image: RGBImage, transform: LetterboxTransform)
+    {
         precondition(side > 0)
         let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side, pixelAspect: pixelAspect)
         let content = Resampler.resize(image, width: t.contentWidth, height: t.contentHeight)

@@ -6,11 +6,14 @@ public enum ModelInput {
     /// Renders `frame` (0-based; default: first frame, or middle axial slice of a volume) with
     /// `window`, letterboxes it into a `side` square, and draws `marks` (original pixel
     /// coordinates) onto it. Keep the transform to map model boxes back.
-    public static func image(from study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault,
-                             side: Int = 896, marks: [RegionMark] = []) throws -> (image: RGBImage, transform: LetterboxTransform) {
+    public static func image(
+        from study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault,
+        side: Int = 896, marks: [RegionMark] = []
+    ) throws -> (image: RGBImage, transform: LetterboxTransform) {
         let source = try frame.map { try study.frame($0) } ?? study.representativeFrame()
-        var (square, transform) = Letterbox.fit(Renderer.render(source, window: window), side: side,
-                                                pixelAspect: source.pixelAspect)
+        var (square, transform) = Letterbox.fit(
+            Renderer.render(source, window: window), side: side,
+            pixelAspect: source.pixelAspect)
         if !marks.isEmpty { RegionMark.draw(marks, on: &square, transform: transform) }
         return (square, transform)
     }
@@ -25,9 +28,11 @@ public enum ModelInput {
             return p[0] * n[0] + p[1] * n[1] + p[2] * n[2]
         }
         return studies.indices.sorted { a, b in
-            let ma = studies[a].metadata, mb = studies[b].metadata
+            let ma = studies[a].metadata
+            let mb = studies[b].metadata
             if let ia = ma.instanceNumber, let ib = mb.instanceNumber, ia != ib { return ia < ib }
-            let pa = position(ma), pb = position(mb)
+            let pa = position(ma)
+            let pb = position(mb)
             if pa != pb { return pa < pb }
             return a < b
         }

@@ -35,19 +35,26 @@ public struct RegionMark: Sendable, Codable, Equatable {
                 let c = map(cx, cy)
                 let radius = max(r * scale, thickness * 2)
                 let half = thickness / 2
-                let x0 = max(0, Int(c.0 - radius - thickness)), x1 = min(image.width - 1, Int(c.0 + radius + thickness))
-                let y0 = max(0, Int(c.1 - radius - thickness)), y1 = min(image.height - 1, Int(c.1 + radius + thickness))
+                let x0 = max(0, Int(c.0 - radius - thickness))
+                let x1 = min(image.width - 1, Int(c.0 + radius + thickness))
+                let y0 = max(0, Int(c.1 - radius - thickness))
+                let y1 = min(image.height - 1, Int(c.1 + radius + thickness))
                 guard x0 <= x1, y0 <= y1 else { continue }
                 for y in y0...y1 {
                     for x in x0...x1 {
-                        let d = ((Double(x) + 0.5 - c.0) * (Double(x) + 0.5 - c.0) + (Double(y) + 0.5 - c.1) * (Double(y) + 0.5 - c.1)).squareRoot()
+                        let d = ((Double(x) + 0.5 - c.0) * (Double(x) + 0.5 - c.0) + (Double(y) + 0.5 - c.1) * (Double(y) + 0.5 - c.1))
+                            .squareRoot()
                         if abs(d - radius) <= half { put(&image, x, y, mark.color) }
                     }
                 }
             case .rectangle(let box):
-                let a = map(box.x0, box.y0), b = map(box.x1, box.y1)
+                let a = map(box.x0, box.y0)
+                let b = map(box.x1, box.y1)
                 let t = Int(thickness.rounded())
-                let xa = Int(min(a.0, b.0)), xb = Int(max(a.0, b.0)), ya = Int(min(a.1, b.1)), yb = Int(max(a.1, b.1))
+                let xa = Int(min(a.0, b.0))
+                let xb = Int(max(a.0, b.0))
+                let ya = Int(min(a.1, b.1))
+                let yb = Int(max(a.1, b.1))
                 for y in ya..<(yb + 1) {
                     for x in xa..<(xb + 1) {
                         let onEdge = x - xa < t || xb - x < t || y - ya < t || yb - y < t
@@ -61,6 +68,8 @@ public struct RegionMark: Sendable, Codable, Equatable {
     private static func put(_ image: inout RGBImage, _ x: Int, _ y: Int, _ c: [UInt8]) {
         guard x >= 0, y >= 0, x < image.width, y < image.height else { return }
         let i = (y * image.width + x) * 3
-        image.pixels[i] = c[0]; image.pixels[i + 1] = c[1]; image.pixels[i + 2] = c[2]
+        image.pixels[i] = c[0]
+        image.pixels[i + 1] = c[1]
+        image.pixels[i + 2] = c[2]
     }
 }

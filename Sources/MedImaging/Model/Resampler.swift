@@ -5,7 +5,10 @@ import Foundation
 /// interpolation when enlarging.
 enum Resampler {
     /// One output sample: the first source index it reads and the normalised weights.
-    struct Tap { var start: Int; var weights: [Float] }
+    struct Tap {
+        var start: Int
+        var weights: [Float]
+    }
 
     static func taps(from src: Int, to dst: Int) -> [Tap] {
         let scale = Double(src) / Double(dst)
@@ -13,8 +16,10 @@ enum Resampler {
         taps.reserveCapacity(dst)
         if scale >= 1 {
             for o in 0..<dst {
-                let a = Double(o) * scale, b = Double(o + 1) * scale
-                let first = Int(a.rounded(.down)), last = min(src - 1, Int((b - 1e-9).rounded(.down)))
+                let a = Double(o) * scale
+                let b = Double(o + 1) * scale
+                let first = Int(a.rounded(.down))
+                let last = min(src - 1, Int((b - 1e-9).rounded(.down)))
                 var w: [Float] = []
                 for s in first...max(first, last) {
                     let cover = min(b, Double(s + 1)) - max(a, Double(s))
@@ -38,7 +43,8 @@ enum Resampler {
     /// Resizes `image` to `width`×`height`.
     static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
         if width == image.width && height == image.height { return image }
-        let xt = taps(from: image.width, to: width), yt = taps(from: image.height, to: height)
+        let xt = taps(from: image.width, to: width)
+        let yt = taps(from: image.height, to: height)
         let sw = image.width
         // Horizontal pass into floats, then vertical pass into bytes.
         var mid = [Float](repeating: 0, count: width * image.height * 3)
@@ -48,13 +54,19 @@ enum Resampler {
                     let row = y * sw * 3
                     for x in 0..<width {
                         let t = xt[x]
-                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        var r: Float = 0
+                        var g: Float = 0
+                        var b: Float = 0
                         for (k, w) in t.weights.enumerated() {
                             let i = row + (t.start + k) * 3
-                            r += Float(src[i]) * w; g += Float(src[i + 1]) * w; b += Float(src[i + 2]) * w
+                            r += Float(src[i]) * w
+                            g += Float(src[i + 1]) * w
+                            b += Float(src[i + 2]) * w
                         }
                         let o = (y * width + x) * 3
-                        m[o] = r; m[o + 1] = g; m[o + 2] = b
+                        m[o] = r
+                        m[o + 1] = g
+                        m[o + 2] = b
                     }
                 }
             }
@@ -80,7 +92,8 @@ extension RGBImage {
         let longSide = max(width, height)
         guard longSide > maxSide, maxSide > 0 else { return self }
         let scale = Double(maxSide) / Double(longSide)
-        return Resampler.resize(self, width: max(1, Int((Double(width) * scale).rounded())),
-                                height: max(1, Int((Double(height) * scale).rounded())))
+        return Resampler.resize(
+            self, width: max(1, Int((Double(width) * scale).rounded())),
+            height: max(1, Int((Double(height) * scale).rounded())))
     }
 }

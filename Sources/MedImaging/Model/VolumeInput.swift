@@ -26,8 +26,10 @@ public struct VolumeInput: Sendable {
     /// Builds the recipe's input from one study holding a volume (NIfTI, multi-frame DICOM) or
     /// a series of single-frame studies (ordered as `ModelInput.seriesOrder` says).
     /// `packing` nil means: `.ct` when every study says modality CT, else `.grey`.
-    public static func make(from studies: [DecodedStudy], packing: Packing? = nil, window: WindowChoice = .fileDefault,
-                            maximum: Int = VolumeRecipe.defaultSliceCount, side: Int = 896) throws -> VolumeInput {
+    public static func make(
+        from studies: [DecodedStudy], packing: Packing? = nil, window: WindowChoice = .fileDefault,
+        maximum: Int = VolumeRecipe.defaultSliceCount, side: Int = 896
+    ) throws -> VolumeInput {
         guard let first = studies.first else { throw ImagingError.invalidArgument("a volume needs at least one file") }
         let slices = try orderedSlices(studies)
         guard slices.count > 1 else {
@@ -44,8 +46,9 @@ public struct VolumeInput: Sendable {
             images.append(fitted.image)
             transform = transform ?? fitted.transform
         }
-        return VolumeInput(images: images, sliceNumbers: picks.map { $0 + 1 }, totalSlices: slices.count, packing: packing,
-                           transform: transform!, metadata: first.metadata)
+        return VolumeInput(
+            images: images, sliceNumbers: picks.map { $0 + 1 }, totalSlices: slices.count, packing: packing,
+            transform: transform!, metadata: first.metadata)
     }
 
     /// The volume's slices in order, as loaders so a 300-slice NIfTI only cuts the 85 it shows.
@@ -59,7 +62,8 @@ public struct VolumeInput: Sendable {
                 "file \(index + 1) has \(studies[index].frameCount) frames; a series is sent as single-frame files, a volume as one file")
         }
         let order = studies.allSatisfy { $0.format == .dicom } ? ModelInput.seriesOrder(studies) : Array(studies.indices)
-        let width = studies[0].metadata.width, height = studies[0].metadata.height
+        let width = studies[0].metadata.width
+        let height = studies[0].metadata.height
         if let index = studies.firstIndex(where: { $0.metadata.width != width || $0.metadata.height != height }) {
             let other = studies[index].metadata
             throw ImagingError.invalidArgument(

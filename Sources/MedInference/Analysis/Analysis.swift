@@ -32,9 +32,11 @@ public struct Analysis: Sendable {
     /// A limit on the answer's form; `nil` for free text.
     public var constraint: OutputConstraint?
 
-    public init(input: Input = .images([]), question: String, context: String? = nil, system: String? = nil,
-                maxNewTokens: Int = 512, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [],
-                ignoreEndOfSequence: Bool = false, raw: Bool = false, constraint: OutputConstraint? = nil) {
+    public init(
+        input: Input = .images([]), question: String, context: String? = nil, system: String? = nil,
+        maxNewTokens: Int = 512, sampling: SamplingOptions = SamplingOptions(), stop: [String] = [],
+        ignoreEndOfSequence: Bool = false, raw: Bool = false, constraint: OutputConstraint? = nil
+    ) {
         self.input = input
         self.question = question
         self.context = context
@@ -59,8 +61,10 @@ public struct AnalysisImage: Sendable {
     /// SHA-256 (hex) of the file's bytes as the user gave them: the record names images by it.
     public var sourceSHA256: String?
 
-    public init(study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault, marks: [RegionMark] = [],
-                sourceSHA256: String? = nil) {
+    public init(
+        study: DecodedStudy, frame: Int? = nil, window: WindowChoice = .fileDefault, marks: [RegionMark] = [],
+        sourceSHA256: String? = nil
+    ) {
         self.study = study
         self.frame = frame
         self.window = window
@@ -80,8 +84,10 @@ public struct VolumeRequest: Sendable {
     /// SHA-256 (hex) of each file's bytes as given, in `studies` order.
     public var sourceSHA256: [String]
 
-    public init(studies: [DecodedStudy], packing: VolumeInput.Packing? = nil, window: WindowChoice = .fileDefault,
-                maxSlices: Int = VolumeRecipe.defaultSliceCount, sourceSHA256: [String] = []) {
+    public init(
+        studies: [DecodedStudy], packing: VolumeInput.Packing? = nil, window: WindowChoice = .fileDefault,
+        maxSlices: Int = VolumeRecipe.defaultSliceCount, sourceSHA256: [String] = []
+    ) {
         self.studies = studies
         self.packing = packing
         self.window = window

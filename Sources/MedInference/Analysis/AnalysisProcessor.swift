@@ -35,8 +35,9 @@ public enum AnalysisProcessor {
         var letterboxes: [LetterboxTransform] = []
         var volume: VolumeInput?
         func modelImage(_ image: AnalysisImage) throws -> ContentPart {
-            let (square, transform) = try ModelInput.image(from: image.study, frame: image.frame, window: image.window, side: side,
-                                                           marks: image.marks)
+            let (square, transform) = try ModelInput.image(
+                from: image.study, frame: image.frame, window: image.window, side: side,
+                marks: image.marks)
             letterboxes.append(transform)
             return .image(square)
         }
@@ -49,30 +50,38 @@ public enum AnalysisProcessor {
             parts.append(.text(analysis.question + (marked ? regionNote : "") + constraintNote(analysis.constraint)))
             turns = [ChatTurn(role: .user, parts: parts)]
         case .volume(let request):
-            let slices = try VolumeInput.make(from: request.studies, packing: request.packing, window: request.window,
-                                              maximum: request.maxSlices, side: side)
+            let slices = try VolumeInput.make(
+                from: request.studies, packing: request.packing, window: request.window,
+                maximum: request.maxSlices, side: side)
             volume = slices
             letterboxes = Array(repeating: slices.transform, count: slices.images.count)
-            turns = [ChatTurn(role: .user, parts: volumeParts(slices) + contextParts(analysis.context)
-                + [.text(analysis.question + constraintNote(analysis.constraint))])]
+            turns = [
+                ChatTurn(
+                    role: .user,
+                    parts: volumeParts(slices) + contextParts(analysis.context)
+                        + [.text(analysis.question + constraintNote(analysis.constraint))])
+            ]
         case .conversation(let given):
             var laidOut = try given.map { turn in
-                ChatTurn(role: turn.role, parts: try turn.parts.map { part in
-                    switch part {
-                    case .text(let text): .text(text)
-                    case .image(let image): try modelImage(image)
-                    }
-                })
+                ChatTurn(
+                    role: turn.role,
+                    parts: try turn.parts.map { part in
+                        switch part {
+                        case .text(let text): .text(text)
+                        case .image(let image): try modelImage(image)
+                        }
+                    })
             }
             if analysis.constraint != nil, let last = laidOut.indices.last(where: { laidOut[$0].role == .user }) {
                 laidOut[last].parts.append(.text(constraintNote(analysis.constraint)))
             }
             turns = laidOut
         }
-        let request = GenerationRequest(turns: turns, system: analysis.system, maxNewTokens: analysis.maxNewTokens,
-                                        sampling: analysis.sampling, stop: analysis.stop,
-                                        ignoreEndOfSequence: analysis.ignoreEndOfSequence, raw: analysis.raw,
-                                        constraint: analysis.constraint)
+        let request = GenerationRequest(
+            turns: turns, system: analysis.system, maxNewTokens: analysis.maxNewTokens,
+            sampling: analysis.sampling, stop: analysis.stop,
+            ignoreEndOfSequence: analysis.ignoreEndOfSequence, raw: analysis.raw,
+            constraint: analysis.constraint)
         return PreparedAnalysis(request: request, letterboxes: letterboxes, volume: volume)
     }
 

@@ -9,7 +9,8 @@ public enum CPUCores {
     public static var physical: Int {
         let usable = ProcessInfo.processInfo.activeProcessorCount
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let allowed = status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+        let allowed =
+            status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
             .flatMap { cpuList(String($0.dropFirst("Cpus_allowed_list:".count))) }
             ?? Array(0..<ProcessInfo.processInfo.processorCount)
         let cores = physical(sysfs: URL(fileURLWithPath: "/sys/devices/system/cpu"), allowed: allowed)

@@ -15,8 +15,10 @@ public struct EngineOptions: Sendable, Equatable {
     /// answer then stays identical token for token whatever else is being decoded.
     public var sharedCache: Bool?
 
-    public init(contextTokens: Int = 8192, gpuLayers: Int? = nil, threads: Int? = nil, parallel: Int = 1,
-                sharedCache: Bool? = nil) {
+    public init(
+        contextTokens: Int = 8192, gpuLayers: Int? = nil, threads: Int? = nil, parallel: Int = 1,
+        sharedCache: Bool? = nil
+    ) {
         self.contextTokens = contextTokens
         self.gpuLayers = gpuLayers
         self.threads = threads

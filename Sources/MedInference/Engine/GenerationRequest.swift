@@ -61,9 +61,11 @@ public struct GenerationRequest: Sendable, Equatable {
     /// A limit on the answer's form (grammar-constrained sampling in process, `response_format` remotely).
     public var constraint: OutputConstraint?
 
-    public init(turns: [ChatTurn], system: String? = nil, maxNewTokens: Int = 512,
-                sampling: SamplingOptions = SamplingOptions(), stop: [String] = [],
-                ignoreEndOfSequence: Bool = false, raw: Bool = false, constraint: OutputConstraint? = nil) {
+    public init(
+        turns: [ChatTurn], system: String? = nil, maxNewTokens: Int = 512,
+        sampling: SamplingOptions = SamplingOptions(), stop: [String] = [],
+        ignoreEndOfSequence: Bool = false, raw: Bool = false, constraint: OutputConstraint? = nil
+    ) {
         self.turns = turns
         self.system = system
         self.maxNewTokens = maxNewTokens
@@ -76,8 +78,9 @@ public struct GenerationRequest: Sendable, Equatable {
 
     /// One user question, optionally about images that come before the text.
     public init(question: String, images: [ModelImage] = [], maxNewTokens: Int = 512) {
-        self.init(turns: [ChatTurn(role: .user, parts: images.map { .image($0) } + [.text(question)])],
-                  maxNewTokens: maxNewTokens)
+        self.init(
+            turns: [ChatTurn(role: .user, parts: images.map { .image($0) } + [.text(question)])],
+            maxNewTokens: maxNewTokens)
     }
 
     /// Every image of every turn, in prompt order.
@@ -103,8 +106,10 @@ public struct GenerationSummary: Sendable, Equatable, Codable {
     /// Decode speed; 0 when nothing was decoded.
     public var tokensPerSecond: Double { decodeMs > 0 ? Double(tokensOut) / (decodeMs / 1000) : 0 }
 
-    public init(rawText: String, textTokensIn: Int, imageTokensIn: Int, tokensOut: Int,
-                imageEncodeMs: Double, prefillMs: Double, decodeMs: Double, finishReason: String) {
+    public init(
+        rawText: String, textTokensIn: Int, imageTokensIn: Int, tokensOut: Int,
+        imageEncodeMs: Double, prefillMs: Double, decodeMs: Double, finishReason: String
+    ) {
         self.rawText = rawText
         self.textTokensIn = textTokensIn
         self.imageTokensIn = imageTokensIn

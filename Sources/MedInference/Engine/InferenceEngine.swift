@@ -94,9 +94,11 @@ public struct EngineInfo: Sendable, Codable, Equatable {
     /// Requests decoded together.
     public var parallel: Int
 
-    public init(model: String, projector: String?, backend: String, devices: [String], gpuLayers: Int,
-                contextTokens: Int, imageSize: Int?, tokensPerImage: Int?, llamaBuild: String?, parallel: Int = 1,
-                vision: Bool? = nil) {
+    public init(
+        model: String, projector: String?, backend: String, devices: [String], gpuLayers: Int,
+        contextTokens: Int, imageSize: Int?, tokensPerImage: Int?, llamaBuild: String?, parallel: Int = 1,
+        vision: Bool? = nil
+    ) {
         self.model = model
         self.projector = projector
         self.vision = vision ?? (projector != nil)

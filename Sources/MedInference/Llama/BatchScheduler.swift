@@ -129,10 +129,19 @@ final class BatchScheduler: @unchecked Sendable {
     private func step() {
         var batchJobs: [GenerationJob] = []
         for job in active {
-            if job.flag.isCancelled { release(job, reason: "cancelled"); continue }
+            if job.flag.isCancelled {
+                release(job, reason: "cancelled")
+                continue
+            }
             let token = job.pendingToken
-            if model.isEndOfGeneration(token), !job.request.ignoreEndOfSequence { release(job, reason: "stop"); continue }
-            if job.accept(bytes: model.bytes(of: token)) { release(job, reason: "stop"); continue }
+            if model.isEndOfGeneration(token), !job.request.ignoreEndOfSequence {
+                release(job, reason: "stop")
+                continue
+            }
+            if job.accept(bytes: model.bytes(of: token)) {
+                release(job, reason: "stop")
+                continue
+            }
             if job.produced >= job.request.maxNewTokens || job.position >= context.sequenceTokens {
                 release(job, reason: "length")
                 continue
@@ -150,7 +159,9 @@ final class BatchScheduler: @unchecked Sendable {
                 job.pendingToken = job.sampler.sample(context, index: Int32(index))
             }
             // llama_decode returns before a GPU finishes; the first sample waits for it.
-            Self.trace("step n=\(batchJobs.count) decode=\(started.millisecondsElapsed - submitted.millisecondsElapsed) sample=\(submitted.millisecondsElapsed)")
+            Self.trace(
+                "step n=\(batchJobs.count) decode=\(started.millisecondsElapsed - submitted.millisecondsElapsed) sample=\(submitted.millisecondsElapsed)"
+            )
         } catch {
             for job in batchJobs {
                 llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)

@@ -13,7 +13,7 @@ public enum JSONGrammar {
     public static let keywords: Set<String> = [
         "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems", "minItems", "maxItems",
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "pattern", "format",
-        "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions", "$schema", "$id", "title", "description", "default", "examples",
+        "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions", "$schema", "$id", "title", "description", "default", "examples"
     ]
 
     /// Any JSON object: what `"format": "json"` and OpenAI's `json_object` ask for.
@@ -63,12 +63,14 @@ public enum JSONGrammar {
     private static func walk(_ schema: [String: Any], at path: String) throws {
         for (key, value) in schema {
             guard keywords.contains(key) else {
-                throw InferenceError.badRequest("the schema keyword `\(key)` (at \(path)) is not supported; supported: "
-                    + keywords.sorted().joined(separator: ", "))
+                throw InferenceError.badRequest(
+                    "the schema keyword `\(key)` (at \(path)) is not supported; supported: "
+                        + keywords.sorted().joined(separator: ", "))
             }
             // llama.cpp's grammar bounds integers only; a bound it would not keep is refused, not ignored.
             if ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"].contains(key), schema["type"] as? String != "integer" {
-                throw InferenceError.badRequest("`\(key)` (at \(path)) is enforced on integers only: give the property \"type\": \"integer\", or drop the bound")
+                throw InferenceError.badRequest(
+                    "`\(key)` (at \(path)) is enforced on integers only: give the property \"type\": \"integer\", or drop the bound")
             }
             switch key {
             case "properties", "$defs", "definitions":

@@ -39,7 +39,8 @@ enum LlamaBackend {
             names.append(description.isEmpty ? name : "\(name): \(description)")
             let type = ggml_backend_dev_type(device)
             if gpuBackend == nil, type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU,
-               let reg = ggml_backend_dev_backend_reg(device) {
+                let reg = ggml_backend_dev_backend_reg(device)
+            {
                 gpuBackend = String(cString: ggml_backend_reg_name(reg)).lowercased()
             }
         }
@@ -89,8 +90,10 @@ enum LlamaLog {
     /// The error-looking lines logged since the last `reset()`, joined into one message.
     static func recentErrors() -> String {
         let all = lines.withLock { $0 }.joined().split(separator: "\n").map(String.init)
-        let errors = all.filter { $0.localizedCaseInsensitiveContains("error") || $0.contains("mismatch")
-            || $0.localizedCaseInsensitiveContains("failed") || $0.localizedCaseInsensitiveContains("invalid") }
+        let errors = all.filter {
+            $0.localizedCaseInsensitiveContains("error") || $0.contains("mismatch")
+                || $0.localizedCaseInsensitiveContains("failed") || $0.localizedCaseInsensitiveContains("invalid")
+        }
         return (errors.isEmpty ? Array(all.suffix(3)) : Array(errors.suffix(4))).joined(separator: "; ")
     }
 }

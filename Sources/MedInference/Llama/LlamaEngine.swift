@@ -27,14 +27,16 @@ public final class LlamaEngine: InferenceEngine {
         let model = try LlamaModel(path: files.model, gpuLayers: gpuLayers)
         var projector: VisionProjector?
         if let path = files.projector, let visionMeta {
-            projector = try VisionProjector(path: path, model: model, useGPU: devices.hasGPU && gpuLayers > 0,
-                                            threads: threads, metadata: visionMeta)
+            projector = try VisionProjector(
+                path: path, model: model, useGPU: devices.hasGPU && gpuLayers > 0,
+                threads: threads, metadata: visionMeta)
         }
         let parallel = max(1, options.parallel)
         let batch = max(512, projector?.tokensPerImage ?? 0, parallel)
-        let context = try LlamaContext(model: model, contextTokens: options.contextTokens, sequences: parallel,
-                                       batchTokens: batch, threads: threads,
-                                       sharedCache: options.sharedCache ?? (gpuLayers > 0))
+        let context = try LlamaContext(
+            model: model, contextTokens: options.contextTokens, sequences: parallel,
+            batchTokens: batch, threads: threads,
+            sharedCache: options.sharedCache ?? (gpuLayers > 0))
         self.files = files
         self.scheduler = BatchScheduler(model: model, context: context, projector: projector, slots: parallel)
         self.info = EngineInfo(

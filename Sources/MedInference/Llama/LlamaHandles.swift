@@ -107,10 +107,12 @@ final class LlamaContext: @unchecked Sendable {
             llama_set_abort_callback(pointer, nil, nil)
             return
         }
-        llama_set_abort_callback(pointer, { data in
-            guard let data else { return false }
-            return Unmanaged<CancelFlag>.fromOpaque(data).takeUnretainedValue().isCancelled
-        }, Unmanaged.passUnretained(flag).toOpaque())
+        llama_set_abort_callback(
+            pointer,
+            { data in
+                guard let data else { return false }
+                return Unmanaged<CancelFlag>.fromOpaque(data).takeUnretainedValue().isCancelled
+            }, Unmanaged.passUnretained(flag).toOpaque())
     }
 
     /// Decodes text tokens of one sequence at `position` in pieces of the batch size; logits for the last one.
@@ -200,7 +202,8 @@ final class Sampler {
         let count = context.model.vocabularySize
         // Greedy is an argmax: llama_sampler_sample would first copy Gemma's 262,144 logits into a
         // candidate array, about 1 ms a token on the H200 host, paid once per sequence per step.
-        let first = greedy ? Self.argmax(UnsafeBufferPointer(start: logits, count: count)) : llama_sampler_sample(pointer, context.pointer, index)
+        let first =
+            greedy ? Self.argmax(UnsafeBufferPointer(start: logits, count: count)) : llama_sampler_sample(pointer, context.pointer, index)
         guard let grammar else { return first }
         if allowed(first, logit: logits[Int(first)], by: grammar) {
             llama_sampler_accept(grammar, first)
@@ -246,7 +249,8 @@ final class Sampler {
     static func top(_ k: Int, of logits: UnsafeBufferPointer<Float>) -> [llama_token_data] {
         var kept: [llama_token_data] = []
         kept.reserveCapacity(k)
-        var floor = -Float.infinity, floorIndex = 0
+        var floor = -Float.infinity
+        var floorIndex = 0
         for (index, logit) in logits.enumerated() where kept.count < k || logit > floor {
             let item = llama_token_data(id: llama_token(index), logit: logit, p: 0)
             if kept.count < k {
@@ -285,7 +289,9 @@ final class Sampler {
     /// 0.22 ms (a compare-and-branch per logit) to 0.046 ms (p50 of 383 steps).
     static func argmax(_ values: UnsafeBufferPointer<Float>) -> llama_token {
         guard let base = values.baseAddress else { return 0 }
-        let raw = UnsafeRawPointer(base), count = values.count, width = SIMD16<Float>.scalarCount
+        let raw = UnsafeRawPointer(base)
+        let count = values.count
+        let width = SIMD16<Float>.scalarCount
         func chunk(_ index: Int) -> SIMD16<Float> { raw.loadUnaligned(fromByteOffset: index * 4, as: SIMD16<Float>.self) }
         var lanes = SIMD16<Float>(repeating: -.infinity)
         var index = 0

@@ -63,12 +63,14 @@ final class VisionProjector: @unchecked Sendable {
     /// Tokenizes template text (control tokens parsed), user text (never parsed) and images.
     func tokenize(_ segments: [PromptSegment], images: [ModelImage], addBOS: Bool) throws -> TokenizedPrompt {
         let bitmaps: [OpaquePointer?] = images.map { image in
-            let bitmap = image.pixels.withUnsafeBufferPointer { mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress) }
+            let bitmap = image.pixels.withUnsafeBufferPointer {
+                mtmd_bitmap_init(UInt32(image.width), UInt32(image.height), $0.baseAddress)
+            }
             // The id travels into the image chunk, where the embedding cache finds it.
             if let bitmap { mtmd_bitmap_set_id(bitmap, EmbeddingCache.key(of: image)) }
             return bitmap
         }
-        defer { bitmaps.forEach { if let b = $0 { mtmd_bitmap_free(b) } } }
+        defer { for case let b? in bitmaps { mtmd_bitmap_free(b) } }
         guard bitmaps.allSatisfy({ $0 != nil }) else { throw InferenceError.badRequest("could not create an image bitmap") }
 
         // C strings and part structs must stay alive for the whole call.
@@ -76,9 +78,9 @@ final class VisionProjector: @unchecked Sendable {
         var texts: [UnsafeMutablePointer<mtmd_input_text>] = []
         var parts: [UnsafeMutablePointer<mtmd_input_part>] = []
         defer {
-            cStrings.forEach { free($0) }
-            texts.forEach { $0.deallocate() }
-            parts.forEach { $0.deallocate() }
+            for string in cStrings { free(string) }
+            for text in texts { text.deallocate() }
+            for part in parts { part.deallocate() }
         }
         for segment in segments {
             let part = UnsafeMutablePointer<mtmd_input_part>.allocate(capacity: 1)
@@ -91,8 +93,10 @@ final class VisionProjector: @unchecked Sendable {
                 texts.append(input)
                 var special = false
                 if case .template = segment { special = true }
-                input.initialize(to: mtmd_input_text(text: cString, text_len: strlen(cString), add_special: false,
-                                                     parse_special: special))
+                input.initialize(
+                    to: mtmd_input_text(
+                        text: cString, text_len: strlen(cString), add_special: false,
+                        parse_special: special))
                 part.initialize(to: mtmd_input_part(text: input, bitmap: nil))
             case .image(let index):
                 guard index < bitmaps.count else { throw InferenceError.badRequest("image \(index) is missing") }
@@ -143,13 +147,16 @@ final class VisionProjector: @unchecked Sendable {
     }
 
     /// Decodes an image chunk's embeddings into the KV cache (non-causal for Gemma 3).
-    func decode(_ embeddings: [Float], _ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int,
-                sequence: Int32) throws -> Int {
+    func decode(
+        _ embeddings: [Float], _ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int,
+        sequence: Int32
+    ) throws -> Int {
         guard let chunk = prompt.chunk(index) else { throw InferenceError.generationFailed("missing image chunk") }
         var newPosition: llama_pos = 0
         let status = embeddings.withUnsafeBufferPointer { values in
-            mtmd_helper_decode_image_chunk(pointer, context.pointer, chunk, UnsafeMutablePointer(mutating: values.baseAddress),
-                                           llama_pos(position), sequence, Int32(context.batchTokens), &newPosition, nil, nil)
+            mtmd_helper_decode_image_chunk(
+                pointer, context.pointer, chunk, UnsafeMutablePointer(mutating: values.baseAddress),
+                llama_pos(position), sequence, Int32(context.batchTokens), &newPosition, nil, nil)
         }
         guard status == 0 else { throw InferenceError.generationFailed("image decode returned \(status)") }
         return Int(newPosition)

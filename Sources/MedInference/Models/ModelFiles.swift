@@ -36,18 +36,20 @@ public struct ModelFiles: Sendable, Equatable {
     public static var downloadHint: String {
         let dir = defaultDirectory().path
         return """
-        Accept the Health AI Developer Foundations terms for google/medgemma-1.5-4b-it on Hugging Face, then run \
-        `medlab pull` (it fetches the Q4_K_M text model and the F16 vision projector from \(hubRepository) into \
-        \(dir)/; set HF_TOKEN or pass --token). Or put a text GGUF such as \(medgemmaModelName) and its \
-        mmproj-*.gguf there yourself (or pass --model/--mmproj, or set MEDLAB_MODEL/MEDLAB_MMPROJ). \
-        `medlab ask --demo` runs the small demo model instead.
-        """
+            Accept the Health AI Developer Foundations terms for google/medgemma-1.5-4b-it on Hugging Face, then run \
+            `medlab pull` (it fetches the Q4_K_M text model and the F16 vision projector from \(hubRepository) into \
+            \(dir)/; set HF_TOKEN or pass --token). Or put a text GGUF such as \(medgemmaModelName) and its \
+            mmproj-*.gguf there yourself (or pass --model/--mmproj, or set MEDLAB_MODEL/MEDLAB_MMPROJ). \
+            `medlab ask --demo` runs the small demo model instead.
+            """
     }
 
     /// Finds the model: explicit paths, then `MEDLAB_MODEL`/`MEDLAB_MMPROJ`, then the models folder,
     /// then (when allowed) the demo pair that scripts/setup.sh prepares.
-    public static func resolve(model: String?, projector: String?, allowDemo: Bool,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ModelFiles {
+    public static func resolve(
+        model: String?, projector: String?, allowDemo: Bool,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> ModelFiles {
         // An empty projector path means "text only".
         func chosen(_ found: String?) -> String? {
             let value = projector ?? environment["MEDLAB_MMPROJ"] ?? found
@@ -60,8 +62,9 @@ public struct ModelFiles: Sendable, Equatable {
             return ModelFiles(model: found.model, projector: chosen(found.projector))
         }
         if allowDemo, let demo = demo(environment: environment) { return demo }
-        throw InferenceError.modelMissing(path: defaultDirectory(environment: environment).appendingPathComponent(medgemmaModelName).path,
-                                          hint: downloadHint)
+        throw InferenceError.modelMissing(
+            path: defaultDirectory(environment: environment).appendingPathComponent(medgemmaModelName).path,
+            hint: downloadHint)
     }
 
     /// A text GGUF and an `mmproj*.gguf` in one folder (MedGemma names preferred).
@@ -72,19 +75,22 @@ public struct ModelFiles: Sendable, Equatable {
         let texts = ggufs.filter { !$0.lowercased().contains("mmproj") }
         guard let text = texts.first(where: { $0.lowercased().contains("medgemma") }) ?? texts.first else { return nil }
         let projector = projectors.first(where: { $0.lowercased().contains("medgemma") }) ?? projectors.first
-        return ModelFiles(model: directory.appendingPathComponent(text).path,
-                          projector: projector.map { directory.appendingPathComponent($0).path })
+        return ModelFiles(
+            model: directory.appendingPathComponent(text).path,
+            projector: projector.map { directory.appendingPathComponent($0).path })
     }
 
     /// The demo pair from `MEDLAB_DEMO_DIR` or the test models folder, if scripts/setup.sh prepared it.
     public static func demo(environment: [String: String] = ProcessInfo.processInfo.environment) -> ModelFiles? {
-        let dir = environment["MEDLAB_DEMO_DIR"].map { URL(fileURLWithPath: $0) }
+        let dir =
+            environment["MEDLAB_DEMO_DIR"].map { URL(fileURLWithPath: $0) }
             ?? cacheDirectory(environment: environment).appendingPathComponent("test-models")
         let model = dir.appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
         let projector = dir.appendingPathComponent("tiny-mmproj-640.gguf").path
         guard FileManager.default.fileExists(atPath: model) else { return nil }
-        return ModelFiles(model: model, projector: FileManager.default.fileExists(atPath: projector) ? projector : nil,
-                          isDemo: true)
+        return ModelFiles(
+            model: model, projector: FileManager.default.fileExists(atPath: projector) ? projector : nil,
+            isDemo: true)
     }
 
     /// An `mmproj*.gguf` beside an explicitly named text model.
@@ -102,8 +108,9 @@ public struct ModelFiles: Sendable, Equatable {
         guard let projector else { return (text, nil) }
         let vision = try GGUFMetadata.read(path: projector)
         guard vision.isProjector else {
-            throw InferenceError.wrongModelKind(path: projector, expected: "vision projector (mmproj)",
-                                                found: "\(vision.architecture) text model")
+            throw InferenceError.wrongModelKind(
+                path: projector, expected: "vision projector (mmproj)",
+                found: "\(vision.architecture) text model")
         }
         guard vision.hasVisionEncoder else { throw InferenceError.projectorWithoutVision(path: projector) }
         return (text, vision)

@@ -58,7 +58,8 @@ public enum AnswerParser {
     public static func boxes(in text: String) -> [ModelBox] {
         for candidate in jsonCandidates(in: text) {
             guard let data = candidate.data(using: .utf8),
-                  let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { continue }
+                let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            else { continue }
             let objects: [Any] = (value as? [Any]) ?? [value]
             let found = objects.compactMap(box(from:))
             if !found.isEmpty { return found }
@@ -68,12 +69,14 @@ public enum AnswerParser {
 
     private static func box(from object: Any) -> ModelBox? {
         guard let dict = object as? [String: Any],
-              let coords = (dict["box_2d"] ?? dict["box"]) as? [Any], coords.count == 4 else { return nil }
+            let coords = (dict["box_2d"] ?? dict["box"]) as? [Any], coords.count == 4
+        else { return nil }
         let numbers = coords.compactMap { ($0 as? NSNumber)?.doubleValue }
         guard numbers.count == 4, numbers.allSatisfy({ $0.isFinite }) else { return nil }
         let label = (dict["label"] as? String) ?? ""
-        return ModelBox(y0: min(numbers[0], numbers[2]), x0: min(numbers[1], numbers[3]),
-                        y1: max(numbers[0], numbers[2]), x1: max(numbers[1], numbers[3]), label: label)
+        return ModelBox(
+            y0: min(numbers[0], numbers[2]), x0: min(numbers[1], numbers[3]),
+            y1: max(numbers[0], numbers[2]), x1: max(numbers[1], numbers[3]), label: label)
     }
 
     /// Fenced code blocks first, then the outermost bracketed span of the whole text.

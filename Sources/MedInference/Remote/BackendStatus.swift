@@ -30,6 +30,8 @@ public struct BackendStatus: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, kind, state, outstanding, slots, requests, failures, vision
-        case latencyMs = "latency_ms", firstEventMs = "first_event_ms", lastError = "last_error"
+        case latencyMs = "latency_ms"
+        case firstEventMs = "first_event_ms"
+        case lastError = "last_error"
     }
 }

@@ -8,7 +8,10 @@ struct ChatCompletionBody: Encodable {
         case text(String)
         case image(dataURI: String)
 
-        private enum Keys: String, CodingKey { case type, text, imageURL = "image_url" }
+        private enum Keys: String, CodingKey {
+            case type, text
+            case imageURL = "image_url"
+        }
         private enum URLKeys: String, CodingKey { case url }
 
         func encode(to encoder: any Encoder) throws {
@@ -63,7 +66,11 @@ struct ChatCompletionBody: Encodable {
 
     /// OpenAI's `response_format` for a JSON Schema (any JSON object: the schema `{"type": "object"}`).
     struct ResponseFormat: Encodable {
-        struct Schema: Encodable { var name = "answer"; var schema: JSONValue; var strict = true }
+        struct Schema: Encodable {
+            var name = "answer"
+            var schema: JSONValue
+            var strict = true
+        }
         var type = "json_schema"
         var json_schema: Schema
     }

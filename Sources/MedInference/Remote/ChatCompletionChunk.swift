@@ -87,11 +87,12 @@ struct ServerSentEventParser {
         }
         let text = String(decoding: line, as: UTF8.self)
         if text.hasPrefix(":") { return nil }  // a comment (keep-alive)
-        let (field, value) = text.firstIndex(of: ":").map { colon in
-            var value = text[text.index(after: colon)...]
-            if value.hasPrefix(" ") { value = value.dropFirst() }
-            return (String(text[..<colon]), String(value))
-        } ?? (text, "")
+        let (field, value) =
+            text.firstIndex(of: ":").map { colon in
+                var value = text[text.index(after: colon)...]
+                if value.hasPrefix(" ") { value = value.dropFirst() }
+                return (String(text[..<colon]), String(value))
+            } ?? (text, "")
         if field == "data" { data.append(value) }
         return nil
     }

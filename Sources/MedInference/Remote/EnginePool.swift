@@ -138,7 +138,10 @@ public final class EnginePool: InferenceEngine {
                 await self.checkHealth()
             }
         }
-        checker.withLock { $0?.cancel(); $0 = task }
+        checker.withLock {
+            $0?.cancel()
+            $0 = task
+        }
     }
 
     /// Checks every `healthInterval` seconds until the calling task is cancelled: the server runs
@@ -152,7 +155,12 @@ public final class EnginePool: InferenceEngine {
     }
 
     /// Ends the periodic checks (states stay as they were last seen).
-    public func stopHealthChecks() { checker.withLock { $0?.cancel(); $0 = nil } }
+    public func stopHealthChecks() {
+        checker.withLock {
+            $0?.cancel()
+            $0 = nil
+        }
+    }
 
     public func generate(_ request: GenerationRequest) -> AnswerStream {
         let (stream, continuation) = AnswerStream.makeStream()
@@ -200,15 +208,18 @@ public final class EnginePool: InferenceEngine {
                 }
                 guard isFault else { return continuation.finish(throwing: error) }
                 if forwarded {
-                    return continuation.finish(throwing: InferenceError.generationFailed(
-                        "\(member.name) failed in the middle of the answer, which is incomplete: \(error)"))
+                    return continuation.finish(
+                        throwing: InferenceError.generationFailed(
+                            "\(member.name) failed in the middle of the answer, which is incomplete: \(error)"))
                 }
                 lastError = error
             }
         }
         let names = statuses.enumerated().filter { !blind.contains($0.offset) }.map { "\($0.element.name) \($0.element.state.rawValue)" }
         let which = blind.isEmpty ? "inference backend" : "inference backend that can see images"
-        continuation.finish(throwing: lastError ?? InferenceError.unavailable(
-            "no \(which) is up (\(names.joined(separator: ", "))); retry shortly"))
+        continuation.finish(
+            throwing: lastError
+                ?? InferenceError.unavailable(
+                    "no \(which) is up (\(names.joined(separator: ", "))); retry shortly"))
     }
 }

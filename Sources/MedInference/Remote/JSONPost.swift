@@ -18,7 +18,8 @@ public enum JSONPost {
         let request = RemoteHTTP.request(url.absoluteString, method: .POST, apiKey: apiKey, json: json)
         let response = try await RemoteHTTP.execute(request, timeout: .milliseconds(Int64(timeout.milliseconds)))
         let body = try await response.body.collect(upTo: 256 << 20)
-        return Reply(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After").flatMap(Double.init),
-                     body: Data(body.readableBytesView))
+        return Reply(
+            status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After").flatMap(Double.init),
+            body: Data(body.readableBytesView))
     }
 }

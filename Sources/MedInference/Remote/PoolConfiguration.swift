@@ -24,7 +24,9 @@ public struct PoolConfiguration: Sendable, Decodable {
 
         enum CodingKeys: String, CodingKey {
             case url, kind, model, slots, vision
-            case imageSize = "image_size", tokensPerImage = "tokens_per_image", apiKeyEnv = "api_key_env"
+            case imageSize = "image_size"
+            case tokensPerImage = "tokens_per_image"
+            case apiKeyEnv = "api_key_env"
         }
     }
 
@@ -50,10 +52,11 @@ public struct PoolConfiguration: Sendable, Decodable {
     /// The endpoints, each completed with the given defaults.
     public func endpoints(defaults: RemoteEndpoint, environment: [String: String]) throws -> [RemoteEndpoint] {
         try backends.map { backend in
-            var endpoint = try RemoteEndpoint(parsing: backend.url, slots: backend.slots ?? defaults.slots,
-                                              imageSize: backend.imageSize ?? defaults.imageSize,
-                                              tokensPerImage: backend.tokensPerImage ?? defaults.tokensPerImage,
-                                              apiKey: backend.apiKeyEnv.flatMap { environment[$0] } ?? defaults.apiKey)
+            var endpoint = try RemoteEndpoint(
+                parsing: backend.url, slots: backend.slots ?? defaults.slots,
+                imageSize: backend.imageSize ?? defaults.imageSize,
+                tokensPerImage: backend.tokensPerImage ?? defaults.tokensPerImage,
+                apiKey: backend.apiKeyEnv.flatMap { environment[$0] } ?? defaults.apiKey)
             if let kind = backend.kind { endpoint.kind = kind }
             endpoint.vision = backend.vision ?? (backend.imageSize != nil ? true : defaults.vision)
             endpoint.model = backend.model ?? defaults.model

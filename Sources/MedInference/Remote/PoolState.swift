@@ -42,8 +42,9 @@ struct PoolState {
         }
 
         func status(kind: String) -> BackendStatus {
-            BackendStatus(name: name, kind: kind, state: state, outstanding: outstanding, slots: slots, requests: requests,
-                          failures: failures, latencyMs: latencyMs, firstEventMs: firstEventMs, lastError: lastError)
+            BackendStatus(
+                name: name, kind: kind, state: state, outstanding: outstanding, slots: slots, requests: requests,
+                failures: failures, latencyMs: latencyMs, firstEventMs: firstEventMs, lastError: lastError)
         }
     }
 

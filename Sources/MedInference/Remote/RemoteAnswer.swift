@@ -82,7 +82,9 @@ struct RemoteAnswer {
         // The server counts image tokens in the prompt; split them out as in process.
         let imageTokens = min(promptTokens, imageCount * tokensPerImage)
         // A server that split the reasoning out gets it back in the raw text, in MedGemma's markers.
-        let rawText = separateReasoning.isEmpty ? raw
+        let rawText =
+            separateReasoning.isEmpty
+            ? raw
             : AnswerParser.reasoningOpen + "thought\n" + separateReasoning + AnswerParser.reasoningClose + raw
         let summary = GenerationSummary(
             rawText: rawText, textTokensIn: promptTokens - imageTokens, imageTokensIn: imageTokens,

@@ -35,8 +35,10 @@ public struct RemoteEndpoint: Sendable, Equatable, Codable {
     public var vision: Bool?
 
     /// An endpoint at `url` (its `/v1` suffix, if any, is dropped).
-    public init(url: URL, model: String? = nil, kind: Kind = .auto, slots: Int = 4, imageSize: Int = 896,
-                tokensPerImage: Int = 256, apiKey: String? = nil, vision: Bool? = nil) {
+    public init(
+        url: URL, model: String? = nil, kind: Kind = .auto, slots: Int = 4, imageSize: Int = 896,
+        tokensPerImage: Int = 256, apiKey: String? = nil, vision: Bool? = nil
+    ) {
         self.url = Self.root(of: url)
         self.model = model
         self.kind = kind
@@ -48,8 +50,10 @@ public struct RemoteEndpoint: Sendable, Equatable, Codable {
     }
 
     /// Parses `--backend` text: a URL, optionally prefixed by a kind, e.g. `vllm=http://gpu0:8000`.
-    public init(parsing text: String, slots: Int = 4, imageSize: Int = 896, tokensPerImage: Int = 256, apiKey: String? = nil,
-                vision: Bool? = nil) throws {
+    public init(
+        parsing text: String, slots: Int = 4, imageSize: Int = 896, tokensPerImage: Int = 256, apiKey: String? = nil,
+        vision: Bool? = nil
+    ) throws {
         var kind = Kind.auto
         var address = text
         if let equals = text.firstIndex(of: "="), let parsed = Kind(rawValue: String(text[..<equals])) {
@@ -59,8 +63,9 @@ public struct RemoteEndpoint: Sendable, Equatable, Codable {
         guard let url = URL(string: address), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw InferenceError.badRequest("backend is not an http(s) URL: \(text)")
         }
-        self.init(url: url, kind: kind, slots: slots, imageSize: imageSize, tokensPerImage: tokensPerImage, apiKey: apiKey,
-                  vision: vision)
+        self.init(
+            url: url, kind: kind, slots: slots, imageSize: imageSize, tokensPerImage: tokensPerImage, apiKey: apiKey,
+            vision: vision)
     }
 
     /// The name health and metrics show: scheme, host and port, never a key.

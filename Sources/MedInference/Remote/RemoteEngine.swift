@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
-import Synchronization
 import NIOCore
+import Synchronization
 
 /// An `InferenceEngine` on a remote OpenAI-compatible server (vLLM, llama-server, Ollama).
 ///
@@ -42,11 +42,12 @@ public final class RemoteEngine: InferenceEngine {
         get async {
             let known = discovered.withLock { $0 }
             let vision = sees
-            return EngineInfo(model: known.model ?? endpoint.name, projector: nil, backend: "remote", devices: [endpoint.name],
-                              gpuLayers: 0, contextTokens: known.contextTokens ?? Self.assumedContextTokens,
-                              imageSize: vision ? endpoint.imageSize : nil,
-                              tokensPerImage: vision ? endpoint.tokensPerImage : nil, llamaBuild: nil, parallel: endpoint.slots,
-                              vision: vision)
+            return EngineInfo(
+                model: known.model ?? endpoint.name, projector: nil, backend: "remote", devices: [endpoint.name],
+                gpuLayers: 0, contextTokens: known.contextTokens ?? Self.assumedContextTokens,
+                imageSize: vision ? endpoint.imageSize : nil,
+                tokensPerImage: vision ? endpoint.tokensPerImage : nil, llamaBuild: nil, parallel: endpoint.slots,
+                vision: vision)
         }
     }
 
@@ -97,8 +98,9 @@ public final class RemoteEngine: InferenceEngine {
         var said: Bool?
         // Only llama-server has /props (with `modalities.vision`); vLLM has /version; Ollama has /api/version.
         if found.kind == .auto || found.kind == .llamaServer,
-           let (status, object) = await RemoteHTTP.getJSON(endpoint.route("props"), apiKey: key, timeout: limit),
-           status == 200, let props = object as? [String: Any], props["default_generation_settings"] != nil {
+            let (status, object) = await RemoteHTTP.getJSON(endpoint.route("props"), apiKey: key, timeout: limit),
+            status == 200, let props = object as? [String: Any], props["default_generation_settings"] != nil
+        {
             found.kind = .llamaServer
             found.slots = props["total_slots"] as? Int
             said = (props["modalities"] as? [String: Any])?["vision"] as? Bool
@@ -106,17 +108,20 @@ public final class RemoteEngine: InferenceEngine {
             if let (status, _) = await RemoteHTTP.getJSON(endpoint.route("version"), apiKey: key, timeout: limit), status == 200 {
                 found.kind = .vllm
             } else if let (status, _) = await RemoteHTTP.getJSON(endpoint.route("api/version"), apiKey: key, timeout: limit),
-                      status == 200 {
+                status == 200
+            {
                 found.kind = .ollama
             } else {
                 return known  // unreachable now: decide on a later call
             }
         }
         if let (status, object) = await RemoteHTTP.getJSON(endpoint.route("v1/models"), apiKey: key, timeout: limit),
-           status == 200, let list = (object as? [String: Any])?["data"] as? [[String: Any]] {
+            status == 200, let list = (object as? [String: Any])?["data"] as? [[String: Any]]
+        {
             let entry = list.first { $0["id"] as? String == found.model } ?? list.first
             found.model = found.model ?? entry?["id"] as? String
-            found.contextTokens = (entry?["max_model_len"] as? Int) ?? ((entry?["meta"] as? [String: Any])?["n_ctx"] as? Int)
+            found.contextTokens =
+                (entry?["max_model_len"] as? Int) ?? ((entry?["meta"] as? [String: Any])?["n_ctx"] as? Int)
                 ?? Self.assumedContextTokens
             // llama-server lists `capabilities: ["completion", "multimodal"]` here too.
             if said == nil, let capabilities = entry?["capabilities"] as? [String] {
@@ -134,26 +139,30 @@ public final class RemoteEngine: InferenceEngine {
     /// Ollama's `POST /api/show` lists `capabilities`, "vision" among them for a model with a projector.
     private static func ollamaVision(_ endpoint: RemoteEndpoint, model: String) async -> Bool? {
         guard let body = try? JSONSerialization.data(withJSONObject: ["model": model]),
-              let response = try? await RemoteHTTP.execute(
+            let response = try? await RemoteHTTP.execute(
                 RemoteHTTP.request(endpoint.route("api/show"), method: .POST, apiKey: endpoint.apiKey, json: body), timeout: .seconds(3)),
-              response.status == .ok, let bytes = try? await response.body.collect(upTo: 4 << 20),
-              let object = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any],
-              let capabilities = object["capabilities"] as? [String] else { return nil }
+            response.status == .ok, let bytes = try? await response.body.collect(upTo: 4 << 20),
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any],
+            let capabilities = object["capabilities"] as? [String]
+        else { return nil }
         return capabilities.contains("vision")
     }
 
     /// One request from start to end; every way out finishes the continuation.
     private func run(_ request: GenerationRequest, continuation: AnswerStream.Continuation) async {
-        var session = RemoteAnswer(continuation: continuation, tokensPerImage: endpoint.tokensPerImage,
-                                   imageCount: request.images.count)
+        var session = RemoteAnswer(
+            continuation: continuation, tokensPerImage: endpoint.tokensPerImage,
+            imageCount: request.images.count)
         do {
             let known = await discover()
             let kind = known.kind == .auto ? RemoteEndpoint.Kind.openai : known.kind
-            let body = try ChatCompletionBody(request: request, model: known.model ?? "default", kind: kind,
-                                              imageSize: endpoint.imageSize)
+            let body = try ChatCompletionBody(
+                request: request, model: known.model ?? "default", kind: kind,
+                imageSize: endpoint.imageSize)
             let path = request.raw ? "v1/completions" : "v1/chat/completions"
-            let http = RemoteHTTP.request(endpoint.route(path), method: .POST, apiKey: endpoint.apiKey,
-                                          json: try JSONEncoder().encode(body))
+            let http = RemoteHTTP.request(
+                endpoint.route(path), method: .POST, apiKey: endpoint.apiKey,
+                json: try JSONEncoder().encode(body))
             let response: HTTPClientResponse
             do {
                 response = try await RemoteHTTP.execute(http, timeout: .milliseconds(Int64(requestTimeout * 1000)))

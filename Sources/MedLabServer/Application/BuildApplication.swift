@@ -11,15 +11,18 @@ import MedLabRecord
 ///
 /// Pass the `queue` when something else must reach it too: `medlab serve` gives the same queue to
 /// a `ShutdownDrain` that runs beside the app.
-public func buildApplication(host: EngineHost, configuration: LabServerConfiguration, metrics: LabMetrics = LabMetrics(),
-                             queue: GenerationQueue? = nil, recording: RecordSession = .off,
-                             logger: Logger? = nil) throws -> some ApplicationProtocol {
+public func buildApplication(
+    host: EngineHost, configuration: LabServerConfiguration, metrics: LabMetrics = LabMetrics(),
+    queue: GenerationQueue? = nil, recording: RecordSession = .off,
+    logger: Logger? = nil
+) throws -> some ApplicationProtocol {
     try configuration.validate()
     let logger = logger ?? Logger(label: "medlab.server")
     let queue = queue ?? GenerationQueue(configuration: configuration, metrics: metrics)
     let services = LabServices(
         host: host, runner: GenerationRunner(host: host, queue: queue, metrics: metrics, timeout: configuration.requestTimeout),
-        images: ImagePreparer(maxPixels: configuration.maxImagePixels), decoding: DecodeExecutor(), metrics: metrics, configuration: configuration,
+        images: ImagePreparer(maxPixels: configuration.maxImagePixels), decoding: DecodeExecutor(), metrics: metrics,
+        configuration: configuration,
         recording: recording)
     let router = buildRouter(services: services)
     return Application(
@@ -27,8 +30,12 @@ public func buildApplication(host: EngineHost, configuration: LabServerConfigura
         server: .http1(configuration: .init(additionalChannelHandlers: [ClientDisconnectWatcher()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "medlab"),
         onServerRunning: { channel in
-            logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? configuration.host)",
-                                                "port": "\(channel.localAddress?.port ?? configuration.port)"])
+            logger.info(
+                "listening",
+                metadata: [
+                    "address": "\(channel.localAddress?.description ?? configuration.host)",
+                    "port": "\(channel.localAddress?.port ?? configuration.port)"
+                ])
         },
         logger: logger)
 }
@@ -41,9 +48,11 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: ErrorMiddleware())
     if let origin = services.configuration.corsOrigin {
-        router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, RecordHeaders.client],
-                                              allowMethods: [.get, .post, .delete, .options],
-                                              exposedHeaders: [RecordHeaders.analysisID.rawName]))
+        router.add(
+            middleware: CORSMiddleware(
+                allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, RecordHeaders.client],
+                allowMethods: [.get, .post, .delete, .options],
+                exposedHeaders: [RecordHeaders.analysisID.rawName]))
     }
     if let root = WebPage.locate() {
         router.add(middleware: WebPageMiddleware(root: root))
@@ -58,12 +67,17 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     RecordController(services: services).addRoutes(to: router)
     ExperimentController(services: services).addRoutes(to: router)
     router.get("/metrics") { _, _ in
-        Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                 body: .init(byteBuffer: ByteBuffer(string: services.metrics.exposition())))
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: services.metrics.exposition())))
     }
     router.get("/openapi.json") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json(version: services.configuration.version, maxNewTokens: services.configuration.maxNewTokens))))
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(
+                byteBuffer: ByteBuffer(
+                    string: OpenAPIDocument.json(version: services.configuration.version, maxNewTokens: services.configuration.maxNewTokens)
+                )))
     }
     return router
 }
@@ -73,11 +87,13 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        context.logger.info("request", metadata: [
-            "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched"),
-            "status": .stringConvertible(response.status.code),
-            "ms": .stringConvertible((start.duration(to: .now).milliseconds * 10).rounded() / 10),
-        ])
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched"),
+                "status": .stringConvertible(response.status.code),
+                "ms": .stringConvertible((start.duration(to: .now).milliseconds * 10).rounded() / 10)
+            ])
         return response
     }
 }

@@ -29,10 +29,12 @@ public struct LabServerConfiguration: Sendable {
     /// Version reported by `/api/health` and `/openapi.json`.
     public var version: String
 
-    public init(host: String = "127.0.0.1", port: Int = 7860, apiKey: String? = nil, corsOrigin: String? = nil,
-                maxBodyBytes: Int = 64 << 20, maxImagePixels: Int = 8192 * 8192, maxImages: Int = 96, maxNewTokens: Int = 8192,
-                concurrentGenerations: Int = 1, maxQueuedRequests: Int = 8, requestTimeout: Double = 300,
-                shutdownGrace: Double = 10, version: String = "0.1.0") {
+    public init(
+        host: String = "127.0.0.1", port: Int = 7860, apiKey: String? = nil, corsOrigin: String? = nil,
+        maxBodyBytes: Int = 64 << 20, maxImagePixels: Int = 8192 * 8192, maxImages: Int = 96, maxNewTokens: Int = 8192,
+        concurrentGenerations: Int = 1, maxQueuedRequests: Int = 8, requestTimeout: Double = 300,
+        shutdownGrace: Double = 10, version: String = "0.1.0"
+    ) {
         self.host = host
         self.port = port
         self.apiKey = apiKey

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import MedInference
 import MedImaging
+import MedInference
 import MedLabRecord
 import NIOCore
 
@@ -41,17 +41,19 @@ struct LabServices: Sendable {
     /// Decodes every image string of a request (413/415/400 on bad input) with the client's choices.
     func analysisImages(_ encoded: [String], options: ImageOptions, field: String) async throws -> [AnalysisImage] {
         let images = self.images
-        return try await decoding.run { try encoded.enumerated().map { index, text in
-            let name = encoded.count == 1 ? field : "\(field)[\(index)]"
-            let bytes = try ImagePayload.bytes(from: text, field: name)
-            do {
-                var image = try images.analysisImage(bytes, options: options)
-                image.sourceSHA256 = RecordedAnalysis.sha256(bytes)
-                return image
-            } catch let error as ImagingError {
-                throw LabError.from(error, field: name)
+        return try await decoding.run {
+            try encoded.enumerated().map { index, text in
+                let name = encoded.count == 1 ? field : "\(field)[\(index)]"
+                let bytes = try ImagePayload.bytes(from: text, field: name)
+                do {
+                    var image = try images.analysisImage(bytes, options: options)
+                    image.sourceSHA256 = RecordedAnalysis.sha256(bytes)
+                    return image
+                } catch let error as ImagingError {
+                    throw LabError.from(error, field: name)
+                }
             }
-        } }
+        }
     }
 
     /// Decodes one image for the page's preview.

@@ -6,7 +6,9 @@ import MedInference
 public actor EngineHost {
     /// What `/api/health` reports as `status`.
     public enum Status: String, Sendable, Codable {
-        case loading, ok, noModel = "no_model", error
+        case loading, ok
+        case noModel = "no_model"
+        case error
     }
 
     public private(set) var status: Status
@@ -92,8 +94,9 @@ public actor EngineHost {
         case .noModel:
             throw LabError.unavailable(code: "no_model", message: message ?? ModelFiles.downloadHint, retryAfter: nil)
         case .error:
-            throw LabError.unavailable(code: "model_error", message: "the model failed to load: \(message ?? "unknown error")",
-                                       retryAfter: nil)
+            throw LabError.unavailable(
+                code: "model_error", message: "the model failed to load: \(message ?? "unknown error")",
+                retryAfter: nil)
         }
     }
 }

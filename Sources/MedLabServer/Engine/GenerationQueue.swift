@@ -31,8 +31,9 @@ public actor GenerationQueue {
 
     /// The queue a configuration asks for, reporting its depth to `metrics`.
     public init(configuration: LabServerConfiguration, metrics: LabMetrics) {
-        self.init(slots: configuration.concurrentGenerations, maxWaiting: configuration.maxQueuedRequests,
-                  onChange: { metrics.queueChanged(running: $0, waiting: $1) })
+        self.init(
+            slots: configuration.concurrentGenerations, maxWaiting: configuration.maxQueuedRequests,
+            onChange: { metrics.queueChanged(running: $0, waiting: $1) })
     }
 
     /// Requests running and waiting now.
@@ -71,8 +72,10 @@ public actor GenerationQueue {
         let refused = waiting
         waiting.removeAll()
         for entry in refused {
-            entry.continuation.resume(throwing: LabError.unavailable(code: "shutting_down", message: "the lab is shutting down",
-                                                                     retryAfter: nil))
+            entry.continuation.resume(
+                throwing: LabError.unavailable(
+                    code: "shutting_down", message: "the lab is shutting down",
+                    retryAfter: nil))
         }
         report()
     }

@@ -28,7 +28,9 @@ struct GenerationRunner: Sendable {
     /// The engine's answer to `request`, streamed; errors are `LabError`s.
     func run(_ request: GenerationRequest, engine: any InferenceEngine) -> Run {
         let (stream, continuation) = AsyncThrowingStream<RunEvent, any Error>.makeStream()
-        let queue = self.queue, timeout = self.timeout, metrics = self.metrics
+        let queue = self.queue
+        let timeout = self.timeout
+        let metrics = self.metrics
         let task = Task {
             do {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -58,8 +60,10 @@ struct GenerationRunner: Sendable {
     }
 
     /// Copies engine events to the route's stream; stops (and so cancels the engine) on cancellation.
-    private static func forward(_ answer: AnswerStream, to continuation: AsyncThrowingStream<RunEvent, any Error>.Continuation,
-                                metrics: LabMetrics) async throws {
+    private static func forward(
+        _ answer: AnswerStream, to continuation: AsyncThrowingStream<RunEvent, any Error>.Continuation,
+        metrics: LabMetrics
+    ) async throws {
         var finished = false
         for try await event in answer {
             try Task.checkCancellation()
@@ -90,4 +94,3 @@ struct GenerationRunner: Sendable {
         return (GenerationResult(summary: summary), queueMs)
     }
 }
-

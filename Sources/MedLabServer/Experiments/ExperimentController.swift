@@ -12,7 +12,10 @@ struct ExperimentController {
 
     /// `POST /api/experiments/compare`.
     struct CompareRequest: Decodable {
-        struct Image: Decodable { var name: String?; var data: String }
+        struct Image: Decodable {
+            var name: String?
+            var data: String
+        }
         var images: [Image]
         var questions: [String]
         var context: String?
@@ -40,8 +43,9 @@ struct ExperimentController {
     private func runner(source: String) async throws -> ExperimentRunner {
         _ = try await services.readyRecord()  // experiments live in the record
         let (engine, info, _) = try await services.host.ready()
-        return ExperimentRunner(engine: QueuedEngine(engine: engine, runner: services.runner), recording: services.recording,
-                                source: source, concurrency: max(1, min(info.parallel, services.configuration.concurrentGenerations)))
+        return ExperimentRunner(
+            engine: QueuedEngine(engine: engine, runner: services.runner), recording: services.recording,
+            source: source, concurrency: max(1, min(info.parallel, services.configuration.concurrentGenerations)))
     }
 
     private func compare(_ request: Request, context: LabRequestContext) async throws -> Response {
@@ -51,12 +55,16 @@ struct ExperimentController {
             throw LabError.badRequest(code: "invalid_request", message: "give at least one image and one non-empty question")
         }
         guard input.images.count * questions.count <= Self.maxCells else {
-            throw LabError.badRequest(code: "too_many_cells", message: "at most \(Self.maxCells) cells (images × questions) in one comparison")
+            throw LabError.badRequest(
+                code: "too_many_cells", message: "at most \(Self.maxCells) cells (images × questions) in one comparison")
         }
-        let maxNewTokens = try PredictRequest.checkedTokens(input.maxNewTokens ?? 256, name: "max_new_tokens",
-                                                            limit: services.configuration.maxNewTokens)
+        let maxNewTokens = try PredictRequest.checkedTokens(
+            input.maxNewTokens ?? 256, name: "max_new_tokens",
+            limit: services.configuration.maxNewTokens)
         let temperature = input.temperature ?? 0
-        guard (0...2).contains(temperature) else { throw LabError.badRequest(code: "invalid_request", message: "temperature must be 0 to 2") }
+        guard (0...2).contains(temperature) else {
+            throw LabError.badRequest(code: "invalid_request", message: "temperature must be 0 to 2")
+        }
         if let window = input.window {
             do { _ = try WindowChoice(parsing: window) } catch { throw LabError.badRequest(code: "invalid_window", message: "\(error)") }
         }
@@ -68,32 +76,44 @@ struct ExperimentController {
         let runner = try await runner(source: "compare")
         let params = ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature)
         guard input.stream == true else {
-            let grid = await CompareGrid.run(questions: questions, images: images, context: input.context, window: input.window,
-                                             params: params, runner: runner)
+            let grid = await CompareGrid.run(
+                questions: questions, images: images, context: input.context, window: input.window,
+                params: params, runner: runner)
             return try JSONResponse.make(grid)
         }
         // Cells as they finish, then the whole grid: {"index", "done", "total", "cell"} ... {"done": true, "grid"}.
         let (events, continuation) = AsyncStream<String>.makeStream()
         let task = Task {
-            let grid = await CompareGrid.run(questions: questions, images: images, context: input.context, window: input.window,
-                                             params: params, runner: runner) { step in
-                let q = step.index / images.count, i = step.index % images.count
-                let cell = CompareGrid.Cell(question: questions[q], image: images[i].name, answer: step.outcome.answer,
-                                            analysisID: step.outcome.analysisID, timings: .init(totalMs: step.outcome.totalMs),
-                                            error: step.outcome.error)
+            let grid = await CompareGrid.run(
+                questions: questions, images: images, context: input.context, window: input.window,
+                params: params, runner: runner
+            ) { step in
+                let q = step.index / images.count
+                let i = step.index % images.count
+                let cell = CompareGrid.Cell(
+                    question: questions[q], image: images[i].name, answer: step.outcome.answer,
+                    analysisID: step.outcome.analysisID, timings: .init(totalMs: step.outcome.totalMs),
+                    error: step.outcome.error)
                 continuation.yield(Self.frame(CellEvent(index: step.index, done: step.done, total: step.total, cell: cell)))
             }
             continuation.yield(Self.frame(GridEvent(grid: grid)))
             continuation.finish()
         }
         continuation.onTermination = { _ in task.cancel() }
-        return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            for await frame in events { try await writer.write(ByteBuffer(string: frame)) }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .ok, headers: ServerSentEvents.headers,
+            body: ResponseBody { writer in
+                for await frame in events { try await writer.write(ByteBuffer(string: frame)) }
+                try await writer.finish(nil)
+            })
     }
 
-    private struct CellEvent: Encodable { var index: Int; var done: Int; var total: Int; var cell: CompareGrid.Cell }
+    private struct CellEvent: Encodable {
+        var index: Int
+        var done: Int
+        var total: Int
+        var cell: CompareGrid.Cell
+    }
     private struct GridEvent: Encodable {
         var grid: CompareGrid
         enum CodingKeys: String, CodingKey { case grid, done }
@@ -114,7 +134,10 @@ struct ExperimentController {
         var id: String, kind: String, name: String?, createdAt: String, modelFile: String?, modelSHA256: String?, passRate: Double?
         enum CodingKeys: String, CodingKey {
             case id, kind, name
-            case createdAt = "created_at", modelFile = "model_file", modelSHA256 = "model_sha256", passRate = "pass_rate"
+            case createdAt = "created_at"
+            case modelFile = "model_file"
+            case modelSHA256 = "model_sha256"
+            case passRate = "pass_rate"
         }
         init(_ e: StoredExperiment) {
             id = e.id
@@ -148,16 +171,26 @@ struct ExperimentController {
         let format = RecordController.formQuery(request)["format"] ?? "json"
         let decoder = JSONDecoder()
         func text(_ body: String, _ type: String, _ ext: String) -> Response {
-            Response(status: .ok, headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(stored.kind)-\(id.prefix(12)).\(ext)\""],
-                     body: .init(byteBuffer: ByteBuffer(string: body)))
+            Response(
+                status: .ok,
+                headers: [.contentType: type, .contentDisposition: "attachment; filename=\"\(stored.kind)-\(id.prefix(12)).\(ext)\""],
+                body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         switch (format, stored.kind) {
         case ("json", _):
-            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
-        case ("html", "compare"): return text(ExperimentHTML.grid(try decoder.decode(CompareGrid.self, from: stored.body)), "text/html; charset=utf-8", "html")
-        case ("html", _): return text(ExperimentHTML.regression(try decoder.decode(RegressionReport.self, from: stored.body)), "text/html; charset=utf-8", "html")
-        case ("csv", "compare"): return text(ExperimentCSV.grid(try decoder.decode(CompareGrid.self, from: stored.body)), "text/csv; charset=utf-8", "csv")
-        case ("csv", _): return text(ExperimentCSV.regression(try decoder.decode(RegressionReport.self, from: stored.body)), "text/csv; charset=utf-8", "csv")
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+        case ("html", "compare"):
+            return text(ExperimentHTML.grid(try decoder.decode(CompareGrid.self, from: stored.body)), "text/html; charset=utf-8", "html")
+        case ("html", _):
+            return text(
+                ExperimentHTML.regression(try decoder.decode(RegressionReport.self, from: stored.body)), "text/html; charset=utf-8", "html")
+        case ("csv", "compare"):
+            return text(ExperimentCSV.grid(try decoder.decode(CompareGrid.self, from: stored.body)), "text/csv; charset=utf-8", "csv")
+        case ("csv", _):
+            return text(
+                ExperimentCSV.regression(try decoder.decode(RegressionReport.self, from: stored.body)), "text/csv; charset=utf-8", "csv")
         default: throw LabError.badRequest(code: "invalid_format", message: "`format` must be json, html or csv")
         }
     }
@@ -183,7 +216,9 @@ struct ExperimentController {
     private func runs(_ request: Request) async throws -> Response {
         let record = try await readyRecord()
         let query = RecordController.formQuery(request)
-        let stored = try RecordController.mapped { try record.experiments(kind: "regression", name: query["set"], limit: try RecordController.limit(query["limit"])) }
+        let stored = try RecordController.mapped {
+            try record.experiments(kind: "regression", name: query["set"], limit: try RecordController.limit(query["limit"]))
+        }
         return try JSONResponse.make(["runs": stored.map(Summary.init)])
     }
 

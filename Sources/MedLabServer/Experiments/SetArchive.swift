@@ -47,12 +47,17 @@ enum SetArchive {
         }
         var found = candidates(folder)
         if found.isEmpty {
-            let folders = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0 != "__MACOSX" && !$0.hasPrefix(".") }
+            let folders = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter {
+                $0 != "__MACOSX" && !$0.hasPrefix(".")
+            }
             if folders.count == 1 { found = candidates(folder.appendingPathComponent(folders[0])) }
         }
         guard found.count == 1 else {
-            throw LabError.badRequest(code: "invalid_set", message: found.isEmpty ? "the ZIP holds no set file (.yaml, .yml or .json)"
-                : "the ZIP holds several set files (\(found.map(\.lastPathComponent).joined(separator: ", "))): send one")
+            throw LabError.badRequest(
+                code: "invalid_set",
+                message: found.isEmpty
+                    ? "the ZIP holds no set file (.yaml, .yml or .json)"
+                    : "the ZIP holds several set files (\(found.map(\.lastPathComponent).joined(separator: ", "))): send one")
         }
         return found[0].path
     }

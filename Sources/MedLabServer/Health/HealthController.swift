@@ -22,7 +22,9 @@ struct HealthController {
             var llamaBuild: String?
             enum CodingKeys: String, CodingKey {
                 case name, projector, vision, demo, devices
-                case contextTokens = "context_tokens", imageSize = "image_size", tokensPerImage = "tokens_per_image"
+                case contextTokens = "context_tokens"
+                case imageSize = "image_size"
+                case tokensPerImage = "tokens_per_image"
                 case llamaBuild = "llama_build"
             }
         }
@@ -78,8 +80,9 @@ struct HealthController {
         return Health(
             status: status.rawValue, ready: status == .ok && !poolDown, message: message,
             model: info.map {
-                Health.Model(name: $0.model, projector: $0.projector, vision: $0.vision, demo: isDemo, contextTokens: $0.contextTokens,
-                             imageSize: $0.imageSize, tokensPerImage: $0.tokensPerImage, devices: $0.devices, llamaBuild: $0.llamaBuild)
+                Health.Model(
+                    name: $0.model, projector: $0.projector, vision: $0.vision, demo: isDemo, contextTokens: $0.contextTokens,
+                    imageSize: $0.imageSize, tokensPerImage: $0.tokensPerImage, devices: $0.devices, llamaBuild: $0.llamaBuild)
             },
             backend: info?.backend, gpuLayers: info?.gpuLayers ?? 0,
             queue: .init(running: depth.running, waiting: depth.waiting, slots: capacity.slots, maxWaiting: capacity.maxWaiting),

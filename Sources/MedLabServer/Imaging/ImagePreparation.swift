@@ -45,8 +45,9 @@ extension PreparedAnalysis {
         let imageIndex = max(0, letterboxes.count - 1)
         return pixelBoxes(boxes).compactMap { box, pixel in
             guard let pixel else { return nil }
-            return AnswerBox(label: box.label, x0: pixel.x0, y0: pixel.y0, x1: pixel.x1, y1: pixel.y1,
-                             box2D: [box.y0, box.x0, box.y1, box.x1], image: imageIndex)
+            return AnswerBox(
+                label: box.label, x0: pixel.x0, y0: pixel.y0, x1: pixel.x1, y1: pixel.y1,
+                box2D: [box.y0, box.x0, box.y1, box.x1], image: imageIndex)
         }
     }
 }

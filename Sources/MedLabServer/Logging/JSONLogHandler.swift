@@ -22,12 +22,14 @@ public struct JSONLogHandler: LogHandler {
             "ts": ISO8601DateFormatter.shared.string(from: Date()),
             "level": event.level.rawValue,
             "label": label,
-            "msg": event.message.description,
+            "msg": event.message.description
         ]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             object[key] = Self.plain(value)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            return
+        }
         // A full disk must not stop the server: a log line that cannot be written is dropped.
         try? FileHandle.standardError.write(contentsOf: data + Data("\n".utf8))
     }

@@ -34,8 +34,9 @@ final class BackendMetrics: @unchecked Sendable {
             gauge("backend_first_event_seconds", "Smoothed time from sending a request to its first streamed event.", labels)
                 .set((status.firstEventMs ?? 0) / 1000)
             advance("backend_requests", "Requests sent to the engine.", labels, to: status.requests)
-            advance("backend_failures", "Requests and health checks that failed because of the engine.", labels,
-                    to: status.failures)
+            advance(
+                "backend_failures", "Requests and health checks that failed because of the engine.", labels,
+                to: status.failures)
         }
     }
 

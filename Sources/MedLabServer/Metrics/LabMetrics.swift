@@ -60,12 +60,16 @@ public final class LabMetrics: Sendable {
     /// One HTTP request by route pattern (never the raw path, which could carry anything) and status.
     func request(route: String, method: String, status: Int, seconds: Double) {
         let labels = [("route", route), ("method", method), ("status", String(status))]
-        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "medlab", metricName: "http_requests", unitName: "total",
-                                                              helpText: "HTTP requests by route and status."),
-                             labels: labels).increment()
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "medlab", metricName: "http_requests", unitName: "total",
+                helpText: "HTTP requests by route and status."),
+            labels: labels
+        ).increment()
         registry.makeValueHistogram(
-            descriptor: MetricNameDescriptor(namespace: "medlab", metricName: "http_request_duration", unitName: "seconds",
-                                             helpText: "HTTP request latency by route."),
+            descriptor: MetricNameDescriptor(
+                namespace: "medlab", metricName: "http_request_duration", unitName: "seconds",
+                helpText: "HTTP request latency by route."),
             labels: [("route", route), ("method", method)], buckets: Self.secondsBuckets
         ).record(seconds)
     }
@@ -88,8 +92,9 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let route = context.endpointPath ?? "unmatched"
-        metrics.request(route: route, method: request.method.rawValue, status: response.status.code,
-                        seconds: start.duration(to: .now).milliseconds / 1000)
+        metrics.request(
+            route: route, method: request.method.rawValue, status: response.status.code,
+            seconds: start.duration(to: .now).milliseconds / 1000)
         return response
     }
 }

@@ -15,7 +15,11 @@ struct ChatCompletionRequest: Decodable, Sendable {
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let text = try? container.decode(String.self) { self = .text(text) } else { self = .parts(try container.decode([Part].self)) }
+            if let text = try? container.decode(String.self) {
+                self = .text(text)
+            } else {
+                self = .parts(try container.decode([Part].self))
+            }
         }
     }
 
@@ -61,11 +65,18 @@ struct ChatCompletionRequest: Decodable, Sendable {
 
     /// `{"type": "text" | "json_object" (optionally with "schema") | "json_schema", "json_schema": {"name", "schema", "strict"}}`.
     struct ResponseFormat: Decodable, Sendable {
-        struct Named: Decodable, Sendable { var name: String?; var schema: JSONValue?; var strict: Bool? }
+        struct Named: Decodable, Sendable {
+            var name: String?
+            var schema: JSONValue?
+            var strict: Bool?
+        }
         var type: String
         var schema: JSONValue?
         var jsonSchema: Named?
-        enum CodingKeys: String, CodingKey { case type, schema, jsonSchema = "json_schema" }
+        enum CodingKeys: String, CodingKey {
+            case type, schema
+            case jsonSchema = "json_schema"
+        }
 
         /// The constraint it asks for, checked.
         func constraint() throws -> OutputConstraint? {
@@ -78,15 +89,20 @@ struct ChatCompletionRequest: Decodable, Sendable {
                 }
                 return try OutputConstraint.checked(schema: schema, anyObject: true)
             default:
-                throw LabError.badRequest(code: "invalid_request", message: "response_format type `\(type.prefix(40))` is not text, json_object or json_schema")
+                throw LabError.badRequest(
+                    code: "invalid_request", message: "response_format type `\(type.prefix(40))` is not text, json_object or json_schema")
             }
         }
     }
 
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, stop
-        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p"
-        case streamOptions = "stream_options", ignoreEOS = "ignore_eos", responseFormat = "response_format"
+        case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
+        case topP = "top_p"
+        case streamOptions = "stream_options"
+        case ignoreEOS = "ignore_eos"
+        case responseFormat = "response_format"
     }
 }
 
@@ -134,7 +150,9 @@ struct ChatUsage: Encodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case totalTokens = "total_tokens"
     }
 }
 

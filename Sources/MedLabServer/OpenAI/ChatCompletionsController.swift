@@ -30,11 +30,13 @@ struct ChatCompletionsController {
         let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
         let (engine, info, _) = try await services.host.ready()
         let (analysis, imageCount, textBytes) = try await translate(input, info: info)
-        let analysisID = RecordedAnalysis.newID(), source = services.source(of: request, fallback: "openai")
+        let analysisID = RecordedAnalysis.newID()
+        let source = services.source(of: request, fallback: "openai")
         let services = self.services
         let failed = { @Sendable (error: any Error, prepared: PreparedAnalysis?) in
-            services.recordFailure(analysis, prepared: prepared, id: analysisID, source: source, info: info, error: error,
-                                   totalMs: started.duration(to: .now).milliseconds)
+            services.recordFailure(
+                analysis, prepared: prepared, id: analysisID, source: source, info: info, error: error,
+                totalMs: started.duration(to: .now).milliseconds)
         }
         var prepared: PreparedAnalysis?
         do {
@@ -42,11 +44,13 @@ struct ChatCompletionsController {
             let ready = try await services.prepare(analysis, side: info.imageSize ?? 896, field: "messages")
             prepared = ready
             let finished = { @Sendable (result: GenerationResult, queueMs: Double) in
-                services.recordAnswer(analysis, prepared: ready, id: analysisID, source: source, info: info, result: result,
-                                      queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
+                services.recordAnswer(
+                    analysis, prepared: ready, id: analysisID, source: source, info: info, result: result,
+                    queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
             }
-            var response = try await run(input, generation: ready.request, engine: engine, info: info, context: context,
-                                         finished: finished, failed: { failed($0, ready) })
+            var response = try await run(
+                input, generation: ready.request, engine: engine, info: info, context: context,
+                finished: finished, failed: { failed($0, ready) })
             if services.recording.writer != nil { response.headers[RecordHeaders.analysisID] = analysisID }
             return response
         } catch {
@@ -56,55 +60,64 @@ struct ChatCompletionsController {
     }
 
     /// Runs the request and answers in OpenAI's shape, streamed or whole.
-    private func run(_ input: ChatCompletionRequest, generation: GenerationRequest, engine: any InferenceEngine, info: EngineInfo,
-                     context: LabRequestContext, finished: @escaping @Sendable (GenerationResult, Double) -> Void,
-                     failed: @escaping @Sendable (any Error) -> Void) async throws -> Response {
+    private func run(
+        _ input: ChatCompletionRequest, generation: GenerationRequest, engine: any InferenceEngine, info: EngineInfo,
+        context: LabRequestContext, finished: @escaping @Sendable (GenerationResult, Double) -> Void,
+        failed: @escaping @Sendable (any Error) -> Void
+    ) async throws -> Response {
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         if input.stream == true {
             let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
             let includeUsage = input.streamOptions?.includeUsage == true
-            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-                func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil) -> ChatCompletionChunk {
-                    ChatCompletionChunk(id: String(id), created: created, model: info.model,
-                                        choices: [.init(delta: delta, finishReason: finish)])
-                }
-                do {
-                    try await writer.write(ServerSentEvents.frame(chunk(.init(role: "assistant", content: ""))))
-                    var summary: GenerationSummary?
-                    while let event = try await run.next() {
-                        switch event {
-                        case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(chunk(.init(content: text))))
-                        case .generation(.reasoning(let text)):
-                            try await writer.write(ServerSentEvents.frame(chunk(.init(reasoningContent: text))))
-                        case .generation(.finished(let done)): summary = done
-                        case .admitted: break
+            return Response(
+                status: .ok, headers: ServerSentEvents.headers,
+                body: ResponseBody { writer in
+                    func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil) -> ChatCompletionChunk {
+                        ChatCompletionChunk(
+                            id: String(id), created: created, model: info.model,
+                            choices: [.init(delta: delta, finishReason: finish)])
+                    }
+                    do {
+                        try await writer.write(ServerSentEvents.frame(chunk(.init(role: "assistant", content: ""))))
+                        var summary: GenerationSummary?
+                        while let event = try await run.next() {
+                            switch event {
+                            case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(chunk(.init(content: text))))
+                            case .generation(.reasoning(let text)):
+                                try await writer.write(ServerSentEvents.frame(chunk(.init(reasoningContent: text))))
+                            case .generation(.finished(let done)): summary = done
+                            case .admitted: break
+                            }
                         }
+                        guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                        finished(GenerationResult(summary: summary), run.queueMs)
+                        try await writer.write(ServerSentEvents.frame(chunk(.init(), finish: openAIFinishReason(summary.finishReason))))
+                        if includeUsage {
+                            let last = ChatCompletionChunk(
+                                id: String(id), created: created, model: info.model, choices: [],
+                                usage: ChatUsage(summary))
+                            try await writer.write(ServerSentEvents.frame(last))
+                        }
+                    } catch {
+                        run.cancel()
+                        failed(error)
+                        try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
                     }
-                    guard let summary else { throw LabError.internalError("the engine ended without a summary") }
-                    finished(GenerationResult(summary: summary), run.queueMs)
-                    try await writer.write(ServerSentEvents.frame(chunk(.init(), finish: openAIFinishReason(summary.finishReason))))
-                    if includeUsage {
-                        let last = ChatCompletionChunk(id: String(id), created: created, model: info.model, choices: [],
-                                                       usage: ChatUsage(summary))
-                        try await writer.write(ServerSentEvents.frame(last))
-                    }
-                } catch {
-                    run.cancel()
-                    failed(error)
-                    try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
-                }
-                try? await writer.write(ServerSentEvents.frame(raw: "[DONE]"))
-                try await writer.finish(nil)
-            })
+                    try? await writer.write(ServerSentEvents.frame(raw: "[DONE]"))
+                    try await writer.finish(nil)
+                })
         }
         let runner = services.runner
         let (result, queueMs) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
         finished(result, queueMs)
         let answer = ChatCompletion(
             id: String(id), created: created, model: info.model,
-            choices: [.init(message: .init(content: result.answer, reasoningContent: result.reasoning),
-                            finishReason: openAIFinishReason(result.summary.finishReason))],
+            choices: [
+                .init(
+                    message: .init(content: result.answer, reasoningContent: result.reasoning),
+                    finishReason: openAIFinishReason(result.summary.finishReason))
+            ],
             usage: ChatUsage(result.summary))
         return try JSONResponse.make(answer)
     }
@@ -119,7 +132,8 @@ struct ChatCompletionsController {
         }
         var system: [String] = []
         var turns: [AnalysisTurn] = []
-        var imageCount = 0, textBytes = 0
+        var imageCount = 0
+        var textBytes = 0
         for (index, message) in input.messages.enumerated() {
             var parts: [AnalysisTurn.Part] = []
             switch message.content {
@@ -131,17 +145,21 @@ struct ChatCompletionsController {
                     case "image_url":
                         let field = "messages[\(index)].content[\(partIndex)].image_url"
                         guard let url = piece.imageURL?.url else {
-                            throw LabError.badRequest(code: "invalid_request", message: "messages[\(index)].content[\(partIndex)] has no image_url.url")
+                            throw LabError.badRequest(
+                                code: "invalid_request", message: "messages[\(index)].content[\(partIndex)] has no image_url.url")
                         }
                         // Refused before any decoding when nothing here can see the image.
-                        guard info.vision else { throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage) }
+                        guard info.vision else {
+                            throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage)
+                        }
                         imageCount += 1
                         guard imageCount <= services.configuration.maxImages else {
                             throw LabError.tooLarge("more than \(services.configuration.maxImages) images in one request")
                         }
                         parts.append(.image(try await services.analysisImages([url], options: ImageOptions(), field: field)[0]))
                     default:
-                        throw LabError.badRequest(code: "invalid_request", message: "content part type `\(piece.type.prefix(40))` is not supported")
+                        throw LabError.badRequest(
+                            code: "invalid_request", message: "content part type `\(piece.type.prefix(40))` is not supported")
                     }
                 }
             case nil: break
@@ -159,12 +177,14 @@ struct ChatCompletionsController {
         guard turns.last?.role == .user else {
             throw LabError.badRequest(code: "invalid_request", message: "the last message must be from the user")
         }
-        let maxTokens = try PredictRequest.checkedTokens(input.maxCompletionTokens ?? input.maxTokens, name: "max_tokens",
-                                                         limit: services.configuration.maxNewTokens)
+        let maxTokens = try PredictRequest.checkedTokens(
+            input.maxCompletionTokens ?? input.maxTokens, name: "max_tokens",
+            limit: services.configuration.maxNewTokens)
         let sampling = try PredictRequest.sampling(temperature: input.temperature, topP: input.topP, seed: input.seed)
-        var analysis = Analysis(input: .conversation(turns), question: "", system: system.isEmpty ? nil : system.joined(separator: "\n"),
-                                maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
-                                ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.responseFormat?.constraint())
+        var analysis = Analysis(
+            input: .conversation(turns), question: "", system: system.isEmpty ? nil : system.joined(separator: "\n"),
+            maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
+            ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.responseFormat?.constraint())
         if turns.count == 1, let (images, question) = Self.imagesThenText(turns[0].parts) {
             analysis.input = .images(images)
             analysis.question = question

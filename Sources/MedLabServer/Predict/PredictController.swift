@@ -21,29 +21,36 @@ struct PredictController {
         let (engine, info, isDemo) = try await services.host.ready()
         let field = input.image != nil && encoded.count == 1 ? "image" : "images"
         let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
-        var analysis = Analysis(question: question, context: input.context, system: input.system, maxNewTokens: maxNewTokens,
-                                sampling: sampling, ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.constraint())
-        let id = RecordedAnalysis.newID(), source = services.source(of: request, fallback: "api")
+        var analysis = Analysis(
+            question: question, context: input.context, system: input.system, maxNewTokens: maxNewTokens,
+            sampling: sampling, ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.constraint())
+        let id = RecordedAnalysis.newID()
+        let source = services.source(of: request, fallback: "api")
         var prepared: PreparedAnalysis?
         do {
-            return try await answer(&analysis, prepared: &prepared, input: input, encoded: encoded, field: field, textBytes: textBytes,
-                                    started: started, id: id, source: source, engine: engine, info: info, isDemo: isDemo, context: context)
+            return try await answer(
+                &analysis, prepared: &prepared, input: input, encoded: encoded, field: field, textBytes: textBytes,
+                started: started, id: id, source: source, engine: engine, info: info, isDemo: isDemo, context: context)
         } catch {
-            services.recordFailure(analysis, prepared: prepared, id: id, source: source, info: info, error: error,
-                                   totalMs: started.duration(to: .now).milliseconds)
+            services.recordFailure(
+                analysis, prepared: prepared, id: id, source: source, info: info, error: error,
+                totalMs: started.duration(to: .now).milliseconds)
             throw error
         }
     }
 
     /// Prepares and runs an understood question; failures are recorded by the caller.
-    private func answer(_ analysis: inout Analysis, prepared preparedOut: inout PreparedAnalysis?, input: PredictRequest,
-                        encoded: [String], field: String, textBytes: Int, started: ContinuousClock.Instant, id: String, source: String,
-                        engine: any InferenceEngine, info: EngineInfo, isDemo: Bool, context: LabRequestContext) async throws -> Response {
+    private func answer(
+        _ analysis: inout Analysis, prepared preparedOut: inout PreparedAnalysis?, input: PredictRequest,
+        encoded: [String], field: String, textBytes: Int, started: ContinuousClock.Instant, id: String, source: String,
+        engine: any InferenceEngine, info: EngineInfo, isDemo: Bool, context: LabRequestContext
+    ) async throws -> Response {
         let maxNewTokens = analysis.maxNewTokens
         var volumeNote: String?
         if input.isVolume {
-            let (volume, note) = try await volumeRequest(input, encoded: encoded, field: field, textBytes: textBytes,
-                                                   maxNewTokens: maxNewTokens, info: info)
+            let (volume, note) = try await volumeRequest(
+                input, encoded: encoded, field: field, textBytes: textBytes,
+                maxNewTokens: maxNewTokens, info: info)
             analysis.input = .volume(volume)
             volumeNote = note
         } else {
@@ -53,17 +60,20 @@ struct PredictController {
         let prepared = try await services.prepare(analysis, side: info.imageSize ?? 896, field: input.isVolume ? "volume" : field)
         preparedOut = prepared
         if let slices = prepared.volume {
-            try LabPrompt.checkFits(imageCount: slices.images.count,
-                                    textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
-                                    maxNewTokens: maxNewTokens, info: info)
+            try LabPrompt.checkFits(
+                imageCount: slices.images.count,
+                textBytes: textBytes + slices.images.count * 4 * VolumeBudget.labelTokens,
+                maxNewTokens: maxNewTokens, info: info)
         }
         let generation = prepared.request
         let volumeSummary = prepared.volume.map { [volumeNote] in VolumeSummary($0, note: volumeNote) }
-        let services = self.services, recorded = analysis
+        let services = self.services
+        let recorded = analysis
         let finish = { @Sendable (result: GenerationResult, queueMs: Double) in
             // The model cannot say which slice a box is on, so volumes return no pixel boxes.
-            var response = PredictResponse(result: result, info: info, isDemo: isDemo, boxes: prepared.answerBoxes(result.boxes),
-                                           queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
+            var response = PredictResponse(
+                result: result, info: info, isDemo: isDemo, boxes: prepared.answerBoxes(result.boxes),
+                queueMs: queueMs, totalMs: started.duration(to: .now).milliseconds)
             response.volume = volumeSummary
             if recorded.constraint != nil {
                 let structured = StructuredAnswer(result)
@@ -71,13 +81,15 @@ struct PredictController {
                 response.jsonError = structured.error
             }
             response.analysisID = services.recording.writer == nil ? nil : id
-            services.recordAnswer(recorded, prepared: prepared, id: id, source: source, info: info, result: result, queueMs: queueMs,
-                                  totalMs: response.timings.totalMs)
+            services.recordAnswer(
+                recorded, prepared: prepared, id: id, source: source, info: info, result: result, queueMs: queueMs,
+                totalMs: response.timings.totalMs)
             return response
         }
         let failed = { @Sendable (error: any Error) in
-            services.recordFailure(recorded, prepared: prepared, id: id, source: source, info: info, error: error,
-                                   totalMs: started.duration(to: .now).milliseconds)
+            services.recordFailure(
+                recorded, prepared: prepared, id: id, source: source, info: info, error: error,
+                totalMs: started.duration(to: .now).milliseconds)
         }
         if input.stream == true {
             return try await stream(generation, engine: engine, context: context, finish: finish, failed: failed)
@@ -88,8 +100,10 @@ struct PredictController {
     }
 
     /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most).
-    private func volumeRequest(_ input: PredictRequest, encoded: [String], field: String, textBytes: Int, maxNewTokens: Int,
-                               info: EngineInfo) async throws -> (VolumeRequest, note: String?) {
+    private func volumeRequest(
+        _ input: PredictRequest, encoded: [String], field: String, textBytes: Int, maxNewTokens: Int,
+        info: EngineInfo
+    ) async throws -> (VolumeRequest, note: String?) {
         guard !encoded.isEmpty else {
             throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`")
         }
@@ -99,40 +113,46 @@ struct PredictController {
         guard info.vision, info.imageSize != nil else {
             throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage)
         }
-        let budget = try VolumeBudget.sliceBudget(requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
-                                                 maxImages: services.configuration.maxImages, info: info)
+        let budget = try VolumeBudget.sliceBudget(
+            requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
+            maxImages: services.configuration.maxImages, info: info)
         let files = try await services.volumeStudies(encoded, field: field)
-        let request = VolumeRequest(studies: files.studies, packing: input.volume?.packing, window: input.imageOptions.window,
-                                    maxSlices: budget.maximum, sourceSHA256: files.sha256)
+        let request = VolumeRequest(
+            studies: files.studies, packing: input.volume?.packing, window: input.imageOptions.window,
+            maxSlices: budget.maximum, sourceSHA256: files.sha256)
         return (request, budget.note)
     }
 
     /// SSE: `{"delta": "..."}` and `{"reasoning": "..."}` events, then `{"done": true, ...the full answer}`.
-    private func stream(_ generation: GenerationRequest, engine: any InferenceEngine, context: LabRequestContext,
-                        finish: @escaping @Sendable (GenerationResult, Double) -> PredictResponse,
-                        failed: @escaping @Sendable (any Error) -> Void) async throws -> Response {
+    private func stream(
+        _ generation: GenerationRequest, engine: any InferenceEngine, context: LabRequestContext,
+        finish: @escaping @Sendable (GenerationResult, Double) -> PredictResponse,
+        failed: @escaping @Sendable (any Error) -> Void
+    ) async throws -> Response {
         let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
-        return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-            var summary: GenerationSummary?
-            do {
-                while let event = try await run.next() {
-                    switch event {
-                    case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(["delta": text]))
-                    case .generation(.reasoning(let text)): try await writer.write(ServerSentEvents.frame(["reasoning": text]))
-                    case .generation(.finished(let done)): summary = done
-                    case .admitted: break
+        return Response(
+            status: .ok, headers: ServerSentEvents.headers,
+            body: ResponseBody { writer in
+                var summary: GenerationSummary?
+                do {
+                    while let event = try await run.next() {
+                        switch event {
+                        case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(["delta": text]))
+                        case .generation(.reasoning(let text)): try await writer.write(ServerSentEvents.frame(["reasoning": text]))
+                        case .generation(.finished(let done)): summary = done
+                        case .admitted: break
+                        }
                     }
+                    guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                    try await writer.write(ServerSentEvents.frame(Final(body: finish(GenerationResult(summary: summary), run.queueMs))))
+                } catch {
+                    run.cancel()
+                    failed(error)
+                    // Headers are gone: the error travels as the last event, in the usual shape.
+                    try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
                 }
-                guard let summary else { throw LabError.internalError("the engine ended without a summary") }
-                try await writer.write(ServerSentEvents.frame(Final(body: finish(GenerationResult(summary: summary), run.queueMs))))
-            } catch {
-                run.cancel()
-                failed(error)
-                // Headers are gone: the error travels as the last event, in the usual shape.
-                try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     /// The last event: the whole answer plus `"done": true`.
@@ -151,7 +171,8 @@ struct PredictController {
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         let data = try ServerSentEvents.encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

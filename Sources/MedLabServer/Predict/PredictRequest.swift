@@ -35,7 +35,10 @@ struct PredictRequest: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case image, images, question, context, system, window, frame, slice, region, temperature, seed, stream
         case volume, schema, format
-        case maxNewTokens = "max_new_tokens", topP = "top_p", ignoreEOS = "ignore_eos", maxSlices = "max_slices"
+        case maxNewTokens = "max_new_tokens"
+        case topP = "top_p"
+        case ignoreEOS = "ignore_eos"
+        case maxSlices = "max_slices"
     }
 
     static let defaultMaxNewTokens = 512
@@ -82,12 +85,14 @@ struct PredictRequest: Decodable, Sendable {
     /// The constraint asked for (`schema` or `format: "json"`), checked: an unsupported keyword or
     /// a schema over 64 KB is a 400 before any work.
     func constraint() throws -> OutputConstraint? {
-        try OutputConstraint.checked(schema: schema, anyObject: try format.map { format in
-            guard ["json", "json_object"].contains(format.lowercased()) else {
-                throw LabError.badRequest(code: "invalid_request", message: "`format` must be json (or give `schema`)")
-            }
-            return true
-        } ?? false)
+        try OutputConstraint.checked(
+            schema: schema,
+            anyObject: try format.map { format in
+                guard ["json", "json_object"].contains(format.lowercased()) else {
+                    throw LabError.badRequest(code: "invalid_request", message: "`format` must be json (or give `schema`)")
+                }
+                return true
+            } ?? false)
     }
 
     /// Every image string in order, checked against the configured count (a volume's files
@@ -116,7 +121,8 @@ struct PredictRequest: Decodable, Sendable {
 
     /// Greedy unless asked otherwise, as in Google's MedGemma examples; out-of-range values are 400.
     static func sampling(temperature: Double?, topP: Double?, seed: UInt32?) throws -> SamplingOptions {
-        let temperature = temperature ?? 0, topP = topP ?? 1
+        let temperature = temperature ?? 0
+        let topP = topP ?? 1
         guard (0...2).contains(temperature) else {
             throw LabError.badRequest(code: "invalid_request", message: "`temperature` must be between 0 and 2")
         }
@@ -176,7 +182,8 @@ enum VolumeParameter: Decodable, Sendable, Equatable {
         }
     }
 
-    private static let invalid = LabError.badRequest(code: "invalid_volume", message: "`volume` is true, false, \"auto\", \"ct\" or \"grey\"")
+    private static let invalid = LabError.badRequest(
+        code: "invalid_volume", message: "`volume` is true, false, \"auto\", \"ct\" or \"grey\"")
 }
 
 /// `window` as clients send it: `"lung"`, `"-600,1500"` (centre, width), `"default"`, `"minmax"`, or
@@ -189,7 +196,10 @@ struct WindowParameter: Decodable, Sendable {
             choice = try Self.parse(text)
             return
         }
-        struct Explicit: Decodable { var center: Double; var width: Double }
+        struct Explicit: Decodable {
+            var center: Double
+            var width: Double
+        }
         let value = try Explicit(from: decoder)
         guard value.width > 0, value.center.isFinite, value.width.isFinite else {
             throw LabError.badRequest(code: "invalid_window", message: "the window width must be positive")
@@ -206,8 +216,9 @@ struct WindowParameter: Decodable, Sendable {
             return try MedImaging.WindowChoice(parsing: normalised)
         } catch {
             let presets = WindowPreset.allCases.map(\.rawValue).joined(separator: ", ")
-            throw LabError.badRequest(code: "invalid_window",
-                                      message: "unknown window `\(text.prefix(40))`: use \(presets), default, minmax or centre,width")
+            throw LabError.badRequest(
+                code: "invalid_window",
+                message: "unknown window `\(text.prefix(40))`: use \(presets), default, minmax or centre,width")
         }
     }
 }
@@ -215,7 +226,11 @@ struct WindowParameter: Decodable, Sendable {
 extension RegionRequest: Decodable {
     /// `{"points": [[x, y], ...]}`, `{"rect": [x0, y0, x1, y1]}` (or `box`), `[x0, y0, x1, y1]`, or `[[x, y], ...]`.
     init(from decoder: any Decoder) throws {
-        struct Object: Decodable { var points: [[Double]]?; var rect: [Double]?; var box: [Double]? }
+        struct Object: Decodable {
+            var points: [[Double]]?
+            var rect: [Double]?
+            var box: [Double]?
+        }
         if let rect = try? decoder.singleValueContainer().decode([Double].self) {
             self = try RegionRequest(rect: rect)
         } else if let points = try? decoder.singleValueContainer().decode([[Double]].self) {

@@ -17,7 +17,9 @@ struct PredictResponse: Encodable, Sendable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case promptTokens = "prompt_tokens", imageTokens = "image_tokens", completionTokens = "completion_tokens"
+            case promptTokens = "prompt_tokens"
+            case imageTokens = "image_tokens"
+            case completionTokens = "completion_tokens"
             case totalTokens = "total_tokens"
         }
     }
@@ -31,8 +33,12 @@ struct PredictResponse: Encodable, Sendable {
         var totalMs: Double
 
         enum CodingKeys: String, CodingKey {
-            case queueMs = "queue_ms", imageMs = "image_ms", prefillMs = "prefill_ms", decodeMs = "decode_ms"
-            case tokensPerSecond = "tokens_per_s", totalMs = "total_ms"
+            case queueMs = "queue_ms"
+            case imageMs = "image_ms"
+            case prefillMs = "prefill_ms"
+            case decodeMs = "decode_ms"
+            case tokensPerSecond = "tokens_per_s"
+            case totalMs = "total_ms"
         }
     }
 
@@ -65,15 +71,18 @@ struct PredictResponse: Encodable, Sendable {
         demo = isDemo
         finishReason = summary.finishReason
         usage = Usage(summary)
-        timings = Timings(queueMs: queueMs, imageMs: summary.imageEncodeMs, prefillMs: summary.prefillMs,
-                          decodeMs: summary.decodeMs, tokensPerSecond: summary.tokensPerSecond, totalMs: totalMs)
+        timings = Timings(
+            queueMs: queueMs, imageMs: summary.imageEncodeMs, prefillMs: summary.prefillMs,
+            decodeMs: summary.decodeMs, tokensPerSecond: summary.tokensPerSecond, totalMs: totalMs)
         disclaimer = isDemo ? Disclaimer.english + " " + LabPrompt.demoNotice : Disclaimer.english
     }
 
     enum CodingKeys: String, CodingKey {
         case answer, reasoning, boxes, model, demo, usage, timings, disclaimer, volume
         case json
-        case finishReason = "finish_reason", analysisID = "analysis_id", jsonError = "json_error"
+        case finishReason = "finish_reason"
+        case analysisID = "analysis_id"
+        case jsonError = "json_error"
     }
 }
 
@@ -90,8 +99,9 @@ enum LabPrompt {
         // Image tokens are exact; text is counted generously low (4 bytes a token) so this never refuses a fitting prompt.
         let needed = imageCount * ((info.tokensPerImage ?? 0) + 2) + textBytes / 4
         if needed >= info.contextTokens {
-            throw LabError.unprocessable(code: "context_overflow",
-                                         message: InferenceError.contextOverflow(needed: needed, available: info.contextTokens).description)
+            throw LabError.unprocessable(
+                code: "context_overflow",
+                message: InferenceError.contextOverflow(needed: needed, available: info.contextTokens).description)
         }
     }
 }

@@ -22,7 +22,9 @@ struct VolumeSummary: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case packing, note
-        case slicesShown = "slices_shown", slicesTotal = "slices_total", sliceNumbers = "slice_numbers"
+        case slicesShown = "slices_shown"
+        case slicesTotal = "slices_total"
+        case sliceNumbers = "slice_numbers"
     }
 }
 
@@ -35,8 +37,10 @@ enum VolumeBudget {
 
     /// The most slices a request may show: the recipe's 85, or what the context holds.
     /// An explicit `max_slices` is honoured as asked (and refused later if it cannot fit).
-    static func sliceBudget(requested: Int?, textBytes: Int, maxNewTokens: Int, maxImages: Int,
-                            info: EngineInfo) throws -> (maximum: Int, note: String?) {
+    static func sliceBudget(
+        requested: Int?, textBytes: Int, maxNewTokens: Int, maxImages: Int,
+        info: EngineInfo
+    ) throws -> (maximum: Int, note: String?) {
         let recipe = min(VolumeRecipe.defaultSliceCount, maxImages)
         if let requested {
             guard (2...maxImages).contains(requested) else {
@@ -48,12 +52,18 @@ enum VolumeBudget {
         let free = info.contextTokens - textBytes / 4 - 64 - min(maxNewTokens, answerReserve)
         let fits = perSlice > 0 ? free / perSlice : recipe
         guard fits >= 2 else {
-            throw LabError.unprocessable(code: "context_overflow", message:
-                "a context of \(info.contextTokens) tokens cannot hold two slices of \(perSlice) tokens; start the lab with a larger --ctx")
+            throw LabError.unprocessable(
+                code: "context_overflow",
+                message:
+                    "a context of \(info.contextTokens) tokens cannot hold two slices of \(perSlice) tokens; start the lab with a larger --ctx"
+            )
         }
         guard fits < recipe else { return (recipe, nil) }
         let wanted = recipe * perSlice + 64 + answerReserve
-        return (fits, "the context (\(info.contextTokens) tokens) holds \(fits) of the recipe's \(recipe) slices; "
-                    + "start the lab with --ctx \(((wanted + 1023) / 1024) * 1024) to show all of them")
+        return (
+            fits,
+            "the context (\(info.contextTokens) tokens) holds \(fits) of the recipe's \(recipe) slices; "
+                + "start the lab with --ctx \(((wanted + 1023) / 1024) * 1024) to show all of them"
+        )
     }
 }

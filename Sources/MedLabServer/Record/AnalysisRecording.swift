@@ -16,17 +16,21 @@ extension LabServices {
     func readyRecord() async throws -> LabRecord {
         guard let record = recording.record else {
             let health = recording.health
-            throw LabError.unavailable(code: "record_off", message: health.status == "off"
-                ? "the record is off (the server was started with --no-record)"
-                : "the record cannot be opened: \(health.message ?? "unknown error")", retryAfter: nil)
+            throw LabError.unavailable(
+                code: "record_off",
+                message: health.status == "off"
+                    ? "the record is off (the server was started with --no-record)"
+                    : "the record cannot be opened: \(health.message ?? "unknown error")", retryAfter: nil)
         }
         await recording.settled()
         return record
     }
 
     /// Keeps a finished analysis.
-    func recordAnswer(_ analysis: Analysis, prepared: PreparedAnalysis, id: String, source: String, info: EngineInfo,
-                      result: GenerationResult, queueMs: Double, totalMs: Double) {
+    func recordAnswer(
+        _ analysis: Analysis, prepared: PreparedAnalysis, id: String, source: String, info: EngineInfo,
+        result: GenerationResult, queueMs: Double, totalMs: Double
+    ) {
         guard recording.writer != nil else { return }
         var entry = recording.entry(analysis, prepared: prepared, source: source, info: info, id: id)
         entry.finish(result, boxes: prepared.pixelBoxes(result.boxes), queueMs: queueMs, totalMs: totalMs)
@@ -35,11 +39,14 @@ extension LabServices {
 
     /// Keeps an analysis that failed after it was understood (an image that does not fit, a
     /// timeout, a server that went away), with its error code.
-    func recordFailure(_ analysis: Analysis, prepared: PreparedAnalysis?, id: String, source: String, info: EngineInfo,
-                       error: any Error, totalMs: Double) {
+    func recordFailure(
+        _ analysis: Analysis, prepared: PreparedAnalysis?, id: String, source: String, info: EngineInfo,
+        error: any Error, totalMs: Double
+    ) {
         guard recording.writer != nil else { return }
         var entry = recording.entry(analysis, prepared: prepared, source: source, info: info, id: id)
-        let lab = error is CancellationError ? LabError.badRequest(code: "cancelled", message: "the client went away") : LabError.from(error)
+        let lab =
+            error is CancellationError ? LabError.badRequest(code: "cancelled", message: "the client went away") : LabError.from(error)
         entry.fail(code: lab.code, message: lab.description)
         entry.timings.totalMs = totalMs
         recording.keep(entry, info: info, analysis: analysis, prepared: prepared)

@@ -12,7 +12,10 @@ struct RecordController {
     struct Page: Encodable {
         var analyses: [RecordedAnalysis]
         var nextCursor: String?
-        enum CodingKeys: String, CodingKey { case analyses, nextCursor = "next_cursor" }
+        enum CodingKeys: String, CodingKey {
+            case analyses
+            case nextCursor = "next_cursor"
+        }
 
         func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
@@ -25,7 +28,9 @@ struct RecordController {
         router.get("/api/analyses") { request, _ in
             let record = try await readyRecord()
             let limit = try Self.limit(request.uri.queryParameters["limit"].map(String.init))
-            let page = try Self.mapped { try record.list(Self.filter(request), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init)) }
+            let page = try Self.mapped {
+                try record.list(Self.filter(request), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init))
+            }
             return try JSONResponse.make(Page(analyses: page.analyses, nextCursor: page.nextCursor))
         }
         router.get("/api/analyses/export") { request, _ in try await export(request) }
@@ -36,18 +41,20 @@ struct RecordController {
         router.get("/api/analyses/{id}/thumbnail.png") { request, context in
             let id = try context.parameters.require("id")
             let analysis = try await analysis(id)
-            let index = try request.uri.queryParameters["image"].map { text -> Int in
-                guard let index = Int(text), analysis.images.indices.contains(index) else {
-                    throw LabError.badRequest(code: "invalid_image", message: "`image` must be 0 to \(analysis.images.count - 1)")
-                }
-                return index
-            } ?? analysis.images.count - 1
+            let index =
+                try request.uri.queryParameters["image"].map { text -> Int in
+                    guard let index = Int(text), analysis.images.indices.contains(index) else {
+                        throw LabError.badRequest(code: "invalid_image", message: "`image` must be 0 to \(analysis.images.count - 1)")
+                    }
+                    return index
+                } ?? analysis.images.count - 1
             let record = try await readyRecord()
             guard index >= 0, let png = try Self.mapped({ try record.thumbnail(sha256: analysis.images[index].sha256) }) else {
                 throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
             }
-            return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=86400"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: png)))
+            return Response(
+                status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=86400"],
+                body: .init(byteBuffer: ByteBuffer(bytes: png)))
         }
         router.delete("/api/analyses/{id}") { _, context in
             let id = try context.parameters.require("id")
@@ -75,23 +82,25 @@ struct RecordController {
         let filter = try Self.filter(request)
         _ = try Self.mapped { try record.list(filter, limit: 1) }  // a bad date is a 400 before the body starts
         let name = "medlab-analyses.\(format.rawValue)"
-        return Response(status: .ok, headers: [.contentType: format.contentType, .contentDisposition: "attachment; filename=\"\(name)\""],
-                        body: ResponseBody { writer in
-            try await writer.write(ByteBuffer(string: RecordExport.header(format)))
-            try await record.forEach(filter) { page in
-                var chunk = ""
-                for analysis in page { chunk += try RecordExport.line(analysis, format: format) }
-                try await writer.write(ByteBuffer(string: chunk))
-            }
-            try await writer.finish(nil)
-        })
+        return Response(
+            status: .ok, headers: [.contentType: format.contentType, .contentDisposition: "attachment; filename=\"\(name)\""],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: RecordExport.header(format)))
+                try await record.forEach(filter) { page in
+                    var chunk = ""
+                    for analysis in page { chunk += try RecordExport.line(analysis, format: format) }
+                    try await writer.write(ByteBuffer(string: chunk))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     static func filter(_ request: Request) throws -> RecordFilter {
         let query = formQuery(request)
         func value(_ key: String) -> String? { query[key].flatMap { $0.isEmpty ? nil : $0 } }
-        return RecordFilter(text: value("q"), source: value("source"), model: value("model"), runID: value("run_id"),
-                            since: value("since"), until: value("until"))
+        return RecordFilter(
+            text: value("q"), source: value("source"), model: value("model"), runID: value("run_id"),
+            since: value("since"), until: value("until"))
     }
 
     /// The query as a browser form or Python's requests writes it: `+` is a space (Hummingbird's

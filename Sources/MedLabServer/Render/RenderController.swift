@@ -27,8 +27,10 @@ struct RenderController {
         guard !encoded.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "`image` is required") }
         let prepared = try await services.preview(encoded[0], options: input.imageOptions, field: "image")
         let png = try services.images.png(prepared)
-        return try JSONResponse.make(Rendered(image: "data:image/png;base64," + png.base64EncodedString(),
-                                              width: prepared.model.width, height: prepared.model.height,
-                                              format: prepared.metadata.format.rawValue, metadata: prepared.metadata))
+        return try JSONResponse.make(
+            Rendered(
+                image: "data:image/png;base64," + png.base64EncodedString(),
+                width: prepared.model.width, height: prepared.model.height,
+                format: prepared.metadata.format.rawValue, metadata: prepared.metadata))
     }
 }

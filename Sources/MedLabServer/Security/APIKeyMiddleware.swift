@@ -14,7 +14,8 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.openPaths.contains(request.uri.path) || request.method == .options { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "),
-              Self.constantTimeEquals(Array(header.utf8.dropFirst(7)), key) else {
+            Self.constantTimeEquals(Array(header.utf8.dropFirst(7)), key)
+        else {
             throw LabError.unauthorized
         }
         return try await next(request, context)

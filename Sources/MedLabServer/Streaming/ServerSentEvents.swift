@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 
 /// Writes `text/event-stream` frames: one `data:` line of JSON per event, a blank line after.
 struct ServerSentEvents {
@@ -8,7 +8,7 @@ struct ServerSentEvents {
         .contentType: "text/event-stream; charset=utf-8",
         .cacheControl: "no-cache",
         // Proxies such as nginx buffer responses unless told not to, which would defeat streaming.
-        HTTPField.Name("X-Accel-Buffering")!: "no",
+        HTTPField.Name("X-Accel-Buffering")!: "no"
     ]
 
     static let encoder: JSONEncoder = {

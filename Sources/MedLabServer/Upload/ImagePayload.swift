@@ -11,8 +11,9 @@ enum ImagePayload {
         while let first = utf8.first, isSpace(first) { utf8 = utf8.dropFirst() }
         let head = String(decoding: utf8.prefix(8), as: UTF8.self).lowercased()
         if head.hasPrefix("http://") || head.hasPrefix("https://") {
-            throw LabError.badRequest(code: "remote_image_refused",
-                                      message: "\(field): remote image URLs are not fetched; send the image inline as a data: URL (base64)")
+            throw LabError.badRequest(
+                code: "remote_image_refused",
+                message: "\(field): remote image URLs are not fetched; send the image inline as a data: URL (base64)")
         }
         if head.hasPrefix("data:") {
             guard let comma = utf8.firstIndex(of: UInt8(ascii: ",")) else {
@@ -67,7 +68,9 @@ struct MultipartForm {
     static func boundary(of contentType: String) -> String? {
         for parameter in contentType.split(separator: ";").dropFirst() {
             let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if pair.count == 2, pair[0].lowercased() == "boundary" { return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            if pair.count == 2, pair[0].lowercased() == "boundary" {
+                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
         }
         return nil
     }
@@ -93,7 +96,9 @@ struct MultipartForm {
                 throw bad("a part has no header")
             }
             let headerText = String(decoding: body[partStart..<split], as: UTF8.self)
-            var name: String?, filename: String?, contentType: String?
+            var name: String?
+            var filename: String?
+            var contentType: String?
             for line in headerText.components(separatedBy: "\r\n") {
                 let lowered = line.lowercased()
                 if lowered.hasPrefix("content-disposition:") {

@@ -14,13 +14,16 @@ struct WebPageMiddleware<Context: RequestContext>: RouterMiddleware {
         let size = (attributes?[.size] as? Int) ?? 0
         let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         let etag = "\"\(size)-\(Int(modified))\""
-        var headers: HTTPFields = [.cacheControl: "no-cache", .eTag: etag,
-                                   .contentType: WebPage.contentTypes[file.pathExtension.lowercased()] ?? "application/octet-stream"]
+        var headers: HTTPFields = [
+            .cacheControl: "no-cache", .eTag: etag,
+            .contentType: WebPage.contentTypes[file.pathExtension.lowercased()] ?? "application/octet-stream"
+        ]
         if request.headers[.ifNoneMatch] == etag { return Response(status: .notModified, headers: headers) }
         guard let data = FileManager.default.contents(atPath: file.path) else { return try await next(request, context) }
         headers[.contentLength] = String(data.count)
-        return Response(status: .ok, headers: headers,
-                        body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: .ok, headers: headers,
+            body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -47,7 +50,7 @@ enum WebPage {
 
     static let contentTypes = [
         "html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
-        "svg": "image/svg+xml", "json": "application/json", "png": "image/png", "ico": "image/x-icon",
+        "svg": "image/svg+xml", "json": "application/json", "png": "image/png", "ico": "image/x-icon"
     ]
 
     /// The file a page path names, or nil for API paths, `..` tricks and missing files.

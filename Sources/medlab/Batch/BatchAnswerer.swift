@@ -60,14 +60,19 @@ struct EngineAnswerer: BatchAnswerer {
     }
 
     func answer(_ image: BatchImage, question: String, context: String?) async throws -> BatchAnswer {
-        var analysis = Analysis(question: question, context: context, maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS,
-                                constraint: constraint)
+        var analysis = Analysis(
+            question: question, context: context, maxNewTokens: maxNewTokens, ignoreEndOfSequence: ignoreEOS,
+            constraint: constraint)
         if image.isVolume {
-            analysis.input = .volume(VolumeRequest(studies: image.studies, window: window, maxSlices: maxSlices,
-                                                   sourceSHA256: image.bytes.map(RecordedAnalysis.sha256)))
+            analysis.input = .volume(
+                VolumeRequest(
+                    studies: image.studies, window: window, maxSlices: maxSlices,
+                    sourceSHA256: image.bytes.map(RecordedAnalysis.sha256)))
         } else {
             guard let study = image.studies.first else { throw BatchError("no image") }
-            analysis.input = .images([AnalysisImage(study: study, window: window, sourceSHA256: image.bytes.first.map(RecordedAnalysis.sha256))])
+            analysis.input = .images([
+                AnalysisImage(study: study, window: window, sourceSHA256: image.bytes.first.map(RecordedAnalysis.sha256))
+            ])
         }
         let prepared = try AnalysisProcessor.prepare(analysis, side: imageSize)
         let result = try await engine.answer(prepared.request)
@@ -75,9 +80,10 @@ struct EngineAnswerer: BatchAnswerer {
         let boxes = prepared.pixelBoxes(result.boxes).map { box, pixels in
             BatchBox(label: box.label, box2d: [box.y0, box.x0, box.y1, box.x1], pixels: pixels)
         }
-        return BatchAnswer(answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: model,
-                           tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut,
-                           structured: constraint.map { _ in StructuredAnswer(result) }, run: (analysis, prepared, result, info))
+        return BatchAnswer(
+            answer: result.answer, reasoning: result.reasoning, boxes: boxes, model: model,
+            tokensIn: result.summary.tokensIn, tokensOut: result.summary.tokensOut,
+            structured: constraint.map { _ in StructuredAnswer(result) }, run: (analysis, prepared, result, info))
     }
 }
 
@@ -114,14 +120,18 @@ struct RemoteAnswerer: BatchAnswerer {
         var delay = 1.0
         for attempt in 1...attempts {
             let reply = try await JSONPost.send(url, json: json, apiKey: apiKey, timeout: .seconds(600))
-            let status = reply.status, data = reply.body
+            let status = reply.status
+            let data = reply.body
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             if status == 200 {
                 var answer = Self.parse(object)
                 if constraint != nil {
                     // The server parsed it already; its verdict travels in `json` / `json_error`.
-                    let json = (object["json"]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }.flatMap { JSONValue.parse(String(decoding: $0, as: UTF8.self)) }
-                    answer.structured = StructuredAnswer(json: json, error: object["json_error"] as? String ?? (json == nil ? "the server returned no JSON object" : nil))
+                    let json = (object["json"]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }.flatMap {
+                        JSONValue.parse(String(decoding: $0, as: UTF8.self))
+                    }
+                    answer.structured = StructuredAnswer(
+                        json: json, error: object["json_error"] as? String ?? (json == nil ? "the server returned no JSON object" : nil))
                 }
                 return answer
             }
@@ -142,15 +152,17 @@ struct RemoteAnswerer: BatchAnswerer {
             var pixels: PixelBox?
             // The lab server puts pixel corners beside `box_2d`; accept a nested object too.
             if let p = box["pixels"] as? [String: Any] ?? (box["x0"] != nil ? box : nil),
-               let x0 = (p["x0"] as? NSNumber)?.doubleValue, let y0 = (p["y0"] as? NSNumber)?.doubleValue,
-               let x1 = (p["x1"] as? NSNumber)?.doubleValue, let y1 = (p["y1"] as? NSNumber)?.doubleValue {
+                let x0 = (p["x0"] as? NSNumber)?.doubleValue, let y0 = (p["y0"] as? NSNumber)?.doubleValue,
+                let x1 = (p["x1"] as? NSNumber)?.doubleValue, let y1 = (p["y1"] as? NSNumber)?.doubleValue
+            {
                 pixels = PixelBox(x0: x0, y0: y0, x1: x1, y1: y1)
             }
             return BatchBox(label: box["label"] as? String ?? "", box2d: normalized, pixels: pixels)
         }
         let model = (object["model"] as? String) ?? ((object["model"] as? [String: Any])?["name"] as? String) ?? "remote"
-        return BatchAnswer(answer: object["answer"] as? String ?? "", reasoning: object["reasoning"] as? String, boxes: boxes,
-                           model: model, tokensIn: usage["tokens_in"] as? Int ?? usage["prompt_tokens"] as? Int ?? 0,
-                           tokensOut: usage["tokens_out"] as? Int ?? usage["completion_tokens"] as? Int ?? 0)
+        return BatchAnswer(
+            answer: object["answer"] as? String ?? "", reasoning: object["reasoning"] as? String, boxes: boxes,
+            model: model, tokensIn: usage["tokens_in"] as? Int ?? usage["prompt_tokens"] as? Int ?? 0,
+            tokensOut: usage["tokens_out"] as? Int ?? usage["completion_tokens"] as? Int ?? 0)
     }
 }

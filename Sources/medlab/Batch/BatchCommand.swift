@@ -9,10 +9,10 @@ struct Batch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Answer fixed questions about every image in folders; one JSONL row per (file, question).",
         discussion: """
-        Rows are appended as they finish, one complete line each, so a killed run loses at most the rows \
-        in flight; rerunning with the same output skips rows already there. A file that cannot be read \
-        becomes an error row and the run goes on. Research and teaching use only — not for diagnosis.
-        """)
+            Rows are appended as they finish, one complete line each, so a killed run loses at most the rows \
+            in flight; rerunning with the same output skips rows already there. A file that cannot be read \
+            becomes an error row and the run goes on. Research and teaching use only — not for diagnosis.
+            """)
 
     @Argument(help: "Image files or folders (PNG, JPEG, DICOM, NIfTI).")
     var paths: [String]
@@ -38,7 +38,9 @@ struct Batch: AsyncParsableCommand {
     @Option(help: "Questions in flight at once (in process they are decoded together; default 1, or every slot of the --backend pool).")
     var concurrency: Int?
 
-    @Option(parsing: .unconditional, help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W (e.g. -600,1500).")
+    @Option(
+        parsing: .unconditional,
+        help: "Window for DICOM/NIfTI: lung, mediastinum, bone, brain, abdomen, default, minmax, or C,W (e.g. -600,1500).")
     var window: WindowArgument = .fileDefault
 
     @Flag(inversion: .prefixedNo, help: "Descend into sub-folders.")
@@ -88,10 +90,12 @@ struct Batch: AsyncParsableCommand {
         if !resume { try? FileManager.default.removeItem(at: outputURL) }
         let doneKeys = Set(JSONLWriter.existingRows(at: outputURL).map(\.key))
         let constraint = try schemaOptions.constraint()
-        let params = "max_new_tokens=\(maxNewTokens);window=\(window.text);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
+        let params =
+            "max_new_tokens=\(maxNewTokens);window=\(window.text);context=\(context.map { Self.sha256(Data($0.utf8)).prefix(12) } ?? "none")"
             + (series ? ";series=1;max_slices=\(maxSlices)" : "") + (constraint.map { ";schema=\(Self.constraintKey($0))" } ?? "")
         let studies = series ? BatchStudy.series(files) : BatchStudy.singles(files)
-        let remoteURLs = try server.flatMap(URL.init(string:)).map { [$0] } ?? (backendOptions.isEnabled ? backendOptions.endpoints().map(\.url) : [])
+        let remoteURLs =
+            try server.flatMap(URL.init(string:)).map { [$0] } ?? (backendOptions.isEnabled ? backendOptions.endpoints().map(\.url) : [])
         let recording = recordOptions.session(remoteURLs: remoteURLs)
         // One run id per output file: a resumed run continues the same run, and a rerun row replaces its entry.
         let runID = String(Self.sha256(Data(outputURL.standardizedFileURL.path.utf8)).prefix(16))
@@ -101,9 +105,10 @@ struct Batch: AsyncParsableCommand {
         var concurrency = self.concurrency ?? 1
         if let server {
             guard let url = URL(string: server) else { throw ValidationError("--server is not a URL: \(server)") }
-            answerer = RemoteAnswerer(server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
-                                      window: window.choice == .fileDefault ? nil : window.text, maxNewTokens: maxNewTokens,
-                                      maxSlices: series ? maxSlices : nil, constraint: constraint)
+            answerer = RemoteAnswerer(
+                server: url, apiKey: apiKey ?? ProcessInfo.processInfo.environment["MEDLAB_API_KEY"],
+                window: window.choice == .fileDefault ? nil : window.text, maxNewTokens: maxNewTokens,
+                maxSlices: series ? maxSlices : nil, constraint: constraint)
         } else if backendOptions.isEnabled {
             // The pool routes each row to its least-loaded server; keep every slot of the pool busy.
             let pool = try await backendOptions.makePool()
@@ -118,7 +123,8 @@ struct Batch: AsyncParsableCommand {
             let modelFiles = try modelOptions.files()
             checksums = recording.use(modelFiles)
             let engine = try await LlamaEngine.load(modelFiles, options: options)
-            var engineAnswerer = await EngineAnswerer(engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
+            var engineAnswerer = await EngineAnswerer(
+                engine: engine, window: windowChoice, maxNewTokens: maxNewTokens, ignoreEOS: ignoreEOS)
             engineAnswerer.maxSlices = maxSlices
             engineAnswerer.constraint = constraint
             answerer = engineAnswerer
@@ -133,8 +139,10 @@ struct Batch: AsyncParsableCommand {
             // A volume's hash covers its files in name order, so a rerun finds the same key.
             let sha = bytes.map { $0.count == 1 ? Self.sha256($0[0]) : Self.sha256(Data($0.map(Self.sha256).joined().utf8)) }
             let pending = allQuestions.filter { question in
-                let key = BatchRow(filename: study.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
-                                   imageSHA256: sha, boxes: [], params: params).key
+                let key = BatchRow(
+                    filename: study.name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
+                    imageSHA256: sha, boxes: [], params: params
+                ).key
                 return !doneKeys.contains(key)
             }
             resumed += allQuestions.count - pending.count
@@ -161,9 +169,10 @@ struct Batch: AsyncParsableCommand {
                     }
                     inFlight += 1
                     group.addTask {
-                        let row = await Self.answer(image, name: item.study.name, sha: item.sha, question: question,
-                                                    context: context, params: params, answerer: answerer,
-                                                    recording: recording, runID: runID)
+                        let row = await Self.answer(
+                            image, name: item.study.name, sha: item.sha, question: question,
+                            context: context, params: params, answerer: answerer,
+                            recording: recording, runID: runID)
                         try await writer.append(row)
                         await progress.record(error: row.error != nil, tokensOut: row.tokensOut ?? 0)
                     }
@@ -183,12 +192,15 @@ struct Batch: AsyncParsableCommand {
 
     /// One row: the answer, or the error that explains why there is none. Its record entry is
     /// written before the row is returned (and so before its JSONL line).
-    private static func answer(_ image: Result<BatchImage, any Error>, name: String, sha: String?, question: String,
-                               context: String?, params: String, answerer: any BatchAnswerer,
-                               recording: RecordSession, runID: String) async -> BatchRow {
+    private static func answer(
+        _ image: Result<BatchImage, any Error>, name: String, sha: String?, question: String,
+        context: String?, params: String, answerer: any BatchAnswerer,
+        recording: RecordSession, runID: String
+    ) async -> BatchRow {
         let start = Date()
-        var row = BatchRow(filename: name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
-                           imageSHA256: sha, boxes: [], params: params)
+        var row = BatchRow(
+            filename: name, question: question, answer: "", inferenceTimeSec: 0, timestamp: "",
+            imageSHA256: sha, boxes: [], params: params)
         var answer: BatchAnswer?
         do {
             let result = try await answerer.answer(try image.get(), question: question, context: context)

@@ -1,7 +1,8 @@
 import Foundation
 import MedImaging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The image files a batch covers, each with the name it gets in the output.
@@ -15,7 +16,8 @@ struct BatchFile: Sendable {
 /// files that are not images skipped and counted.
 enum BatchFiles {
     static func collect(_ paths: [String], recursive: Bool, include: [String], exclude: [String]) throws
-        -> (files: [BatchFile], skipped: Int) {
+        -> (files: [BatchFile], skipped: Int)
+    {
         var files: [BatchFile] = []
         var skipped = 0
         let manager = FileManager.default
@@ -27,7 +29,8 @@ enum BatchFiles {
             let root = URL(fileURLWithPath: path).standardizedFileURL
             var candidates: [BatchFile] = []
             if isDirectory.boolValue {
-                let options: FileManager.DirectoryEnumerationOptions = recursive ? [.skipsHiddenFiles] : [.skipsHiddenFiles, .skipsSubdirectoryDescendants]
+                let options: FileManager.DirectoryEnumerationOptions =
+                    recursive ? [.skipsHiddenFiles] : [.skipsHiddenFiles, .skipsSubdirectoryDescendants]
                 let enumerator = manager.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey], options: options)
                 while let url = enumerator?.nextObject() as? URL {
                     guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }

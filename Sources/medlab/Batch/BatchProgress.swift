@@ -39,8 +39,9 @@ actor BatchProgress {
     func summary(skipped: Int, resumed: Int) -> String {
         let elapsed = Date().timeIntervalSince(start)
         if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
-        return String(format: "done: %d rows (%d errors) in %@, %.1f generated tokens/s; %d already done, %d non-image files skipped",
-                      done, errors, Self.clock(elapsed), elapsed > 0 ? Double(tokens) / elapsed : 0, resumed, skipped)
+        return String(
+            format: "done: %d rows (%d errors) in %@, %.1f generated tokens/s; %d already done, %d non-image files skipped",
+            done, errors, Self.clock(elapsed), elapsed > 0 ? Double(tokens) / elapsed : 0, resumed, skipped)
     }
 
     static func clock(_ seconds: Double) -> String {

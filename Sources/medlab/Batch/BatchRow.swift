@@ -25,9 +25,12 @@ struct BatchRow: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case filename, question, answer, timestamp, model, reasoning, boxes, error, params
-        case inferenceTimeSec = "inference_time_sec", imageSHA256 = "image_sha256"
+        case inferenceTimeSec = "inference_time_sec"
+        case imageSHA256 = "image_sha256"
         case fields
-        case tokensIn = "tokens_in", tokensOut = "tokens_out", analysisID = "analysis_id"
+        case tokensIn = "tokens_in"
+        case tokensOut = "tokens_out"
+        case analysisID = "analysis_id"
     }
 
     /// Absent values are written as `null`, so every row has every column.
@@ -59,7 +62,11 @@ struct BatchBox: Codable, Sendable {
     var label: String
     var box2d: [Double]
     var pixels: PixelBox?
-    enum CodingKeys: String, CodingKey { case label, box2d = "box_2d", pixels }
+    enum CodingKeys: String, CodingKey {
+        case label
+        case box2d = "box_2d"
+        case pixels
+    }
 }
 
 /// Appends complete lines, one `write` each, so a killed run never leaves half a row behind

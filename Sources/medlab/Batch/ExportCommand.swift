@@ -23,23 +23,29 @@ struct Export: AsyncParsableCommand {
 
 /// RFC 4180 CSV of batch rows (UTF-8 with a byte-order mark, so spreadsheet programs read Chinese text).
 enum CSVExport {
-    static let columns = ["filename", "question", "answer", "inference_time_sec", "timestamp", "image_sha256", "model",
-                          "tokens_in", "tokens_out", "reasoning", "boxes", "error"]
+    static let columns = [
+        "filename", "question", "answer", "inference_time_sec", "timestamp", "image_sha256", "model",
+        "tokens_in", "tokens_out", "reasoning", "boxes", "error"
+    ]
 
     /// The usual columns, then one per top-level property of the rows' `fields` (in name order;
     /// strings as they are, other values as JSON text).
     static func write(rows: [BatchRow], to url: URL) throws {
-        let properties = Set(rows.flatMap { row -> [String] in
-            if case .object(let object)? = row.fields { Array(object.keys) } else { [] }
-        }).sorted()
+        let properties = Set(
+            rows.flatMap { row -> [String] in
+                if case .object(let object)? = row.fields { Array(object.keys) } else { [] }
+            }
+        ).sorted()
         var text = "\u{FEFF}" + (columns + properties).map(quote).joined(separator: ",") + "\r\n"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for row in rows {
             let boxes = row.boxes.isEmpty ? "" : String(decoding: try encoder.encode(row.boxes), as: UTF8.self)
-            var fields = [row.filename, row.question, row.answer, String(row.inferenceTimeSec), row.timestamp,
-                          row.imageSHA256 ?? "", row.model ?? "", row.tokensIn.map(String.init) ?? "",
-                          row.tokensOut.map(String.init) ?? "", row.reasoning ?? "", boxes, row.error ?? ""]
+            var fields = [
+                row.filename, row.question, row.answer, String(row.inferenceTimeSec), row.timestamp,
+                row.imageSHA256 ?? "", row.model ?? "", row.tokensIn.map(String.init) ?? "",
+                row.tokensOut.map(String.init) ?? "", row.reasoning ?? "", boxes, row.error ?? ""
+            ]
             let object: [String: JSONValue] = if case .object(let o)? = row.fields { o } else { [:] }
             for property in properties {
                 switch object[property] {

@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import MedLabRecord
 import NIOCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One file from the Hub into the models folder: bytes go to `NAME.part` (resumed with `Range`
@@ -39,7 +40,8 @@ struct FileDownload {
                 throw error
             } catch {
                 guard attempt < attempts, !Task.isCancelled else {
-                    throw PullError("the download of \(entry.path) broke \(attempts) times (last: \(error)); run the same command again to resume")
+                    throw PullError(
+                        "the download of \(entry.path) broke \(attempts) times (last: \(error)); run the same command again to resume")
                 }
                 progress.note("\(entry.path): transfer broke (\(error)); resuming in \(delay) s")
                 try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -97,7 +99,9 @@ struct FileDownload {
         let actual = try Self.sha256(of: part)
         guard actual == expected else {
             try? FileManager.default.removeItem(at: part)
-            throw PullError("\(entry.path) arrived damaged: its SHA-256 is \(actual), the Hub says \(expected); the partial file was deleted, run again")
+            throw PullError(
+                "\(entry.path) arrived damaged: its SHA-256 is \(actual), the Hub says \(expected); the partial file was deleted, run again"
+            )
         }
     }
 

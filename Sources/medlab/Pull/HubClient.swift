@@ -18,22 +18,28 @@ struct HubClient: Sendable {
         var path: String
         var size: Int64
         var lfs: LFS?
-        struct LFS: Decodable, Sendable { var oid: String; var size: Int64 }
+        struct LFS: Decodable, Sendable {
+            var oid: String
+            var size: Int64
+        }
         /// The SHA-256 the Hub promises (`lfs.oid`).
         var sha256: String? { lfs?.oid }
     }
 
     static let http = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(15), read: .seconds(60))))
+        configuration: HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(15), read: .seconds(60)))
+    )
 
     /// `HF_ENDPOINT` or huggingface.co; `--token`, else `HF_TOKEN`, else the token file in `HF_HOME`.
     static func configured(repo: String, revision: String, token: String?, environment: [String: String]) throws -> HubClient {
         let endpointText = environment["HF_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://huggingface.co"
-        guard let endpoint = URL(string: endpointText.hasSuffix("/") ? String(endpointText.dropLast()) : endpointText), endpoint.host != nil else {
+        guard let endpoint = URL(string: endpointText.hasSuffix("/") ? String(endpointText.dropLast()) : endpointText), endpoint.host != nil
+        else {
             throw PullError("HF_ENDPOINT is not a URL: \(endpointText)")
         }
-        let home = environment["HF_HOME"].map { URL(fileURLWithPath: $0) }
+        let home =
+            environment["HF_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/huggingface")
         let fromFile = (try? String(contentsOf: home.appendingPathComponent("token"), encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,7 +65,8 @@ struct HubClient: Sendable {
 
     /// `GET resolve/{revision}/{path}`, following redirects; `range` asks for the bytes from an offset.
     func download(_ path: String, from offset: Int64) async throws -> HTTPClientResponse {
-        let url = "\(endpoint.absoluteString)/\(repo)/resolve/\(Self.escaped(revision))/\(path.split(separator: "/").map { Self.escaped(String($0)) }.joined(separator: "/"))"
+        let url =
+            "\(endpoint.absoluteString)/\(repo)/resolve/\(Self.escaped(revision))/\(path.split(separator: "/").map { Self.escaped(String($0)) }.joined(separator: "/"))"
         let response = try await get(url, range: offset > 0 ? offset : nil)
         guard response.status == .ok || response.status == .partialContent || response.status == .rangeNotSatisfiable else {
             throw try await failure(response, what: path)
@@ -74,7 +81,9 @@ struct HubClient: Sendable {
             guard let target = URL(string: url), let host = target.host else { throw PullError("the Hub redirected to a bad URL: \(url)") }
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "medlab-pull/0.1; hf_hub-compatible")
-            if let token, host == endpoint.host, target.port == endpoint.port { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            if let token, host == endpoint.host, target.port == endpoint.port {
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            }
             if let range { request.headers.add(name: "Range", value: "bytes=\(range)-") }
             let response = try await Self.http.execute(request, timeout: .hours(6))
             guard [301, 302, 303, 307, 308].contains(response.status.code), let location = response.headers.first(name: "Location") else {
@@ -93,15 +102,20 @@ struct HubClient: Sendable {
         _ = try? await response.body.collect(upTo: 1 << 20)
         switch (response.status.code, code) {
         case (401, _):
-            return PullError("the Hub answered 401 for \(repo): no valid token. Create one at \(endpoint.absoluteString)/settings/tokens "
-                + "and pass --token, set HF_TOKEN, or run `huggingface-cli login`" + (token == nil ? " (none was found)" : " (the one given was refused)"))
-        case (403, "GatedRepo"), (403, _) where message.lowercased().contains("gated"):
-            return PullError("\(repo) is gated: accept its terms (the Health AI Developer Foundations terms for MedGemma) at \(modelPage) "
-                + "with the account whose token you use, then run this again")
+            return PullError(
+                "the Hub answered 401 for \(repo): no valid token. Create one at \(endpoint.absoluteString)/settings/tokens "
+                    + "and pass --token, set HF_TOKEN, or run `huggingface-cli login`"
+                    + (token == nil ? " (none was found)" : " (the one given was refused)"))
+        case (403, "GatedRepo"),
+            (403, _) where message.lowercased().contains("gated"):
+            return PullError(
+                "\(repo) is gated: accept its terms (the Health AI Developer Foundations terms for MedGemma) at \(modelPage) "
+                    + "with the account whose token you use, then run this again")
         case (403, _): return PullError("the Hub refused access to \(repo) (403)\(message.isEmpty ? "" : ": \(message)")")
         case (404, "RevisionNotFound"): return PullError("\(repo) has no revision \(revision)")
         case (404, "EntryNotFound"): return PullError("\(repo)@\(revision) has no file \(what)")
-        case (404, _): return PullError("no repository \(repo) on \(endpoint.absoluteString) (or it is private: check the name and your token)")
+        case (404, _):
+            return PullError("no repository \(repo) on \(endpoint.absoluteString) (or it is private: check the name and your token)")
         default: return PullError("the Hub answered \(response.status.code) for \(what)\(message.isEmpty ? "" : ": \(message)")")
         }
     }

@@ -9,10 +9,10 @@ struct Pull: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Download MedGemma's text model and vision projector (GGUF) from the Hugging Face Hub.",
         discussion: """
-        REPO defaults to \(defaultRepository). The Hub is HF_ENDPOINT (a mirror works) and the token is --token, \
-        HF_TOKEN or $HF_HOME/token; MedGemma is gated: accept the Health AI Developer Foundations terms on the \
-        model's page first. Files resume after a broken transfer and are checked against the Hub's SHA-256.
-        """)
+            REPO defaults to \(defaultRepository). The Hub is HF_ENDPOINT (a mirror works) and the token is --token, \
+            HF_TOKEN or $HF_HOME/token; MedGemma is gated: accept the Health AI Developer Foundations terms on the \
+            model's page first. Files resume after a broken transfer and are checked against the Hub's SHA-256.
+            """)
 
     @Argument(help: "REPO[@REVISION] on the Hub.")
     var repository: String = Pull.defaultRepository
@@ -48,8 +48,9 @@ struct Pull: AsyncParsableCommand {
     private func pull() async throws {
         let parts = repository.split(separator: "@", maxSplits: 1).map(String.init)
         guard parts[0].split(separator: "/").count == 2 else { throw PullError("REPO must be OWNER/NAME, not \(parts[0])") }
-        let hub = try HubClient.configured(repo: parts[0], revision: parts.count > 1 ? parts[1] : "main", token: token,
-                                           environment: ProcessInfo.processInfo.environment)
+        let hub = try HubClient.configured(
+            repo: parts[0], revision: parts.count > 1 ? parts[1] : "main", token: token,
+            environment: ProcessInfo.processInfo.environment)
         let entries: [HubClient.Entry]
         do { entries = try await hub.tree() } catch let error as PullError { throw error } catch {
             throw PullError("cannot reach \(hub.endpoint.absoluteString): \(error)")
@@ -64,7 +65,9 @@ struct Pull: AsyncParsableCommand {
             return
         }
         let choice = try HubSelection.choose(entries, quant: quant, projectorQuant: mmprojQuant)
-        guard choice.projector != nil else { throw PullError("\(hub.repo) has no vision projector (mmproj*.gguf): image questions need one") }
+        guard choice.projector != nil else {
+            throw PullError("\(hub.repo) has no vision projector (mmproj*.gguf): image questions need one")
+        }
         let folder = modelsDir.map { URL(fileURLWithPath: $0) } ?? ModelFiles.defaultDirectory()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let progress = PullProgress(quiet: quiet)
@@ -97,7 +100,9 @@ struct Pull: AsyncParsableCommand {
 
     /// The file is in place with the Hub's size and checksum.
     private static func present(_ entry: HubClient.Entry, at url: URL) throws -> Bool {
-        guard let size = try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int64, size == entry.size else { return false }
+        guard let size = try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int64, size == entry.size else {
+            return false
+        }
         guard let expected = entry.sha256 else { return true }
         return try FileDownload.sha256(of: url) == expected.lowercased()
     }
@@ -109,7 +114,8 @@ struct Pull: AsyncParsableCommand {
             let have = (try? FileManager.default.attributesOfItem(atPath: part.path)[.size] as? Int64) ?? 0
             return total + max(0, entry.size - have)
         }
-        guard needed > 0, let free = (try? FileManager.default.attributesOfFileSystem(forPath: folder.path)[.systemFreeSize] as? NSNumber)?.int64Value
+        guard needed > 0,
+            let free = (try? FileManager.default.attributesOfFileSystem(forPath: folder.path)[.systemFreeSize] as? NSNumber)?.int64Value
         else { return }
         if free < needed + (64 << 20) {
             throw PullError("\(folder.path) has \(PullProgress.size(free)) free; the download needs \(PullProgress.size(needed))")

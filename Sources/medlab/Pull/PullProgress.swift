@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Download progress on stderr: one updating line on a terminal (bytes, speed, ETA), a plain
@@ -34,8 +35,9 @@ final class PullProgress: @unchecked Sendable {
         let seconds = max(0.001, now.timeIntervalSince(startedAt))
         let speed = Double(bytes - startBytes) / seconds
         let eta = speed > 0 ? Double(total - bytes) / speed : 0
-        let line = String(format: "%@  %3.0f%%  %@ / %@  %@/s  ETA %@", name, total > 0 ? Double(bytes) * 100 / Double(total) : 100,
-                          Self.size(bytes), Self.size(total), Self.size(Int64(speed)), Self.duration(eta))
+        let line = String(
+            format: "%@  %3.0f%%  %@ / %@  %@/s  ETA %@", name, total > 0 ? Double(bytes) * 100 / Double(total) : 100,
+            Self.size(bytes), Self.size(total), Self.size(Int64(speed)), Self.duration(eta))
         FileHandle.standardError.write(Data((terminal ? "\r\u{1B}[K" + line : line + "\n").utf8))
     }
 

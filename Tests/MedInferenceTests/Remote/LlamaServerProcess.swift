@@ -1,7 +1,8 @@
 import Foundation
-import Synchronization
 import MedLabTestSupport
+import Synchronization
 import Testing
+
 @testable import MedInference
 
 /// Servers still running: the suite's shared server lives in a static and never reaches `deinit`,
@@ -31,10 +32,12 @@ final class LlamaServerProcess: @unchecked Sendable {
     init(model: String, projector: String?, slots: Int = 1, contextTokens: Int = 4096, port: Int? = nil) async throws {
         try TestModels.require(Self.binary)
         self.port = try port ?? Self.freePort()
-        var arguments = ["-m", model, "--host", "127.0.0.1", "--port", String(self.port), "-np", String(slots),
-                         "-c", String(contextTokens * slots), "-t", "2", "--no-webui",
-                         // Print special tokens (MedGemma's reasoning markers are special tokens), as docs/deploy.md says.
-                         "--special"]
+        var arguments = [
+            "-m", model, "--host", "127.0.0.1", "--port", String(self.port), "-np", String(slots),
+            "-c", String(contextTokens * slots), "-t", "2", "--no-webui",
+            // Print special tokens (MedGemma's reasoning markers are special tokens), as docs/deploy.md says.
+            "--special"
+        ]
         if let projector { arguments += ["--mmproj", projector] }
         self.arguments = arguments
         try await start()
@@ -78,7 +81,8 @@ final class LlamaServerProcess: @unchecked Sendable {
     /// Slots decoding now, from llama-server's `/slots`.
     func busySlots() async -> Int? {
         guard let (_, object) = await RemoteHTTP.getJSON(url.absoluteString + "/slots", apiKey: nil, timeout: .seconds(2)),
-              let slots = object as? [[String: Any]], slots.allSatisfy({ $0["is_processing"] is Bool }) else { return nil }
+            let slots = object as? [[String: Any]], slots.allSatisfy({ $0["is_processing"] is Bool })
+        else { return nil }
         return slots.filter { ($0["is_processing"] as? Bool) == true }.count
     }
 

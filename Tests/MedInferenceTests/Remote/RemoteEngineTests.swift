@@ -1,6 +1,7 @@
 import Foundation
 import MedLabTestSupport
 import Testing
+
 @testable import MedInference
 
 /// `RemoteEngine` against a real llama-server on the same tiny model files as the in-process engine.
@@ -37,11 +38,12 @@ struct RemoteEngineTests {
         let local = try await SharedEngines.shared.tiny()
         let remote = try await Self.remote()
         let image = TestModels.pattern(width: 112, height: 112)
-        var request = GenerationRequest(turns: [
-            ChatTurn(role: .user, parts: [.text("Look at this."), .image(image), .text("SLICE 1")]),
-            ChatTurn(role: .model, parts: [.text("I see a pattern.")]),
-            .user("Is it normal?"),
-        ], system: "You are a careful reader.", maxNewTokens: 16)
+        var request = GenerationRequest(
+            turns: [
+                ChatTurn(role: .user, parts: [.text("Look at this."), .image(image), .text("SLICE 1")]),
+                ChatTurn(role: .model, parts: [.text("I see a pattern.")]),
+                .user("Is it normal?")
+            ], system: "You are a careful reader.", maxNewTokens: 16)
         request.ignoreEndOfSequence = true
         let expected = try await local.answer(request)
         let got = try await remote.answer(request)
@@ -78,7 +80,10 @@ struct RemoteEngineTests {
         do {
             _ = try await remote.answer(request)
         } catch let error as InferenceError {
-            guard case .badRequest = error else { Issue.record("expected badRequest, got \(error)"); return }
+            guard case .badRequest = error else {
+                Issue.record("expected badRequest, got \(error)")
+                return
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MedLabTestSupport
 import Testing
+
 @testable import MedInference
 
 /// Whether a remote server can see images comes from the server itself (llama-server's `/props`),
@@ -22,7 +23,8 @@ struct RemoteVisionTests {
         try await seeing.probe()
         try await blind.probe()
         #expect(seeing.vision == true && blind.vision == false)
-        let seen = await seeing.info, unseen = await blind.info
+        let seen = await seeing.info
+        let unseen = await blind.info
         #expect(seen.vision && seen.imageSize == 112)
         #expect(!unseen.vision && unseen.imageSize == nil)
     }
@@ -43,8 +45,10 @@ struct RemoteVisionTests {
         #expect(info.vision)
         #expect(pool.statuses.map(\.vision) == [false, true])
         for _ in 0..<3 {
-            let result = try await pool.answer(GenerationRequest(question: "What is shown?",
-                                                                 images: [TestModels.pattern(width: 90, height: 60)], maxNewTokens: 4))
+            let result = try await pool.answer(
+                GenerationRequest(
+                    question: "What is shown?",
+                    images: [TestModels.pattern(width: 90, height: 60)], maxNewTokens: 4))
             #expect(result.summary.imageTokensIn == 4)
         }
         #expect(pool.statuses.map(\.requests) == [0, 3])

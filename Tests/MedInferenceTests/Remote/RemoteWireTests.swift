@@ -1,6 +1,7 @@
 import Foundation
 import MedLabTestSupport
 import Testing
+
 @testable import MedInference
 
 /// The wire format on its own: server-sent events and the request body, without a server.

@@ -1,29 +1,34 @@
 import Foundation
-import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
+import MedLabTestSupport
 import Testing
+
 @testable import MedLabServer
 
 /// The OpenAI-compatible API with the real engine (the Python tests drive it with the `openai` client).
 @Suite(.serialized) struct ChatCompletionsTests {
-    static func imageMessage() -> [String: Any] { [
-        "role": "user",
-        "content": [
-            ["type": "text", "text": "What does this image show?"],
-            ["type": "image_url", "image_url": ["url": TestImages.dataURL()]],
-        ],
-    ] }
+    static func imageMessage() -> [String: Any] {
+        [
+            "role": "user",
+            "content": [
+                ["type": "text", "text": "What does this image show?"],
+                ["type": "image_url", "image_url": ["url": TestImages.dataURL()]]
+            ]
+        ]
+    }
 
     @Test func completionWithAnImage() async throws {
         let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
             let message = Self.imageMessage()
-            let response = try await client.postJSON("/v1/chat/completions", [
-                "model": "medgemma", "messages": [["role": "system", "content": "You are an expert radiologist."], message],
-                "max_tokens": 6,
-            ])
+            let response = try await client.postJSON(
+                "/v1/chat/completions",
+                [
+                    "model": "medgemma", "messages": [["role": "system", "content": "You are an expert radiologist."], message],
+                    "max_tokens": 6
+                ])
             #expect(response.status == .ok)
             let body = response.json
             #expect(body["object"] as? String == "chat.completion")
@@ -32,7 +37,8 @@ import Testing
             #expect(["stop", "length"].contains(choice["finish_reason"] as? String ?? ""))
             #expect((choice["message"] as? [String: Any])?["role"] as? String == "assistant")
             let usage = try #require(body["usage"] as? [String: Any])
-            let prompt = try #require(usage["prompt_tokens"] as? Int), out = try #require(usage["completion_tokens"] as? Int)
+            let prompt = try #require(usage["prompt_tokens"] as? Int)
+            let out = try #require(usage["completion_tokens"] as? Int)
             #expect(prompt > 4 && out >= 1 && out <= 6)
             #expect(usage["total_tokens"] as? Int == prompt + out)
         }
@@ -41,10 +47,12 @@ import Testing
     @Test func streamedChunksEndWithDone() async throws {
         let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
-            let response = try await client.postJSON("/v1/chat/completions", [
-                "messages": [["role": "user", "content": "Write one sentence about the heart."]], "max_completion_tokens": 10,
-                "stream": true, "stream_options": ["include_usage": true],
-            ])
+            let response = try await client.postJSON(
+                "/v1/chat/completions",
+                [
+                    "messages": [["role": "user", "content": "Write one sentence about the heart."]], "max_completion_tokens": 10,
+                    "stream": true, "stream_options": ["include_usage": true]
+                ])
             #expect(response.status == .ok)
             let events = response.events
             #expect(events.last == "[DONE]")
@@ -62,10 +70,18 @@ import Testing
     @Test func remoteImageURLsAreRefused() async throws {
         let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
-            let response = try await client.postJSON("/v1/chat/completions", ["messages": [[
-                "role": "user",
-                "content": [["type": "image_url", "image_url": ["url": "http://example.org/chest.png"]], ["type": "text", "text": "?"]],
-            ]]])
+            let response = try await client.postJSON(
+                "/v1/chat/completions",
+                [
+                    "messages": [
+                        [
+                            "role": "user",
+                            "content": [
+                                ["type": "image_url", "image_url": ["url": "http://example.org/chest.png"]], ["type": "text", "text": "?"]
+                            ]
+                        ]
+                    ]
+                ])
             #expect(response.status == .badRequest)
             #expect(response.errorCode == "remote_image_refused")
             let message = (response.json["error"] as? [String: Any])?["message"] as? String ?? ""
@@ -78,7 +94,7 @@ import Testing
         try await withLab(engine) { client in
             let bodies: [[String: Any]] = [
                 ["messages": []], ["messages": [["role": "tool", "content": "x"]]], ["messages": [["role": "assistant", "content": "x"]]],
-                ["messages": [["role": "user", "content": "x"]], "max_tokens": 100000],
+                ["messages": [["role": "user", "content": "x"]], "max_tokens": 100000]
             ]
             for body in bodies {
                 let response = try await client.postJSON("/v1/chat/completions", body)

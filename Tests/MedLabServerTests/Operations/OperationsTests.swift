@@ -1,9 +1,10 @@
 import Foundation
-import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
+import MedLabTestSupport
 import Testing
+
 @testable import MedLabServer
 
 /// Health, the API key, metrics, the OpenAPI document, the queue bound and the timeout.
@@ -37,13 +38,15 @@ import Testing
             let none = try await client.postJSON("/api/predict", ["question": "q", "max_new_tokens": 2])
             #expect(none.status == .unauthorized)
             #expect(none.errorCode == "unauthorized")
-            let wrong = try await client.postJSON("/api/predict", ["question": "q", "max_new_tokens": 2],
-                                                  headers: [.authorization: "Bearer s3cret-kex"])
+            let wrong = try await client.postJSON(
+                "/api/predict", ["question": "q", "max_new_tokens": 2],
+                headers: [.authorization: "Bearer s3cret-kex"])
             #expect(wrong.status == .unauthorized)
             let value2 = try await client.execute(uri: "/v1/models", method: .get).status
             #expect(value2 == .unauthorized)
-            let right = try await client.postJSON("/api/predict", ["question": "q", "max_new_tokens": 2],
-                                                  headers: [.authorization: "Bearer s3cret-key"])
+            let right = try await client.postJSON(
+                "/api/predict", ["question": "q", "max_new_tokens": 2],
+                headers: [.authorization: "Bearer s3cret-key"])
             #expect(right.status == .ok)
         }
     }
@@ -91,7 +94,8 @@ import Testing
             #expect(Set(required("PredictResponse")).isSubset(of: predict.keys))
             let health = try await client.execute(uri: "/api/health", method: .get).json
             #expect(Set(required("Health")).isSubset(of: health.keys))
-            let chat = try await client.postJSON("/v1/chat/completions", ["messages": [["role": "user", "content": "q"]], "max_tokens": 2]).json
+            let chat = try await client.postJSON("/v1/chat/completions", ["messages": [["role": "user", "content": "q"]], "max_tokens": 2])
+                .json
             #expect(Set(required("ChatCompletion")).isSubset(of: chat.keys))
             let error = try await client.postJSON("/api/predict", ["question": ""]).json
             #expect(Set(required("Error")).isSubset(of: error.keys))
@@ -104,7 +108,8 @@ import Testing
         let engine = try await SharedEngines.shared.gemma()
         let config = LabServerConfiguration(concurrentGenerations: 1, maxQueuedRequests: 0)
         try await withLab(engine, configuration: config) { client in
-            async let long = client.postJSON("/api/predict", ["question": "Tell a long story about a hospital.", "max_new_tokens": 200, "system": ""])
+            async let long = client.postJSON(
+                "/api/predict", ["question": "Tell a long story about a hospital.", "max_new_tokens": 200, "system": ""])
             // Wait until the long request holds the engine.
             for _ in 0..<200 {
                 let queue = try await client.execute(uri: "/api/health", method: .get).json["queue"] as? [String: Any]
@@ -125,7 +130,8 @@ import Testing
         let metrics = LabMetrics()
         try await withLab(engine, configuration: LabServerConfiguration(requestTimeout: 0.3), metrics: metrics) { client in
             let start = ContinuousClock.now
-            let response = try await client.postJSON("/api/predict", ["question": "Tell a long story.", "max_new_tokens": 4000, "system": ""])
+            let response = try await client.postJSON(
+                "/api/predict", ["question": "Tell a long story.", "max_new_tokens": 4000, "system": ""])
             #expect(response.status == .gatewayTimeout)
             #expect(response.errorCode == "timeout")
             #expect(start.duration(to: .now) < .seconds(5))

@@ -1,9 +1,10 @@
 import Foundation
-import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
+import MedLabTestSupport
 import Testing
+
 @testable import MedLabServer
 
 /// Every error code the issue lists, through the real routes, in the one JSON shape.
@@ -11,8 +12,9 @@ import Testing
     @Test func malformedRequestsAre400() async throws {
         let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
-            let badJSON = try await client.execute(uri: "/api/predict", method: .post, headers: [.contentType: "application/json"],
-                                                   body: ByteBuffer(string: "{\"image\": "))
+            let badJSON = try await client.execute(
+                uri: "/api/predict", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: "{\"image\": "))
             #expect(badJSON.status == .badRequest)
             #expect(badJSON.errorCode == "invalid_json")
             #expect((badJSON.json["error"] as? [String: Any])?["type"] as? String == "invalid_request_error")
@@ -55,8 +57,9 @@ import Testing
             #expect(unknown.status == .unsupportedMediaType)
             #expect(unknown.errorCode == "unsupported_media_type")
 
-            let plain = try await client.execute(uri: "/api/predict", method: .post, headers: [.contentType: "text/plain"],
-                                                 body: ByteBuffer(string: "question"))
+            let plain = try await client.execute(
+                uri: "/api/predict", method: .post, headers: [.contentType: "text/plain"],
+                body: ByteBuffer(string: "question"))
             #expect(plain.status == .unsupportedMediaType)
         }
     }
@@ -65,7 +68,8 @@ import Testing
         let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine, configuration: LabServerConfiguration(maxBodyBytes: 4096)) { client in
             // PNGs compress well; the limit is on the body, so a long question crosses it just as well.
-            let big = try await client.postJSON("/api/predict", ["image": TestImages.dataURL(), "question": String(repeating: "q", count: 8000)])
+            let big = try await client.postJSON(
+                "/api/predict", ["image": TestImages.dataURL(), "question": String(repeating: "q", count: 8000)])
             #expect(big.status == .contentTooLarge)
             #expect(big.errorCode == "payload_too_large")
         }

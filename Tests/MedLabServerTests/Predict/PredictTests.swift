@@ -1,9 +1,10 @@
 import Foundation
-import MedLabTestSupport
 import Hummingbird
 import HummingbirdTesting
 import MedInference
+import MedLabTestSupport
 import Testing
+
 @testable import MedLabServer
 
 /// `POST /api/predict` with the real engine: the article's request shape and the extensions.
@@ -11,10 +12,12 @@ import Testing
     @Test func articleRequestWithDataURLGetsAnAnswer() async throws {
         let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine, demo: true) { client in
-            let response = try await client.postJSON("/api/predict", [
-                "image": TestImages.dataURL(), "question": "Describe the lung fields, heart size and mediastinum.",
-                "max_new_tokens": 8,
-            ])
+            let response = try await client.postJSON(
+                "/api/predict",
+                [
+                    "image": TestImages.dataURL(), "question": "Describe the lung fields, heart size and mediastinum.",
+                    "max_new_tokens": 8
+                ])
             #expect(response.status == .ok)
             let body = response.json
             #expect(body["answer"] is String)
@@ -49,9 +52,11 @@ import Testing
     @Test func realTextModelWritesWords() async throws {
         let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
-            let response = try await client.postJSON("/api/predict", [
-                "question": "Name the largest organ of the human body.", "max_new_tokens": 16, "system": "",
-            ])
+            let response = try await client.postJSON(
+                "/api/predict",
+                [
+                    "question": "Name the largest organ of the human body.", "max_new_tokens": 16, "system": ""
+                ])
             #expect(response.status == .ok)
             let answer = try #require(response.json["answer"] as? String)
             #expect(answer.contains { $0.isLetter })
@@ -62,12 +67,14 @@ import Testing
     @Test func severalImagesContextWindowRegionAndSampling() async throws {
         let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
-            let response = try await client.postJSON("/api/predict", [
-                "images": [TestImages.dataURL(width: 32, height: 32), TestImages.dataURL(width: 80, height: 40)],
-                "question": "Compare the prior and current study.", "context": "Prior report: no acute findings.",
-                "window": "lung", "region": ["rect": [10, 5, 30, 20]], "temperature": 0.7, "top_p": 0.9, "seed": 42,
-                "max_new_tokens": 6,
-            ])
+            let response = try await client.postJSON(
+                "/api/predict",
+                [
+                    "images": [TestImages.dataURL(width: 32, height: 32), TestImages.dataURL(width: 80, height: 40)],
+                    "question": "Compare the prior and current study.", "context": "Prior report: no acute findings.",
+                    "window": "lung", "region": ["rect": [10, 5, 30, 20]], "temperature": 0.7, "top_p": 0.9, "seed": 42,
+                    "max_new_tokens": 6
+                ])
             #expect(response.status == .ok)
             #expect((response.json["usage"] as? [String: Any])?["image_tokens"] as? Int == 8)
         }
@@ -76,9 +83,11 @@ import Testing
     @Test func streamSendsDeltasThenTheFullAnswer() async throws {
         let engine = try await SharedEngines.shared.gemma()
         try await withLab(engine) { client in
-            let response = try await client.postJSON("/api/predict", [
-                "image": TestImages.dataURL(), "question": "What is shown?", "max_new_tokens": 12, "stream": true,
-            ])
+            let response = try await client.postJSON(
+                "/api/predict",
+                [
+                    "image": TestImages.dataURL(), "question": "What is shown?", "max_new_tokens": 12, "stream": true
+                ])
             #expect(response.status == .ok)
             #expect(response.headers[.contentType]?.hasPrefix("text/event-stream") == true)
             let events = response.events.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -101,11 +110,14 @@ import Testing
             }
             field("question", "What is shown?")
             field("max_new_tokens", "5")
-            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n".utf8)
+            body += Array(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
+                    .utf8)
             body += TestImages.png(width: 30, height: 20) + Array("\r\n--\(boundary)--\r\n".utf8)
-            let response = try await client.execute(uri: "/api/predict", method: .post,
-                                                    headers: [.contentType: "multipart/form-data; boundary=\(boundary)"],
-                                                    body: ByteBuffer(bytes: body))
+            let response = try await client.execute(
+                uri: "/api/predict", method: .post,
+                headers: [.contentType: "multipart/form-data; boundary=\(boundary)"],
+                body: ByteBuffer(bytes: body))
             #expect(response.status == .ok)
             #expect((response.json["usage"] as? [String: Any])?["image_tokens"] as? Int == 4)
             #expect((response.json["usage"] as? [String: Any])?["completion_tokens"] as? Int ?? 99 <= 5)
@@ -114,7 +126,8 @@ import Testing
 
     @Test func renderReturnsAPNGPreview() async throws {
         try await withLab(nil, status: .loading) { client in
-            let response = try await client.postJSON("/api/render", ["image": TestImages.dataURL(width: 50, height: 30), "region": [[10, 10]]])
+            let response = try await client.postJSON(
+                "/api/render", ["image": TestImages.dataURL(width: 50, height: 30), "region": [[10, 10]]])
             #expect(response.status == .ok)
             #expect(response.json["width"] as? Int == 50)
             #expect(response.json["height"] as? Int == 30)

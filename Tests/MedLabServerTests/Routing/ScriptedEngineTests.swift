@@ -4,6 +4,7 @@ import HummingbirdTesting
 import MedInference
 import MedLabTestSupport
 import Testing
+
 @testable import MedLabServer
 
 /// Routing, limits, errors and streaming of the real app, against an in-memory engine: no model,
@@ -18,7 +19,10 @@ struct ScriptedEngineTests {
         }
         let request = try #require(engine.requests.first)
         #expect(request.maxNewTokens == 9)
-        #expect(request.turns.flatMap(\.parts).contains { if case .text(let text) = $0 { text.contains("Is there an effusion?") } else { false } })
+        #expect(
+            request.turns.flatMap(\.parts).contains {
+                if case .text(let text) = $0 { text.contains("Is there an effusion?") } else { false }
+            })
     }
 
     @Test func aStreamSendsEachPieceThenTheWholeAnswer() async throws {

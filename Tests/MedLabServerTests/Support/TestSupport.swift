@@ -5,13 +5,16 @@ import MedImaging
 import MedInference
 import MedLabTestSupport
 import Testing
+
 @testable import MedLabServer
 
 /// Builds the real app around an engine and runs `body` against it.
-func withLab<T: Sendable>(_ engine: (any InferenceEngine)?, status: EngineHost.Status = .ok, demo: Bool = false,
-                          configuration: LabServerConfiguration = LabServerConfiguration(),
-                          setup: TestingSetup = .router, metrics: LabMetrics = LabMetrics(),
-                          _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+func withLab<T: Sendable>(
+    _ engine: (any InferenceEngine)?, status: EngineHost.Status = .ok, demo: Bool = false,
+    configuration: LabServerConfiguration = LabServerConfiguration(),
+    setup: TestingSetup = .router, metrics: LabMetrics = LabMetrics(),
+    _ body: @Sendable (any TestClientProtocol) async throws -> T
+) async throws -> T {
     let host: EngineHost
     if let engine {
         host = EngineHost(engine: engine, info: await engine.info, isDemo: demo)

@@ -2,6 +2,7 @@ import Foundation
 import MedImaging
 import MedInference
 import Testing
+
 @testable import MedLabServer
 
 /// The small pieces that need no model.
@@ -16,7 +17,7 @@ struct UnitTests {
         let boxes = prepared.answerBoxes([
             ModelBox(y0: 250, x0: 0, y1: 750, x1: 1000, label: "whole image"),
             ModelBox(y0: 500, x0: 500, y1: 600, x1: 750, label: "nodule"),
-            ModelBox(y0: 0, x0: 0, y1: 100, x1: 100, label: "padding only"),
+            ModelBox(y0: 0, x0: 0, y1: 100, x1: 100, label: "padding only")
         ])
         #expect(boxes.count == 2)
         #expect(boxes[0].x0 == 0 && boxes[0].x1 == 200 && boxes[0].y0 == 0 && boxes[0].y1 == 100)
@@ -39,7 +40,9 @@ struct UnitTests {
     }
 
     @Test func multipartPartsSplit() throws {
-        let body = Array("--b\r\nContent-Disposition: form-data; name=\"question\"\r\n\r\nWhat?\r\n--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\u{1}\u{2}\r\n--b--\r\n".utf8)
+        let body = Array(
+            "--b\r\nContent-Disposition: form-data; name=\"question\"\r\n\r\nWhat?\r\n--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\u{1}\u{2}\r\n--b--\r\n"
+                .utf8)
         let form = try MultipartForm(body: body, boundary: "b")
         #expect(form.first("question")?.text == "What?")
         #expect(form.first("image")?.body == [1, 2])
@@ -66,7 +69,12 @@ struct UnitTests {
     @Test func queueRefusesBeyondItsBoundAndServesInOrder() async throws {
         let queue = GenerationQueue(slots: 1, maxWaiting: 1)
         let gate = AsyncStream<Void>.makeStream()
-        let first = Task { try await queue.run { for await _ in gate.stream {}; return 1 } }
+        let first = Task {
+            try await queue.run {
+                for await _ in gate.stream {}
+                return 1
+            }
+        }
         while await queue.depth.running == 0 { await Task.yield() }
         let second = Task { try await queue.run { 2 } }
         while await queue.depth.waiting == 0 { await Task.yield() }
@@ -82,7 +90,12 @@ struct UnitTests {
     @Test func cancellingAWaitingRequestFreesItsPlace() async throws {
         let queue = GenerationQueue(slots: 1, maxWaiting: 1)
         let gate = AsyncStream<Void>.makeStream()
-        let first = Task { try await queue.run { for await _ in gate.stream {}; return 1 } }
+        let first = Task {
+            try await queue.run {
+                for await _ in gate.stream {}
+                return 1
+            }
+        }
         while await queue.depth.running == 0 { await Task.yield() }
         let waiting = Task { try await queue.run { 2 } }
         while await queue.depth.waiting == 0 { await Task.yield() }
