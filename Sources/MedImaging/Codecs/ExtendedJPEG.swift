@@ -153,7 +153,7 @@ enum ExtendedJPEG {
     ) throws {
         func block(_ c: inout Component, row: Int, column: Int) throws {
             let base = (row * c.blocksWide + column) * 64
-            c.predictor += r.extended(try dc[c.dcTable]!.decode(&r))
+            c.predictor += try r.extended(try dc[c.dcTable]!.decode(&r))
             c.coefficients[base] = Int32(truncatingIfNeeded: c.predictor)
             var k = 1
             while k < 64 {
@@ -167,7 +167,7 @@ enum ExtendedJPEG {
                 }
                 k += run
                 guard k < 64 else { throw ImagingError.malformed("JPEG: coefficient run past the block") }
-                c.coefficients[base + zigzag[k]] = Int32(truncatingIfNeeded: r.extended(size))
+                c.coefficients[base + zigzag[k]] = Int32(truncatingIfNeeded: try r.extended(size))
                 k += 1
             }
         }

@@ -86,8 +86,11 @@ struct JPEGBitReader {
         return v
     }
 
-    /// `n` bits read as a signed magnitude category value (T.81 F.2.2.1 EXTEND).
-    mutating func extended(_ n: Int) -> Int {
+    /// `n` bits read as a signed magnitude category value (T.81 F.2.2.1 EXTEND). A category comes
+    /// from a Huffman table's symbol, any byte in a damaged file: past 16 it is refused, because
+    /// the arithmetic below would overflow (a crash, found by the fuzzer) and no JPEG process uses it.
+    mutating func extended(_ n: Int) throws -> Int {
+        guard n <= 16 else { throw ImagingError.malformed("JPEG: magnitude category \(n) is over 16") }
         guard n > 0 else { return 0 }
         let v = bits(n)
         return v < 1 << (n - 1) ? v - (1 << n) + 1 : v

@@ -60,6 +60,7 @@ enum LosslessJPEG {
                 }
                 let predictor = Int(data[seg + 1 + 2 * ns])
                 let pt = Int(data[seg + 3 + 2 * ns] & 0x0F)
+                guard pt < precision else { throw ImagingError.malformed("lossless JPEG point transform \(pt) is not below the precision") }
                 var reader = JPEGBitReader(bytes: data, position: end)
                 try scan(
                     &reader, comps: comps, nf: componentIDs.count, width: width, height: height, precision: precision,
@@ -119,8 +120,7 @@ enum LosslessJPEG {
                     if t == 16 {
                         diff = 32768
                     } else if t > 0 {
-                        diff = r.bits(t)
-                        if diff < 1 << (t - 1) { diff -= (1 << t) - 1 }
+                        diff = try r.extended(t)
                     }
                     out[o] = Int32((pred + diff) & mask)
                 }
