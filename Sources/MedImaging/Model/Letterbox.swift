@@ -93,24 +93,23 @@ public enum Letterbox {
         return Resampler.resize(image, width: max(1, Int((Double(image.width) / pixelAspect).rounded())), height: image.height)
     }
 
-    /// Resizes `image` so its longer edge is `side` (area averaging when shrinking, linear when
-    /// enlarging) and centres it on `padding`. Returns the square and the transform.
+    /// Pads `image` to a square of `padding` (centred; an odd remainder goes right/bottom) and
+    /// resizes the square to `side`, as Hugging Face's pipeline sees a padded image, in one pass.
+    /// Returns the square and the transform.
     public static func fit(_ image: RGBImage, side: Int = 896, padding: (UInt8, UInt8, UInt8) = (0, 0, 0), pixelAspect: Double = 1)
         -> (image: RGBImage, transform: LetterboxTransform)
     {
         precondition(side > 0)
         let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side, pixelAspect: pixelAspect)
-        let content = Resampler.resize(image, width: t.contentWidth, height: t.contentHeight)
-        var out = RGBImage(width: side, height: side, fill: padding)
-        out.pixels.withUnsafeMutableBufferPointer { o in
-            content.pixels.withUnsafeBufferPointer { c in
-                let rowBytes = t.contentWidth * 3
-                for y in 0..<t.contentHeight {
-                    let dst = ((t.offsetY + y) * side + t.offsetX) * 3
-                    for k in 0..<rowBytes { o[dst + k] = c[y * rowBytes + k] }
-                }
-            }
-        }
+        // The padded square in source pixels of each axis (rows are `pixelAspect` times as tall).
+        let aspect = pixelAspect.isFinite && pixelAspect > 0 ? pixelAspect : 1
+        let squareX = max(Double(image.width), Double(image.height) * aspect)
+        let squareY = squareX / aspect
+        let offsetX = ((squareX - Double(image.width)) / 2).rounded(.down)
+        let offsetY = ((squareY - Double(image.height)) / 2).rounded(.down)
+        let out = Resampler.resample(
+            image, x: Resampler.taps(from: image.width, to: side, padded: squareX, offset: offsetX),
+            y: Resampler.taps(from: image.height, to: side, padded: squareY, offset: offsetY), padding: padding)
         return (out, t)
     }
 }
