@@ -103,7 +103,7 @@ enum Resampler {
 }
 
 extension RGBImage {
-    /// A copy whose long side is at most `maxSide` pixels (area-averaged), for thumbnails.
+    /// A copy whose long side is at most `maxSide` pixels (filtered, so it does not alias), for thumbnails.
     public func shrunk(toFit maxSide: Int) -> RGBImage {
         let longSide = max(width, height)
         guard longSide > maxSide, maxSide > 0 else { return self }
