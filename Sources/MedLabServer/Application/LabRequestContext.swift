@@ -23,8 +23,14 @@ public struct LabRequestContext: RequestContext {
     /// Hummingbird keeps a half-closed connection open and does not cancel handlers, so a
     /// handler that waits minutes for the model would otherwise keep the engine busy for nobody.
     func cancellingOnDisconnect<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withExternalCancellation(register: await disconnectRegistration(), body)
+    }
+
+    /// A function that calls its argument once the client disconnects: what a response body
+    /// hands to the work it streams, since the handler (and its cancellation) is over by then.
+    func disconnectRegistration() async -> @Sendable (@escaping @Sendable () -> Void) -> Void {
         let watcher = try? await channel.pipeline.handler(type: ClientDisconnectWatcher.self).get()
-        return try await withExternalCancellation(register: { cancel in watcher?.onDisconnect(cancel) }, body)
+        return { cancel in watcher?.onDisconnect(cancel) }
     }
 }
 

@@ -22,12 +22,12 @@ public struct ShutdownDrain: Service {
     public func run() async throws {
         // Returns when graceful shutdown begins; throws if the group is cancelled instead.
         try? await gracefulShutdown()
-        await queue.drain()
+        queue.drain()
         logger.info("shutting down: no new requests", metadata: ["grace_s": "\(grace)"])
         let finished = await queue.waitUntilIdle(timeout: .milliseconds(Int(grace * 1000)))
-        if !finished, await !queue.isIdle {
+        if !finished, !queue.isIdle {
             logger.warning("grace period over: cancelling running generations")
-            await queue.cancelRunning()
+            queue.cancelRunning()
         }
     }
 }

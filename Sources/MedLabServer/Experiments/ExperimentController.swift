@@ -82,8 +82,9 @@ struct ExperimentController {
             return try JSONResponse.make(grid)
         }
         // Cells as they finish, then the whole grid: {"index", "done", "total", "cell"} ... {"done": true, "grid"}.
-        let (events, continuation) = AsyncStream<String>.makeStream()
-        let task = Task {
+        // The grid runs as a child of the body writer's task: a client that goes away cancels it.
+        let disconnect = await context.disconnectRegistration()
+        let runGrid: @Sendable (AsyncStream<String>.Continuation) async throws -> Void = { continuation in
             let grid = await CompareGrid.run(
                 questions: questions, images: images, context: input.context, window: input.window,
                 params: params, runner: runner
@@ -97,13 +98,19 @@ struct ExperimentController {
                 continuation.yield(Self.frame(CellEvent(index: step.index, done: step.done, total: step.total, cell: cell)))
             }
             continuation.yield(Self.frame(GridEvent(grid: grid)))
-            continuation.finish()
         }
-        continuation.onTermination = { _ in task.cancel() }
         return Response(
             status: .ok, headers: ServerSentEvents.headers,
             body: ResponseBody { writer in
-                for await frame in events { try await writer.write(ByteBuffer(string: frame)) }
+                let (frames, continuation) = AsyncStream<String>.makeStream()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { continuation.finish() }
+                        try await withExternalCancellation(register: disconnect) { try await runGrid(continuation) }
+                    }
+                    for await frame in frames { try await writer.write(ByteBuffer(string: frame)) }
+                    group.cancelAll()
+                }
                 try await writer.finish(nil)
             })
     }

@@ -75,8 +75,8 @@ struct HealthController {
         // A pool whose every engine is down cannot answer: not ready, and say why.
         let poolDown = backends.map { !$0.isEmpty && $0.allSatisfy { $0.state == .down } } ?? false
         if poolDown, message == nil { message = "no inference backend is up; requests answer 503 until one passes a health check" }
-        let depth = await services.runner.queue.depth
-        let capacity = await services.runner.queue.capacity
+        let depth = services.runner.queue.depth
+        let capacity = services.runner.queue.capacity
         return Health(
             status: status.rawValue, ready: status == .ok && !poolDown, message: message,
             model: info.map {

@@ -67,8 +67,10 @@ struct ChatCompletionsController {
     ) async throws -> Response {
         let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
+        let runner = services.runner
         if input.stream == true {
-            let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
+            let admission = try await context.cancellingOnDisconnect { try await runner.admit() }
+            let disconnect = await context.disconnectRegistration()
             let includeUsage = input.streamOptions?.includeUsage == true
             return Response(
                 status: .ok, headers: ServerSentEvents.headers,
@@ -80,18 +82,21 @@ struct ChatCompletionsController {
                     }
                     do {
                         try await writer.write(ServerSentEvents.frame(chunk(.init(role: "assistant", content: ""))))
-                        var summary: GenerationSummary?
-                        while let event = try await run.next() {
-                            switch event {
-                            case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(chunk(.init(content: text))))
-                            case .generation(.reasoning(let text)):
-                                try await writer.write(ServerSentEvents.frame(chunk(.init(reasoningContent: text))))
-                            case .generation(.finished(let done)): summary = done
-                            case .admitted: break
+                        let summary = try await runner.withEvents(admission, generation, engine: engine, cancelledBy: disconnect) {
+                            events in
+                            var summary: GenerationSummary?
+                            for try await event in events {
+                                switch event {
+                                case .delta(let text): try await writer.write(ServerSentEvents.frame(chunk(.init(content: text))))
+                                case .reasoning(let text):
+                                    try await writer.write(ServerSentEvents.frame(chunk(.init(reasoningContent: text))))
+                                case .finished(let done): summary = done
+                                }
                             }
+                            guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                            return summary
                         }
-                        guard let summary else { throw LabError.internalError("the engine ended without a summary") }
-                        finished(GenerationResult(summary: summary), run.queueMs)
+                        finished(GenerationResult(summary: summary), admission.queueMs)
                         try await writer.write(ServerSentEvents.frame(chunk(.init(), finish: openAIFinishReason(summary.finishReason))))
                         if includeUsage {
                             let last = ChatCompletionChunk(
@@ -100,7 +105,6 @@ struct ChatCompletionsController {
                             try await writer.write(ServerSentEvents.frame(last))
                         }
                     } catch {
-                        run.cancel()
                         failed(error)
                         try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))
                     }
@@ -108,7 +112,6 @@ struct ChatCompletionsController {
                     try await writer.finish(nil)
                 })
         }
-        let runner = services.runner
         let (result, queueMs) = try await context.cancellingOnDisconnect { try await runner.complete(generation, engine: engine) }
         finished(result, queueMs)
         let answer = ChatCompletion(

@@ -129,24 +129,28 @@ struct PredictController {
         finish: @escaping @Sendable (GenerationResult, Double) -> PredictResponse,
         failed: @escaping @Sendable (any Error) -> Void
     ) async throws -> Response {
-        let run = try await StreamStart.begin(services.runner.run(generation, engine: engine), context: context)
+        let runner = services.runner
+        let admission = try await context.cancellingOnDisconnect { try await runner.admit() }
+        let disconnect = await context.disconnectRegistration()
         return Response(
             status: .ok, headers: ServerSentEvents.headers,
             body: ResponseBody { writer in
-                var summary: GenerationSummary?
                 do {
-                    while let event = try await run.next() {
-                        switch event {
-                        case .generation(.delta(let text)): try await writer.write(ServerSentEvents.frame(["delta": text]))
-                        case .generation(.reasoning(let text)): try await writer.write(ServerSentEvents.frame(["reasoning": text]))
-                        case .generation(.finished(let done)): summary = done
-                        case .admitted: break
+                    let summary = try await runner.withEvents(admission, generation, engine: engine, cancelledBy: disconnect) { events in
+                        var summary: GenerationSummary?
+                        for try await event in events {
+                            switch event {
+                            case .delta(let text): try await writer.write(ServerSentEvents.frame(["delta": text]))
+                            case .reasoning(let text): try await writer.write(ServerSentEvents.frame(["reasoning": text]))
+                            case .finished(let done): summary = done
+                            }
                         }
+                        guard let summary else { throw LabError.internalError("the engine ended without a summary") }
+                        return summary
                     }
-                    guard let summary else { throw LabError.internalError("the engine ended without a summary") }
-                    try await writer.write(ServerSentEvents.frame(Final(body: finish(GenerationResult(summary: summary), run.queueMs))))
+                    try await writer.write(
+                        ServerSentEvents.frame(Final(body: finish(GenerationResult(summary: summary), admission.queueMs))))
                 } catch {
-                    run.cancel()
                     failed(error)
                     // Headers are gone: the error travels as the last event, in the usual shape.
                     try? await writer.write(ServerSentEvents.frame(ErrorBody(LabError.from(error))))

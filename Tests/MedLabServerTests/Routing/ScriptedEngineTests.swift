@@ -78,12 +78,61 @@ struct ScriptedEngineTests {
         async let answer = runner.complete(GenerationRequest(question: "q"), engine: engine)
         await engine.waitForRequests(1)
         #expect(await queue.waitUntilIdle(timeout: .milliseconds(1)) == false)
-        await queue.cancelRunning()
+        queue.cancelRunning()
         await engine.waitForOutcomes(1)
         #expect(engine.outcomes == [.cancelled])
         var threw = false
         do { _ = try await answer } catch { threw = true }
         #expect(threw)
         #expect(await queue.waitUntilIdle(timeout: .seconds(30)))
+    }
+
+    @Test func anAdmittedSlotThatIsDroppedUnusedIsGivenBack() async throws {
+        let queue = GenerationQueue(slots: 1, maxWaiting: 0)
+        let engine = ScriptedEngine()
+        let runner = GenerationRunner(host: EngineHost(engine: engine, info: engine.info), queue: queue, metrics: LabMetrics(), timeout: 60)
+        var admission: GenerationRunner.Admission? = try await runner.admit()
+        #expect(queue.depth.running == 1)
+        await #expect(throws: LabError.self) { try await runner.admit() }
+        // A streamed response whose body never runs drops its admission like this.
+        #expect(admission != nil)
+        admission = nil
+        #expect(queue.isIdle)
+        let (result, _) = try await runner.complete(GenerationRequest(question: "q"), engine: engine)
+        #expect(result.answer == "The answer.")
+        #expect(queue.isIdle)
+    }
+
+    @Test func aConsumerThatStopsEarlyCancelsTheGenerationAndFreesTheSlot() async throws {
+        let engine = ScriptedEngine(pieces: ["first ", "second"], held: true)
+        let queue = GenerationQueue(slots: 1, maxWaiting: 1)
+        let runner = GenerationRunner(host: EngineHost(engine: engine, info: engine.info), queue: queue, metrics: LabMetrics(), timeout: 60)
+        let admission = try await runner.admit()
+        let first = try await runner.withEvents(admission, GenerationRequest(question: "q"), engine: engine) { events -> String? in
+            for try await event in events {
+                if case .delta(let text) = event { return text }
+            }
+            return nil
+        }
+        #expect(first == "first ")
+        // The producer was a child of the consumer's call: its slot is free by the time the call returns.
+        #expect(queue.isIdle)
+        await engine.waitForOutcomes(1)
+        #expect(engine.outcomes == [.cancelled])
+    }
+
+    @Test func aRequestThatTimesOutWaitingInLineLeavesTheLine() async throws {
+        let engine = ScriptedEngine(held: true)
+        let queue = GenerationQueue(slots: 1, maxWaiting: 1)
+        let runner = GenerationRunner(host: EngineHost(engine: engine, info: engine.info), queue: queue, metrics: LabMetrics(), timeout: 60)
+        let quick = GenerationRunner(host: runner.host, queue: queue, metrics: LabMetrics(), timeout: 0.05)
+        async let held = runner.complete(GenerationRequest(question: "held"), engine: engine)
+        await engine.waitForRequests(1)
+        let error = await #expect(throws: LabError.self) { try await quick.admit() }
+        if case .timeout = error {} else { Issue.record("expected a timeout, got \(String(describing: error))") }
+        #expect(queue.depth.waiting == 0)
+        engine.release()
+        _ = try await held
+        #expect(queue.isIdle)
     }
 }

@@ -75,16 +75,16 @@ struct UnitTests {
                 return 1
             }
         }
-        while await queue.depth.running == 0 { await Task.yield() }
+        while queue.depth.running == 0 { await Task.yield() }
         let second = Task { try await queue.run { 2 } }
-        while await queue.depth.waiting == 0 { await Task.yield() }
+        while queue.depth.waiting == 0 { await Task.yield() }
         await #expect(throws: LabError.self) { try await queue.run { 3 } }
         gate.continuation.finish()
         let value1 = try await first.value
         #expect(value1 == 1)
         let value2 = try await second.value
         #expect(value2 == 2)
-        #expect(await queue.isIdle)
+        #expect(queue.isIdle)
     }
 
     @Test func cancellingAWaitingRequestFreesItsPlace() async throws {
@@ -96,12 +96,12 @@ struct UnitTests {
                 return 1
             }
         }
-        while await queue.depth.running == 0 { await Task.yield() }
+        while queue.depth.running == 0 { await Task.yield() }
         let waiting = Task { try await queue.run { 2 } }
-        while await queue.depth.waiting == 0 { await Task.yield() }
+        while queue.depth.waiting == 0 { await Task.yield() }
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
-        #expect(await queue.depth.waiting == 0)
+        #expect(queue.depth.waiting == 0)
         gate.continuation.finish()
         let value3 = try await first.value
         #expect(value3 == 1)
