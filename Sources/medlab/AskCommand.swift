@@ -61,6 +61,13 @@ struct Ask: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of streaming text.")
     var json = false
 
+    @Option(
+        name: .customLong("dump-logits"),
+        help: ArgumentHelp(
+            "Fidelity tool (bench/fidelity): write the prompt's token ids, the logits of the first generated position "
+                + "and the generated token ids to FILE as JSON.", valueName: "file"))
+    var dumpLogits: String?
+
     @OptionGroup(title: "The lab record") var recordOptions: RecordOptions
 
     @OptionGroup(title: "Structured output") var schemaOptions: SchemaOptions
@@ -106,7 +113,8 @@ struct Ask: AsyncParsableCommand {
         var firstToken: Double?
         var summary: GenerationSummary?
         do {
-            for try await event in engine.generate(request) {
+            let trace = dumpLogits == nil ? nil : LogitTrace()
+            for try await event in engine.generate(request, trace: trace) {
                 switch event {
                 case .delta(let text):
                     if firstToken == nil { firstToken = Date().timeIntervalSince(requestStart) }
@@ -116,6 +124,7 @@ struct Ask: AsyncParsableCommand {
                 }
             }
             guard summary != nil else { throw InferenceError.generationFailed("no summary") }
+            if let trace, let dumpLogits { try Self.writeTrace(trace.snapshot, to: dumpLogits) }
         } catch {
             // The failure is kept too: a record of only successes would flatter the model.
             var failed = recording.entry(analysis, prepared: prepared, source: "ask", info: engine.info)
@@ -158,6 +167,15 @@ struct Ask: AsyncParsableCommand {
         // The answer is out; a model file hashed for the first time finishes here, once, so the entry names it.
         await checksums?.value
         await recording.close()
+    }
+}
+
+extension Ask {
+    /// Writes a `--dump-logits` file: one JSON object (bench/fidelity/README.md describes it).
+    static func writeTrace(_ snapshot: LogitTrace.Snapshot, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(snapshot).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

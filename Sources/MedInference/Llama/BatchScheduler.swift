@@ -120,6 +120,10 @@ final class BatchScheduler: @unchecked Sendable {
         }
         job.position = position
         Self.trace("prefill enc=\(job.encodeMs) prefill=\(job.prefillMs)")
+        if let trace = job.trace {
+            trace.record(prompt: prompt)
+            trace.recordLogits(context, index: -1)
+        }
         // Sample now: the next prefill overwrites these logits.
         job.pendingToken = job.sampler.sample(context, index: -1)
         job.decodeStart = DispatchTime.now()
@@ -134,6 +138,7 @@ final class BatchScheduler: @unchecked Sendable {
                 continue
             }
             let token = job.pendingToken
+            job.trace?.record(token: token)
             if model.isEndOfGeneration(token), !job.request.ignoreEndOfSequence {
                 release(job, reason: "stop")
                 continue

@@ -21,6 +21,8 @@ final class GenerationJob: @unchecked Sendable {
     var prefillMs = 0.0
     var decodeStart = DispatchTime.now()
     var produced = 0
+    /// Set by `medlab ask --dump-logits`: the prompt ids, first logits and tokens go here.
+    let trace: LogitTrace?
 
     private var assembler = UTF8Assembler()
     private var stops: StopMatcher
@@ -28,10 +30,11 @@ final class GenerationJob: @unchecked Sendable {
     private var raw = ""
     private var stopped = false
 
-    init(request: GenerationRequest, flag: CancelFlag, continuation: AnswerStream.Continuation) {
+    init(request: GenerationRequest, flag: CancelFlag, continuation: AnswerStream.Continuation, trace: LogitTrace? = nil) {
         self.request = request
         self.flag = flag
         self.continuation = continuation
+        self.trace = trace
         self.stops = StopMatcher(stops: request.stop)
     }
 

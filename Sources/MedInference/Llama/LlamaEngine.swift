@@ -49,11 +49,15 @@ public final class LlamaEngine: InferenceEngine {
             parallel: parallel)
     }
 
-    public func generate(_ request: GenerationRequest) -> AnswerStream {
+    public func generate(_ request: GenerationRequest) -> AnswerStream { generate(request, trace: nil) }
+
+    /// As `generate(_:)`, also recording into `trace` the prompt's token ids, the logits the first
+    /// token was chosen from and every generated token (the fidelity tool `ask --dump-logits`).
+    public func generate(_ request: GenerationRequest, trace: LogitTrace?) -> AnswerStream {
         let flag = CancelFlag()
         let (stream, continuation) = AnswerStream.makeStream()
         continuation.onTermination = { _ in flag.cancel() }
-        scheduler.submit(GenerationJob(request: request, flag: flag, continuation: continuation))
+        scheduler.submit(GenerationJob(request: request, flag: flag, continuation: continuation, trace: trace))
         return stream
     }
 
