@@ -12,6 +12,8 @@
 #   hf      transformers bf16 baseline (W1 + W3 as batched generate)                (~3-4 min)
 #   bench   W1 (medlab ask --json, llama-mtmd-cli, llama-server and medlab over HTTP), W3 (1/4/16/32
 #           clients), W2 (medlab batch 20 images x 3 questions)                     (~6-8 min)
+#   structured  decode with and without a JSON Schema at 1 and 16 streams (bench/structured/decode.py)
+#           into OUT_DIR/<date>-<tag>-structured.json; not in the default list     (~2 min)
 #   report  merge into OUT_DIR/<date>-<tag>.json and draw OUT_DIR/<date>-<tag>.png
 # Every phase is skipped when its output is already there (a second call on a warm machine reuses
 # the build and the model). Each call ends by writing what exists so far to OUT_DIR: the report
@@ -46,7 +48,7 @@ OUTDIR=""
 PHASES=()
 for arg in "$@"; do
     case "$arg" in
-        build|model|hf|bench|report) PHASES+=("$arg") ;;
+        build|model|hf|bench|structured|report) PHASES+=("$arg") ;;
         all) PHASES+=(build model hf bench report) ;;
         *) OUTDIR="$arg" ;;
     esac
@@ -297,6 +299,26 @@ phase_bench() {
     return $rc
 }
 
+# ---- phase: structured (issue #16): decode with and without a JSON Schema, 1 and 16 streams ------
+phase_structured() {
+    [ -s "$MODEL" ] || die "no model at $MODEL: run the model phase first"
+    local mbin; mbin="$(cat "$W/medlab-path" 2>/dev/null)"
+    [ -x "$mbin" ] || die "no medlab binary: run the build phase with a carried medlab.xz"
+    local port; port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    local streams=${STRUCTURED_STREAMS:-1,16} rounds=${STRUCTURED_ROUNDS:-5} np=16
+    [ "$TINY" = 1 ] && { streams=1,4; rounds=2; np=4; }
+    log "structured: medlab serve (--parallel $np) on $MODEL, streams $streams, $rounds rounds"
+    ldrun "$mbin" serve --model "$MODEL" --mmproj "$MMPROJ" --port "$port" --parallel "$np" --queue 64 \
+        --no-record --no-demo > "$RESULTS/logs/structured-serve.log" 2>&1 &
+    local pid=$!
+    "$PY" "$ROOT/bench/structured/decode.py" --url "http://127.0.0.1:$port" --streams "$streams" --rounds "$rounds" \
+        --wait-ready 240 --out "$RESULTS/structured.json"
+    local rc=$?
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    cp "$RESULTS/structured.json" "$OUTDIR/$DATE-$TAG-structured.json" 2>/dev/null
+    return $rc
+}
+
 RC=0
 for p in "${PHASES[@]}"; do
     log "=== phase $p ($(left) s left) ==="
@@ -305,6 +327,7 @@ for p in "${PHASES[@]}"; do
         model) phase_model ;;
         hf) phase_hf ;;
         bench) phase_bench || RC=$? ;;
+        structured) phase_structured || RC=$? ;;
         report) : ;;  # collect() writes the report at exit, whatever happened
     esac
 done
