@@ -35,8 +35,14 @@ struct Batch: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "API key for --server (default: MEDLAB_API_KEY).")
     var apiKey: String?
 
-    @Option(help: "Questions in flight at once (in process they are decoded together; default 1, or every slot of the --backend pool).")
+    @Option(
+        help: ArgumentHelp(
+            "Questions in flight at once (in process they are decoded together; default 1 on a CPU, "
+                + "\(Self.gpuConcurrency) on a GPU, or every slot of the --backend pool)."))
     var concurrency: Int?
+
+    /// Questions decoded together by default when llama.cpp finds a GPU.
+    static let gpuConcurrency = 8
 
     @Option(
         parsing: .unconditional,
@@ -118,6 +124,13 @@ struct Batch: AsyncParsableCommand {
             engineAnswerer.constraint = constraint
             answerer = engineAnswerer
         } else {
+            if self.concurrency == nil, let gpu = LlamaEngine.accelerator {
+                // A GPU decodes many sequences for little more than the price of one: one at a time
+                // would leave most of it idle (the H200 gives 3.6x the tokens/s at 16 streams).
+                concurrency = Self.gpuConcurrency
+                FileHandle.standardError.write(
+                    Data("batch: \(concurrency) questions in flight on the GPU (\(gpu)); --concurrency changes it\n".utf8))
+            }
             var options = modelOptions.engineOptions
             options.parallel = max(options.parallel, concurrency)
             let modelFiles = try modelOptions.files()
