@@ -66,18 +66,21 @@ public struct CompareGrid: Codable, Sendable {
     }
 
     /// Runs `questions` × `images` (each a file, or a folder's files as one volume) and keeps the grid in the record.
+    /// `window` applies to every image but those in `windowed` (indices of images already windowed,
+    /// such as a record's copy of a model input), which are shown as they are.
     public static func run(
         questions: [String], images: [(name: String, files: [ExperimentFile], volume: Bool)], context: String?,
-        window: String?, params: ExperimentParams, runner: ExperimentRunner,
+        window: String?, windowed: Set<Int> = [], params: ExperimentParams, runner: ExperimentRunner,
         progress: @escaping @Sendable (ExperimentProgress) async -> Void = { _ in }
     ) async -> CompareGrid {
         let id = RecordedAnalysis.newID()
         var jobs: [ExperimentJob] = []
         for question in questions {
-            for image in images {
+            for (index, image) in images.enumerated() {
                 jobs.append(
                     ExperimentJob(
-                        files: image.files, volume: image.volume, question: question, context: context, window: window, params: params))
+                        files: image.files, volume: image.volume, question: question, context: context,
+                        window: windowed.contains(index) ? nil : window, params: params))
             }
         }
         let outcomes = await runner.run(jobs, experimentID: id, progress: progress)

@@ -37,11 +37,16 @@ public final class LabRecord: Sendable {
         try pool.read { try RecordSchema.migrator.appliedMigrations($0) }
     }
 
-    /// Writes `analysis` (replacing one with the same id) and any thumbnails not stored yet, in one transaction.
+    /// Writes `analysis` (replacing one with the same id), any thumbnails not stored yet and the
+    /// copies of the model's input (by image position; each image row then names its copy), in one transaction.
     public func save(
         _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
-        thumbnails: [String: Data] = [:]
+        thumbnails: [String: Data] = [:], modelInputs: [Int: ModelInputCopy] = [:]
     ) throws {
+        var analysis = analysis
+        for (position, copy) in modelInputs where analysis.images.indices.contains(position) {
+            analysis.images[position].modelInput = copy.sha256
+        }
         try wrap {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM analysis WHERE id = ?", arguments: [analysis.id])
@@ -49,9 +54,19 @@ public final class LabRecord: Sendable {
                 for (sha, png) in thumbnails {
                     try db.execute(sql: "INSERT OR IGNORE INTO thumbnail (sha256, png) VALUES (?, ?)", arguments: [sha, png])
                 }
+                for copy in modelInputs.values {
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO model_input (sha256, png, side) VALUES (?, ?, ?)",
+                        arguments: [copy.sha256, copy.png, copy.side])
+                }
+                // A replaced entry may have named another copy.
+                try db.execute(sql: Self.orphanedModelInputs)
             }
         }
     }
+
+    private static let orphanedModelInputs =
+        "DELETE FROM model_input WHERE sha256 NOT IN (SELECT model_input FROM analysis_image WHERE model_input IS NOT NULL)"
 
     /// One page of analyses matching `filter`, newest first, and the cursor of the next page.
     public func list(_ filter: RecordFilter, limit: Int = 50, cursor: String? = nil) throws -> (
@@ -108,6 +123,7 @@ public final class LabRecord: Sendable {
                 try db.execute(sql: "DELETE FROM analysis WHERE id = ?", arguments: [id])
                 let deleted = db.changesCount > 0
                 try db.execute(sql: "DELETE FROM thumbnail WHERE sha256 NOT IN (SELECT sha256 FROM analysis_image)")
+                try db.execute(sql: Self.orphanedModelInputs)
                 return deleted
             }
         }
@@ -116,6 +132,25 @@ public final class LabRecord: Sendable {
     /// The thumbnail PNG of the image with this hash.
     public func thumbnail(sha256: String) throws -> Data? {
         try wrap { try pool.read { db in try Data.fetchOne(db, sql: "SELECT png FROM thumbnail WHERE sha256 = ?", arguments: [sha256]) } }
+    }
+
+    /// The PNG copy of a model input: `sha256` names the copy itself (`images[].model_input`) or
+    /// an image as uploaded (`images[].sha256`; then the copy its latest analysis was given).
+    public func modelInput(sha256: String) throws -> Data? {
+        try wrap {
+            try pool.read { db in
+                if let png = try Data.fetchOne(db, sql: "SELECT png FROM model_input WHERE sha256 = ?", arguments: [sha256]) {
+                    return png
+                }
+                return try Data.fetchOne(
+                    db,
+                    sql: """
+                        SELECT m.png FROM analysis_image i JOIN analysis a ON a.id = i.analysis_id JOIN model_input m ON m.sha256 = i.model_input
+                        WHERE i.sha256 = ? ORDER BY a.seq DESC LIMIT 1
+                        """,
+                    arguments: [sha256])
+            }
+        }
     }
 
     /// Counts by model and by source, and median timings.
@@ -182,5 +217,20 @@ public enum RecordError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .badRequest(let message), .unavailable(let message): message
         }
+    }
+}
+
+/// A PNG of the exact square the model was given (pixels only: no file header is in it).
+public struct ModelInputCopy: Sendable, Equatable {
+    /// SHA-256 of `png`: the copy's name.
+    public var sha256: String
+    public var png: Data
+    /// Side of the square in pixels.
+    public var side: Int
+
+    public init(png: Data, side: Int) {
+        self.png = png
+        self.side = side
+        sha256 = RecordedAnalysis.sha256(png)
     }
 }

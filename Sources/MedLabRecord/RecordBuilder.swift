@@ -111,6 +111,19 @@ extension RecordedAnalysis {
         return result
     }
 
+    /// PNGs of the exact squares the model was given, by image position (`--record-images
+    /// model-input`): pixels only, never a file's header. A volume (slices packed by the CT
+    /// recipe) keeps none: it is not one image to ask about again.
+    public static func modelInputs(_ analysis: Analysis, prepared: PreparedAnalysis) -> [Int: ModelInputCopy] {
+        if case .volume = analysis.input { return [:] }
+        var result: [Int: ModelInputCopy] = [:]
+        for (position, image) in prepared.request.images.enumerated() {
+            guard let png = try? ImageEncoder.png(image) else { continue }
+            result[position] = ModelInputCopy(png: png, side: max(image.width, image.height))
+        }
+        return result
+    }
+
     /// SHA-256 of `data` in lowercase hex (images are named by it).
     public static func sha256(_ data: some DataProtocol) -> String {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()

@@ -12,10 +12,12 @@ public struct RecordFilter: Sendable, Equatable {
     /// ISO 8601 instants or `YYYY-MM-DD` days (UTC); `until` is inclusive of its whole day.
     public var since: String?
     public var until: String?
+    /// Only analyses with a kept copy of the model's input (`--record-images model-input`).
+    public var hasModelInput: Bool
 
     public init(
         text: String? = nil, source: String? = nil, model: String? = nil, runID: String? = nil,
-        since: String? = nil, until: String? = nil
+        since: String? = nil, until: String? = nil, hasModelInput: Bool = false
     ) {
         self.text = text
         self.source = source
@@ -23,6 +25,7 @@ public struct RecordFilter: Sendable, Equatable {
         self.runID = runID
         self.since = since
         self.until = until
+        self.hasModelInput = hasModelInput
     }
 
     /// The WHERE clause and its arguments; a malformed date is a `badRequest`.
@@ -70,6 +73,9 @@ public struct RecordFilter: Sendable, Equatable {
         if let until, !until.isEmpty {
             clauses.append("created_at <= ?")
             _ = arguments.append(contentsOf: [try Self.instant(until, field: "until", endOfDay: true)])
+        }
+        if hasModelInput {
+            clauses.append("id IN (SELECT analysis_id FROM analysis_image WHERE model_input IS NOT NULL)")
         }
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
     }

@@ -45,12 +45,13 @@ enum RecordRows {
         for (position, image) in a.images.enumerated() {
             try db.execute(
                 sql: """
-                    INSERT INTO analysis_image (analysis_id, position, sha256, format, modality, width, height, frame, slices, window, letterbox)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO analysis_image (analysis_id, position, sha256, format, modality, width, height, frame, slices, window, letterbox,
+                        model_input)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     a.id, position, image.sha256, image.format, image.modality, image.width, image.height, image.frame,
-                    try image.slices.map(json), image.window, try image.letterbox.map(json)
+                    try image.slices.map(json), image.window, try image.letterbox.map(json), image.modelInput
                 ])
         }
     }
@@ -62,7 +63,8 @@ enum RecordRows {
                 RecordedImage(
                     sha256: image["sha256"], format: image["format"], modality: image["modality"], width: image["width"],
                     height: image["height"], frame: image["frame"], slices: try value([Int].self, image["slices"]),
-                    window: image["window"], letterbox: try value(RecordedImage.Letterbox.self, image["letterbox"]))
+                    window: image["window"], letterbox: try value(RecordedImage.Letterbox.self, image["letterbox"]),
+                    modelInput: image["model_input"])
             }
         let model = RecordedModel(
             name: row["model_name"], file: row["model_file"], sha256: row["model_sha256"],

@@ -109,6 +109,21 @@ enum RecordSchema {
         migrator.registerMigration("v4-fields") { db in
             try db.execute(sql: "ALTER TABLE analysis ADD COLUMN fields TEXT")
         }
+        // Opt-in copies of the model's input (`--record-images model-input`): the letterboxed
+        // square as a PNG of pixels only, named by the SHA-256 of that PNG; each image row names
+        // the copy it was given, so two windows of one file keep two copies.
+        migrator.registerMigration("v5-model-input") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE model_input (
+                        sha256 TEXT PRIMARY KEY,
+                        png BLOB NOT NULL,
+                        side INTEGER NOT NULL
+                    );
+                    ALTER TABLE analysis_image ADD COLUMN model_input TEXT;
+                    CREATE INDEX analysis_image_model_input ON analysis_image(model_input);
+                    """)
+        }
         return migrator
     }
 }

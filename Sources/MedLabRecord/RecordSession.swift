@@ -15,20 +15,27 @@ public final class RecordSession: Sendable {
 
     public let path: String?
     public let writer: RecordWriter?
-    /// Whether thumbnails are kept (`--record-images thumbnail`, the default).
+    /// Whether thumbnails are kept (`--record-images thumbnail`, the default, and `model-input`).
     public let storeThumbnails: Bool
+    /// Whether a PNG of the exact square the model was given is kept too (`--record-images
+    /// model-input`, opt-in: annotations burned into the pixels can still identify a patient).
+    public let storeModelInputs: Bool
     private let openError: String?
     private let files: Mutex<ModelFiles?>
     private let remoteURLs: [String]
 
     /// A session that records nothing (`--no-record`).
-    public static let off = RecordSession(path: nil, writer: nil, openError: nil, storeThumbnails: false, remoteURLs: [])
+    public static let off = RecordSession(
+        path: nil, writer: nil, openError: nil, storeThumbnails: false, storeModelInputs: false, remoteURLs: [])
 
-    private init(path: String?, writer: RecordWriter?, openError: String?, storeThumbnails: Bool, remoteURLs: [String]) {
+    private init(
+        path: String?, writer: RecordWriter?, openError: String?, storeThumbnails: Bool, storeModelInputs: Bool, remoteURLs: [String]
+    ) {
         self.path = path
         self.writer = writer
         self.openError = openError
         self.storeThumbnails = storeThumbnails
+        self.storeModelInputs = storeModelInputs
         self.files = Mutex(nil)
         self.remoteURLs = remoteURLs
     }
@@ -36,17 +43,20 @@ public final class RecordSession: Sendable {
     /// Opens the record at `path` (the default file when `nil`). A record that cannot be opened
     /// leaves the session degraded, never the command stopped: answers matter more than the log.
     public static func open(
-        path: String?, storeThumbnails: Bool = true, remoteURLs: [URL] = [],
+        path: String?, storeThumbnails: Bool = true, storeModelInputs: Bool = false, remoteURLs: [URL] = [],
         onError: @escaping @Sendable (String) -> Void = { _ in }
     ) -> RecordSession {
         let path = path ?? LabRecord.defaultPath
         let urls = remoteURLs.map(RecordedEngine.publicURL)
         do {
             let writer = RecordWriter(record: try LabRecord(path: path), onError: onError)
-            return RecordSession(path: path, writer: writer, openError: nil, storeThumbnails: storeThumbnails, remoteURLs: urls)
+            return RecordSession(
+                path: path, writer: writer, openError: nil, storeThumbnails: storeThumbnails, storeModelInputs: storeModelInputs,
+                remoteURLs: urls)
         } catch {
             onError("\(error)")
-            return RecordSession(path: path, writer: nil, openError: "\(error)", storeThumbnails: false, remoteURLs: urls)
+            return RecordSession(
+                path: path, writer: nil, openError: "\(error)", storeThumbnails: false, storeModelInputs: false, remoteURLs: urls)
         }
     }
 
@@ -112,25 +122,37 @@ public final class RecordSession: Sendable {
         RecordedAnalysis(analysis, prepared: prepared, source: source, runID: runID, id: id, model: model(info).model, engine: engine(info))
     }
 
-    /// Queues `entry` for writing (with thumbnails of what the model saw); returns at once.
+    /// Queues `entry` for writing (with thumbnails of what the model saw, and copies of its input
+    /// when asked for); returns at once.
     public func keep(_ entry: RecordedAnalysis, info: EngineInfo, analysis: Analysis? = nil, prepared: PreparedAnalysis? = nil) {
         guard let writer else { return }
         let (_, modelPath, projectorPath) = model(info)
-        guard storeThumbnails, let analysis, let prepared else {
+        guard storeThumbnails || storeModelInputs, let analysis, let prepared else {
             return writer.submit(entry, modelPath: modelPath, projectorPath: projectorPath)
         }
+        let (thumbnails, modelInputs) = (storeThumbnails, storeModelInputs)
         writer.submit(entry, modelPath: modelPath, projectorPath: projectorPath) {
-            RecordedAnalysis.thumbnails(analysis, prepared: prepared)
+            Self.kept(analysis, prepared: prepared, thumbnails: thumbnails, modelInputs: modelInputs)
         }
+    }
+
+    private static func kept(_ analysis: Analysis, prepared: PreparedAnalysis, thumbnails: Bool, modelInputs: Bool) -> KeptImages {
+        KeptImages(
+            thumbnails: thumbnails ? RecordedAnalysis.thumbnails(analysis, prepared: prepared) : [:],
+            modelInputs: modelInputs ? RecordedAnalysis.modelInputs(analysis, prepared: prepared) : [:])
     }
 
     /// Writes `entry` before returning (see `RecordWriter.saveNow`); failures are reported, not thrown.
     public func keepNow(_ entry: RecordedAnalysis, info: EngineInfo?, analysis: Analysis? = nil, prepared: PreparedAnalysis? = nil) {
         guard let writer else { return }
         let paths = info.map { model($0) }
-        var thumbnails: [String: Data] = [:]
-        if storeThumbnails, let analysis, let prepared { thumbnails = RecordedAnalysis.thumbnails(analysis, prepared: prepared) }
-        try? writer.saveNow(entry, modelPath: paths?.modelPath, projectorPath: paths?.projectorPath, thumbnails: thumbnails)
+        var kept = KeptImages()
+        if let analysis, let prepared {
+            kept = Self.kept(analysis, prepared: prepared, thumbnails: storeThumbnails, modelInputs: storeModelInputs)
+        }
+        try? writer.saveNow(
+            entry, modelPath: paths?.modelPath, projectorPath: paths?.projectorPath, thumbnails: kept.thumbnails,
+            modelInputs: kept.modelInputs)
     }
 
     /// Returns once every entry kept so far is written (or failed).

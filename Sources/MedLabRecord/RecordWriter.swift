@@ -11,7 +11,7 @@ public final class RecordWriter: Sendable {
         var modelPath: String?
         var projectorPath: String?
         /// Made on the writer's task: encoding PNGs is not the request's business.
-        var thumbnails: @Sendable () -> [String: Data]
+        var images: @Sendable () -> KeptImages
     }
 
     private struct State {
@@ -51,7 +51,10 @@ public final class RecordWriter: Sendable {
                 }
                 var failure: String?
                 do {
-                    try record.save(job.analysis, modelPath: job.modelPath, projectorPath: job.projectorPath, thumbnails: job.thumbnails())
+                    let kept = job.images()
+                    try record.save(
+                        job.analysis, modelPath: job.modelPath, projectorPath: job.projectorPath, thumbnails: kept.thumbnails,
+                        modelInputs: kept.modelInputs)
                 } catch {
                     failure = "\(error)"
                 }
@@ -76,22 +79,30 @@ public final class RecordWriter: Sendable {
         _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
         thumbnails: @escaping @Sendable () -> [String: Data] = { [:] }
     ) {
+        submit(analysis, modelPath: modelPath, projectorPath: projectorPath, images: { KeptImages(thumbnails: thumbnails()) })
+    }
+
+    /// Queues `analysis` with the images kept beside it (thumbnails, model-input copies), made on the writer's task.
+    public func submit(
+        _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
+        images: @escaping @Sendable () -> KeptImages
+    ) {
         state.withLock { $0.pending += 1 }
-        continuation.yield(Job(analysis: analysis, modelPath: modelPath, projectorPath: projectorPath, thumbnails: thumbnails))
+        continuation.yield(Job(analysis: analysis, modelPath: modelPath, projectorPath: projectorPath, images: images))
     }
 
     /// Writes `analysis` now, on the caller's task (a batch writes its record row before its JSONL
     /// line, so a row in the JSONL is always in the record). Failures are counted, then thrown.
     public func saveNow(
         _ analysis: RecordedAnalysis, modelPath: String? = nil, projectorPath: String? = nil,
-        thumbnails: [String: Data] = [:]
+        thumbnails: [String: Data] = [:], modelInputs: [Int: ModelInputCopy] = [:]
     ) throws {
         var analysis = analysis
         let known = state.withLock { $0.checksums }
         if analysis.model.sha256 == nil, let modelPath { analysis.model.sha256 = known[modelPath] }
         if analysis.model.projectorSHA256 == nil, let projectorPath { analysis.model.projectorSHA256 = known[projectorPath] }
         do {
-            try record.save(analysis, modelPath: modelPath, projectorPath: projectorPath, thumbnails: thumbnails)
+            try record.save(analysis, modelPath: modelPath, projectorPath: projectorPath, thumbnails: thumbnails, modelInputs: modelInputs)
         } catch {
             state.withLock {
                 $0.errors += 1
@@ -134,5 +145,18 @@ public final class RecordWriter: Sendable {
         continuation.finish()
         await task.value
         try? record.checkpoint()
+    }
+}
+
+/// What the record keeps of an analysis's images besides their hashes.
+public struct KeptImages: Sendable {
+    /// Small PNGs by the hash of each image as uploaded.
+    public var thumbnails: [String: Data]
+    /// Copies of the squares the model was given, by the image's position in the entry.
+    public var modelInputs: [Int: ModelInputCopy]
+
+    public init(thumbnails: [String: Data] = [:], modelInputs: [Int: ModelInputCopy] = [:]) {
+        self.thumbnails = thumbnails
+        self.modelInputs = modelInputs
     }
 }

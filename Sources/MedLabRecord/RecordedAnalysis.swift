@@ -141,6 +141,14 @@ public struct RecordedImage: Codable, Sendable, Equatable {
     /// The display window, as chosen (`lung`, `-600,1500`, `default`).
     public var window: String?
     public var letterbox: Letterbox?
+    /// SHA-256 of the PNG copy of the square the model was given, when the record keeps one
+    /// (`--record-images model-input`); `GET /api/analyses/{id}/model-input.png` serves it.
+    public var modelInput: String?
+
+    enum CodingKeys: String, CodingKey {
+        case sha256, format, modality, width, height, frame, slices, window, letterbox
+        case modelInput = "model_input"
+    }
 
     /// Where the image sits in the model's square.
     public struct Letterbox: Codable, Sendable, Equatable {
@@ -169,7 +177,7 @@ public struct RecordedImage: Codable, Sendable, Equatable {
 
     public init(
         sha256: String, format: String, modality: String?, width: Int, height: Int, frame: Int? = nil,
-        slices: [Int]? = nil, window: String? = nil, letterbox: Letterbox? = nil
+        slices: [Int]? = nil, window: String? = nil, letterbox: Letterbox? = nil, modelInput: String? = nil
     ) {
         self.sha256 = sha256
         self.format = format
@@ -180,6 +188,7 @@ public struct RecordedImage: Codable, Sendable, Equatable {
         self.slices = slices
         self.window = window
         self.letterbox = letterbox
+        self.modelInput = modelInput
     }
 }
 

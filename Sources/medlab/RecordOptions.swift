@@ -10,12 +10,18 @@ struct RecordOptions: ParsableArguments {
     @Flag(name: .customLong("no-record"), help: "Keep no record of the analyses.")
     var off = false
 
-    @Option(name: .customLong("record-images"), help: "What the record keeps of each image besides its hash: thumbnail or none.")
+    @Option(
+        name: .customLong("record-images"),
+        help: """
+            What the record keeps of each image besides its hash: thumbnail, none, or model-input (also a PNG of the \
+            exact square the model was given; opt-in: annotations burned into the pixels can identify a patient).
+            """)
     var images: ImageKeeping = .thumbnail
 
-    /// Thumbnails of what the model saw, or nothing but the hash.
+    /// Thumbnails of what the model saw, nothing but the hash, or thumbnails and a pixel-only copy of the model's input.
     enum ImageKeeping: String, ExpressibleByArgument, CaseIterable {
         case thumbnail, none
+        case modelInput = "model-input"
     }
 
     func validate() throws {
@@ -25,7 +31,9 @@ struct RecordOptions: ParsableArguments {
     /// The session: off, or the record opened (degraded, with the reason on stderr, when it cannot be).
     func session(remoteURLs: [URL] = [], onError: @escaping @Sendable (String) -> Void = RecordOptions.warn) -> RecordSession {
         guard !off else { return .off }
-        return RecordSession.open(path: path, storeThumbnails: images == .thumbnail, remoteURLs: remoteURLs, onError: onError)
+        return RecordSession.open(
+            path: path, storeThumbnails: images != .none, storeModelInputs: images == .modelInput, remoteURLs: remoteURLs,
+            onError: onError)
     }
 
     /// The CLI's report of a record failure: a warning on stderr; the command goes on.

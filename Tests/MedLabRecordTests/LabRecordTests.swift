@@ -37,7 +37,7 @@ struct LabRecordTests {
 
     @Test func anEmptyFileGetsEveryMigrationInWALMode() throws {
         let record = try LabRecord(path: path())
-        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields"])
+        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields", "v5-model-input"])
         let mode = try record.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
         #expect(try record.integrityCheck() == "ok")
@@ -59,7 +59,7 @@ struct LabRecordTests {
         try queue.close()
 
         let record = try LabRecord(path: path())
-        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields"])
+        #expect(try record.appliedMigrations() == ["v1-analyses", "v2-search", "v3-experiments", "v4-fields", "v5-model-input"])
         let found = try record.list(RecordFilter(text: "effusion"))
         #expect(found.analyses.map(\.question) == ["old pleural effusion question"])
         #expect(found.analyses.first?.fields == nil)
@@ -68,6 +68,55 @@ struct LabRecordTests {
         constrained.fields = .object(["effusion": .bool(true)])
         try record.save(constrained)
         #expect(try record.analysis(id: constrained.id)?.fields == .object(["effusion": .bool(true)]))
+    }
+
+    @Test func aV4FileUpgradesAndKeepsModelInputCopiesByImage() throws {
+        // A record as v4 left it: one analysis with one image (raw SQL: today's insert names later columns).
+        let queue = try DatabaseQueue(path: path())
+        try RecordSchema.migrator.migrate(queue, upTo: "v4-fields")
+        let sha = String(repeating: "c", count: 64)
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO analysis (id, created_at, source, status, question, answer, boxes, params, model_name, engine, timings, usage)
+                    VALUES ('v4', '2026-12-01T10:00:00.000Z', 'api', 'ok', 'a v4 question', 'old', '[]', '{}', 'm.gguf',
+                            '{"kind": "in_process", "backend": "cpu"}', '{}', '{}');
+                    INSERT INTO analysis_image (analysis_id, position, sha256, format, width, height) VALUES ('v4', 0, ?, 'png', 10, 8);
+                    """, arguments: [sha])
+        }
+        try queue.close()
+
+        let record = try LabRecord(path: path())
+        #expect(try record.appliedMigrations().last == "v5-model-input")
+        let old = try #require(try record.analysis(id: "v4"))
+        #expect(old.images.map(\.modelInput) == [nil])
+        #expect(try record.list(RecordFilter(hasModelInput: true)).analyses.isEmpty)
+        #expect(try record.modelInput(sha256: sha) == nil)
+
+        // A new analysis of the same file keeps its copy; the image's hash and the copy's both find it.
+        var new = Self.entry("a v5 question")
+        new.images[0].sha256 = sha
+        let copy = ModelInputCopy(png: Data([0x89, 0x50, 0x4E, 0x47, 1]), side: 896)
+        try record.save(new, modelInputs: [0: copy])
+        #expect(try record.analysis(id: new.id)?.images.first?.modelInput == copy.sha256)
+        #expect(try record.modelInput(sha256: copy.sha256) == copy.png)
+        #expect(try record.modelInput(sha256: sha) == copy.png)
+        #expect(try record.list(RecordFilter(hasModelInput: true)).analyses.map(\.id) == [new.id])
+
+        // Another window of the same file is another copy; the image's hash finds the latest.
+        var later = Self.entry("another window")
+        later.images[0].sha256 = sha
+        later.createdAt = new.createdAt.addingTimeInterval(1)
+        let other = ModelInputCopy(png: Data([0x89, 0x50, 0x4E, 0x47, 2]), side: 896)
+        try record.save(later, modelInputs: [0: other])
+        #expect(try record.modelInput(sha256: sha) == other.png)
+        #expect(try record.modelInput(sha256: copy.sha256) == copy.png)
+
+        // A copy goes with the last analysis that names it.
+        try record.delete(id: later.id)
+        #expect(try record.modelInput(sha256: other.sha256) == nil)
+        #expect(try record.modelInput(sha256: sha) == copy.png)
+        #expect(try record.integrityCheck() == "ok")
     }
 
     @Test func savedEntriesComeBackEqual() throws {

@@ -12,9 +12,16 @@ struct ExperimentController {
 
     /// `POST /api/experiments/compare`.
     struct CompareRequest: Decodable {
+        /// An upload (`data`, base64 or a data URL) or a copy of a model input the record keeps
+        /// (`record_image`: its SHA-256 or the image's; already windowed, so `window` does not apply).
         struct Image: Decodable {
             var name: String?
-            var data: String
+            var data: String?
+            var recordImage: String?
+            enum CodingKeys: String, CodingKey {
+                case name, data
+                case recordImage = "record_image"
+            }
         }
         var images: [Image]
         var questions: [String]
@@ -68,25 +75,39 @@ struct ExperimentController {
         if let window = input.window {
             do { _ = try WindowChoice(parsing: window) } catch { throw LabError.badRequest(code: "invalid_window", message: "\(error)") }
         }
-        let images = try input.images.enumerated().map { index, image -> (name: String, files: [ExperimentFile], volume: Bool) in
-            let bytes = try ImagePayload.bytes(from: image.data, field: "images[\(index)].data")
-            let name = image.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) } ?? "image \(index + 1)"
-            return (name, [ExperimentFile(name: name, bytes: Data(bytes))], false)
+        var images: [(name: String, files: [ExperimentFile], volume: Bool)] = []
+        var windowed: Set<Int> = []
+        for (index, image) in input.images.enumerated() {
+            let given = image.name.flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+            switch (image.data, image.recordImage) {
+            case (let data?, nil):
+                let bytes = try ImagePayload.bytes(from: data, field: "images[\(index)].data")
+                let name = given ?? "image \(index + 1)"
+                images.append((name, [ExperimentFile(name: name, bytes: Data(bytes))], false))
+            case (nil, let hash?):
+                let png = try await recordImage(hash, field: "images[\(index)].record_image")
+                let name = given ?? "record \(hash.prefix(12))"
+                images.append((name, [ExperimentFile(name: name + ".png", bytes: png)], false))
+                windowed.insert(index)
+            default:
+                throw LabError.badRequest(
+                    code: "invalid_request", message: "images[\(index)] needs one of `data` (the file) or `record_image` (a SHA-256)")
+            }
         }
         let runner = try await runner(source: "compare")
         let params = ExperimentParams(maxNewTokens: maxNewTokens, temperature: temperature)
         guard input.stream == true else {
             let grid = await CompareGrid.run(
-                questions: questions, images: images, context: input.context, window: input.window,
+                questions: questions, images: images, context: input.context, window: input.window, windowed: windowed,
                 params: params, runner: runner)
             return try JSONResponse.make(grid)
         }
         // Cells as they finish, then the whole grid: {"index", "done", "total", "cell"} ... {"done": true, "grid"}.
         // The grid runs as a child of the body writer's task: a client that goes away cancels it.
         let disconnect = await context.disconnectRegistration()
-        let runGrid: @Sendable (AsyncStream<String>.Continuation) async throws -> Void = { continuation in
+        let runGrid: @Sendable (AsyncStream<String>.Continuation) async throws -> Void = { [images, windowed] continuation in
             let grid = await CompareGrid.run(
-                questions: questions, images: images, context: input.context, window: input.window,
+                questions: questions, images: images, context: input.context, window: input.window, windowed: windowed,
                 params: params, runner: runner
             ) { step in
                 let q = step.index / images.count
@@ -113,6 +134,21 @@ struct ExperimentController {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// The record's PNG copy of a model input, by its SHA-256 or the image's: never a path on this server.
+    private func recordImage(_ hash: String, field: String) async throws -> Data {
+        let hash = hash.lowercased()
+        guard hash.count == 64, hash.allSatisfy(\.isHexDigit) else {
+            throw LabError.badRequest(
+                code: "invalid_record_image", message: "`\(field)` must be a SHA-256 (64 hex digits), not \(hash.prefix(80))")
+        }
+        let record = try await readyRecord()
+        guard let png = try RecordController.mapped({ try record.modelInput(sha256: hash) }) else {
+            throw LabError.notFound(
+                "the record holds no model input for image \(hash) (it keeps one only for analyses made with --record-images model-input)")
+        }
+        return png
     }
 
     private struct CellEvent: Encodable {

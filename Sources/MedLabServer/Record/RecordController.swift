@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import MedLabRecord
 
-/// `/api/analyses`: the lab record over HTTP — list and search, one analysis, its thumbnail,
-/// delete, and a streamed export. Reads first wait for writes still queued, so a client sees
+/// `/api/analyses`: the lab record over HTTP — list and search, one analysis, its thumbnail and
+/// (with `--record-images model-input`) its model input, delete, and a streamed export. Reads first wait for writes still queued, so a client sees
 /// the analysis it was just given the id of.
 struct RecordController {
     let services: LabServices
@@ -41,20 +41,26 @@ struct RecordController {
         router.get("/api/analyses/{id}/thumbnail.png") { request, context in
             let id = try context.parameters.require("id")
             let analysis = try await analysis(id)
-            let index =
-                try request.uri.queryParameters["image"].map { text -> Int in
-                    guard let index = Int(text), analysis.images.indices.contains(index) else {
-                        throw LabError.badRequest(code: "invalid_image", message: "`image` must be 0 to \(analysis.images.count - 1)")
-                    }
-                    return index
-                } ?? analysis.images.count - 1
+            let index = try Self.imageIndex(request, analysis)
             let record = try await readyRecord()
             guard index >= 0, let png = try Self.mapped({ try record.thumbnail(sha256: analysis.images[index].sha256) }) else {
                 throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
             }
-            return Response(
-                status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=86400"],
-                body: .init(byteBuffer: ByteBuffer(bytes: png)))
+            return Self.png(png)
+        }
+        router.get("/api/analyses/{id}/model-input.png") { request, context in
+            let id = try context.parameters.require("id")
+            let analysis = try await analysis(id)
+            let index = try Self.imageIndex(request, analysis)
+            let record = try await readyRecord()
+            guard index >= 0, let copy = analysis.images[index].modelInput,
+                let png = try Self.mapped({ try record.modelInput(sha256: copy) })
+            else {
+                throw LabError.notFound(
+                    "analysis \(id.prefix(64)) has no copy of its model input: it was recorded with --record-images thumbnail or none "
+                        + "(a server started with --record-images model-input keeps one)")
+            }
+            return Self.png(png)
         }
         router.delete("/api/analyses/{id}") { _, context in
             let id = try context.parameters.require("id")
@@ -65,6 +71,22 @@ struct RecordController {
     }
 
     private func readyRecord() async throws -> LabRecord { try await services.readyRecord() }
+
+    /// `?image=N` (default: the last image); -1 when the analysis has none.
+    private static func imageIndex(_ request: Request, _ analysis: RecordedAnalysis) throws -> Int {
+        try request.uri.queryParameters["image"].map { text -> Int in
+            guard let index = Int(text), analysis.images.indices.contains(index) else {
+                throw LabError.badRequest(code: "invalid_image", message: "`image` must be 0 to \(analysis.images.count - 1)")
+            }
+            return index
+        } ?? analysis.images.count - 1
+    }
+
+    private static func png(_ png: Data) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=86400"],
+            body: .init(byteBuffer: ByteBuffer(bytes: png)))
+    }
 
     private func analysis(_ id: String) async throws -> RecordedAnalysis {
         let record = try await readyRecord()
@@ -98,9 +120,13 @@ struct RecordController {
     static func filter(_ request: Request) throws -> RecordFilter {
         let query = formQuery(request)
         func value(_ key: String) -> String? { query[key].flatMap { $0.isEmpty ? nil : $0 } }
+        let hasModelInput = value("has_model_input")
+        guard hasModelInput == nil || ["1", "true", "0", "false"].contains(hasModelInput!) else {
+            throw LabError.badRequest(code: "invalid_query", message: "`has_model_input` must be 1 or 0")
+        }
         return RecordFilter(
             text: value("q"), source: value("source"), model: value("model"), runID: value("run_id"),
-            since: value("since"), until: value("until"))
+            since: value("since"), until: value("until"), hasModelInput: hasModelInput == "1" || hasModelInput == "true")
     }
 
     /// The query as a browser form or Python's requests writes it: `+` is a space (Hummingbird's
