@@ -40,6 +40,17 @@ struct Convert: AsyncParsableCommand {
     @Option(help: "JPEG quality 1–100 (default: 92).")
     var quality = 92
 
+    @Flag(help: "Print what was written as JSON: size and, with --model-input, where the image sits in the square.")
+    var json = false
+
+    /// What `--json` prints; `letterbox` is the same object `POST /api/render` returns with `model_input`.
+    struct Written: Encodable {
+        var output: String
+        var width: Int
+        var height: Int
+        var letterbox: LetterboxGeometry?
+    }
+
     func run() async throws {
         do {
             let choice = window.choice
@@ -61,8 +72,11 @@ struct Convert: AsyncParsableCommand {
                 image = try study.frame(0)
             }
             var rgb = Renderer.render(image, window: choice)
+            var geometry: LetterboxGeometry?
             if modelInput {
-                rgb = Letterbox.fit(rgb, side: size, pixelAspect: image.pixelAspect).image
+                let fitted = Letterbox.fit(rgb, side: size, pixelAspect: image.pixelAspect)
+                rgb = fitted.image
+                geometry = LetterboxGeometry(fitted.transform)
             } else if study.volume != nil {
                 // A coronal slice of 3.5 mm slices would look squashed; DICOM keeps its stored grid, as pydicom does.
                 rgb = Letterbox.squarePixels(rgb, pixelAspect: image.pixelAspect)
@@ -70,6 +84,12 @@ struct Convert: AsyncParsableCommand {
             let data = ext == "png" ? try ImageEncoder.png(rgb) : try ImageEncoder.jpeg(rgb, quality: quality)
             do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 throw ImagingError.invalidArgument("cannot write \(output): \(error.localizedDescription)")
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let written = Written(output: output, width: rgb.width, height: rgb.height, letterbox: geometry)
+                print(String(decoding: try encoder.encode(written), as: UTF8.self))
             }
         } catch let error as ImagingError {
             FileHandle.standardError.write(Data("medlab convert: \(input): \(error.description)\n".utf8))

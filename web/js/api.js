@@ -120,6 +120,13 @@ export function windowField(win) {
   return undefined;
 }
 
+/** The region field: `{"rect": [x0, y0, x1, y1]}` or `{"points": [[x, y]]}`, in original pixels. */
+export function regionField(region) {
+  if (!region) return undefined;
+  if (region.type === "rect") return { rect: [region.x0, region.y0, region.x1, region.y1] };
+  return { points: [[region.x, region.y]] };
+}
+
 function base64ToBlob(text, type = "image/png") {
   const data = text.includes(",") ? text.slice(text.indexOf(",") + 1) : text;
   const bin = atob(data);
@@ -139,15 +146,20 @@ function headerJSON(response, names) {
 }
 
 /**
- * `POST /api/render`: the file with window/frame/slice → {blob (PNG), metadata}.
+ * `POST /api/render`: the file with window/frame/slice → {blob (PNG), metadata}. With
+ * `modelInput` (and `region`, drawn as the model sees it) the letterboxed square the model
+ * receives, and `letterbox`: where the image sits in it.
  * Accepts either a PNG body (metadata in a header) or JSON carrying the PNG as base64.
  */
-export async function render(file, { window: win, frame, slice, signal } = {}) {
+export async function render(file, { window: win, frame, slice, region, modelInput, signal } = {}) {
   const body = { image: await dataURL(file) };
   const w = windowField(win);
   if (w !== undefined) body.window = w;
   if (Number.isInteger(frame)) body.frame = frame;
   if (Number.isInteger(slice)) body.slice = slice;
+  const r = regionField(region);
+  if (r !== undefined) body.region = r;
+  if (modelInput) body.model_input = true;
   const response = await request("api/render", {
     method: "POST",
     headers: headers({ "Content-Type": "application/json", Accept: "application/json, image/png" }),
@@ -168,7 +180,7 @@ export async function render(file, { window: win, frame, slice, signal } = {}) {
     "number_of_frames", "depth", "original_width", "original_height"]) {
     if (json[key] !== undefined && metadata[key] === undefined) metadata[key] = json[key];
   }
-  return { blob: base64ToBlob(png), metadata };
+  return { blob: base64ToBlob(png), metadata, letterbox: json.letterbox || null };
 }
 
 /**

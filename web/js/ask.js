@@ -1,7 +1,7 @@
 // The right column: the question (examples, context, settings), the streamed answer, and its
 // copy/download buttons.
 
-import { predictStream, dataURL, windowField, setApiKey } from "./api.js";
+import { predictStream, dataURL, windowField, regionField, setApiKey } from "./api.js";
 import { EXAMPLES, REGION_EXAMPLES, t, language, onLanguageChange } from "./i18n.js";
 import { errorText, onImagesChange, setBoxesFor } from "./images.js";
 import { fieldsOn, fieldsSchema, showFieldsResult } from "./fields.js";
@@ -64,13 +64,6 @@ function insertRegionPhrase() {
 }
 
 // ---- the request --------------------------------------------------------------------------
-/** The region field: `{"rect": [x0, y0, x1, y1]}` or `{"points": [[x, y]]}`, in original pixels. */
-export function regionField(region) {
-  if (!region) return undefined;
-  if (region.type === "rect") return { rect: [region.x0, region.y0, region.x1, region.y1] };
-  return { points: [[region.x, region.y]] };
-}
-
 function scopeEntries() {
   const active = activeEntry();
   const scope = document.querySelector('input[name="scope"]:checked');

@@ -4,6 +4,7 @@
 import { render, LabError } from "./api.js";
 import { sniffFormat, makeEntry, decodeBlob, thumbnail, applyMetadata, metadataRows } from "./files.js";
 import { t, onLanguageChange } from "./i18n.js";
+import { initModelView, modelViewOn, showModelInput } from "./modelview.js";
 import { $, state, activeEntry, showError, PRESETS } from "./state.js";
 import { Viewer } from "./viewer.js";
 
@@ -84,7 +85,7 @@ async function rerender(entry) {
       job.again = false;
       await renderEntry(entry);
       if (entry.id === state.activeId) {
-        state.viewer.setImage(entry.image, { width: entry.width, height: entry.height }, true);
+        await display(entry, true);
         showMeta(entry);
       }
     } while (job.again);
@@ -96,6 +97,21 @@ async function rerender(entry) {
     $("viewer-busy").hidden = true;
     pending.delete(entry.id);
   }
+}
+
+/** Puts `entry` in the viewer: its preview, or in model view the square the model receives. */
+async function display(entry, keepView) {
+  if (modelViewOn()) await showModelInput(entry, keepView);
+  else state.viewer.setImage(entry.image, { width: entry.width, height: entry.height }, keepView);
+}
+
+/** `display` outside the render loop, with its own busy sign and error. */
+function redisplay(entry = activeEntry(), keepView = false) {
+  if (!entry) return;
+  const busy = setTimeout(() => { $("viewer-busy").hidden = false; }, 250);
+  display(entry, keepView)
+    .then(() => showError(""), (e) => showError(errorText(e, entry.name)))
+    .finally(() => { clearTimeout(busy); $("viewer-busy").hidden = true; });
 }
 
 // ---- thumbnails ---------------------------------------------------------------------------
@@ -184,7 +200,8 @@ export function select(id) {
   const entry = state.entries.find((e) => e.id === id);
   if (!entry || !entry.image) return;
   state.activeId = id;
-  state.viewer.setImage(entry.image, { width: entry.width, height: entry.height });
+  if (modelViewOn()) redisplay(entry);
+  else state.viewer.setImage(entry.image, { width: entry.width, height: entry.height });
   state.viewer.setRegion(entry.region || null, false);
   state.viewer.setBoxes(entry.boxes || []);
   renderThumbs();
@@ -289,6 +306,7 @@ function onRegion(region) {
   const entry = activeEntry();
   if (entry) entry.region = region;
   $("clear-mark").hidden = !region;
+  if (entry && modelViewOn()) redisplay(entry, true);
   changed();
 }
 
@@ -330,6 +348,7 @@ export function initImages() {
   $("preset").addEventListener("change", (e) => setPreset(e.target.value));
   $("slice").addEventListener("input", onSlice);
   $("clear-images").addEventListener("click", clearImages);
+  initModelView(() => redisplay());
 
   const input = $("file-input");
   input.addEventListener("change", () => { addFiles(input.files); input.value = ""; });

@@ -4,6 +4,10 @@
 // Red, as the server draws the mark onto the image the model sees.
 const MARK = "#ff3b30";
 const BOX = "#35d0ff";
+// Model view: the backdrop (lighter than the black padding), the square's edge, the image's rectangle.
+const BACKDROP = "#2b3846";
+const SQUARE = "#9fb3c8";
+const CONTENT = "#ffb020";
 const MIN_ZOOM = 0.05;
 const MAX_ZOOM = 40;
 
@@ -24,6 +28,7 @@ export class Viewer {
     this.windowEnabled = false;
     this.drag = null;
     this.fitted = true;
+    this.square = null; // model view: {side, x, y, w, h} in square pixels; the mark and boxes are in the pixels
     this.cb = { onRegion, onWindowDrag, onSliceStep, onTool, onZoom };
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(canvas.parentElement);
@@ -77,6 +82,7 @@ export class Viewer {
 
   setTool(tool) {
     if (tool === "window" && !this.windowEnabled) return;
+    if (tool === "mark" && this.square) return;
     this.tool = tool;
     this.canvas.dataset.tool = tool;
     this.cb.onTool?.(tool);
@@ -85,6 +91,13 @@ export class Viewer {
   setWindowEnabled(enabled) {
     this.windowEnabled = enabled;
     if (!enabled && this.tool === "window") this.setTool("pan");
+  }
+
+  /** Model view on (the letterbox of the square about to be shown) or off (null). */
+  setModelView(square) {
+    this.square = square;
+    if (square && this.tool === "mark") this.setTool("pan");
+    this.draw();
   }
 
   setRegion(region, notify = true) {
@@ -156,15 +169,38 @@ export class Viewer {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
     if (!this.image) return;
+    if (this.square) {
+      ctx.fillStyle = BACKDROP;
+      ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.imageSmoothingEnabled = this.scale < 3;
     ctx.imageSmoothingQuality = "high";
     ctx.drawImage(this.image, this.tx, this.ty, this.previewWidth * this.scale, this.previewHeight * this.scale);
+    if (this.square) { this.drawSquare(this.square); return; }
     if (this.showBoxes) this.boxes.forEach((b, i) => this.drawBox(b, i));
     if (this.region) this.drawRegion(this.region);
     if (this.drag && this.drag.kind === "mark" && this.drag.moved) {
       this.drawRegion(this.rectFromDrag(this.drag), true);
     }
+  }
+
+  /** Model view: the square's edge (just outside it) and the image's rectangle (dashed). */
+  drawSquare(s) {
+    const { ctx } = this;
+    const a = this.toScreen(0, 0);
+    const b = this.toScreen(s.side, s.side);
+    const c = this.toScreen(s.x, s.y);
+    const d = this.toScreen(s.x + s.w, s.y + s.h);
+    ctx.save();
+    ctx.lineWidth = 1;
+    ctx.strokeStyle = SQUARE;
+    ctx.strokeRect(a.x - 1.5, a.y - 1.5, b.x - a.x + 3, b.y - a.y + 3);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = CONTENT;
+    ctx.setLineDash([6, 4]);
+    ctx.strokeRect(c.x, c.y, d.x - c.x, d.y - c.y);
+    ctx.restore();
   }
 
   drawRegion(r, live = false) {

@@ -1,9 +1,12 @@
 import Foundation
 import Hummingbird
 import MedImaging
+import MedInference
 
-/// `POST /api/render`: an uploaded file with window/frame/slice/region → the PNG the model would
-/// see (before letterboxing) and identifier-free metadata. The page uses it for its preview.
+/// `POST /api/render`: an uploaded file with window/frame/slice/region → a PNG and
+/// identifier-free metadata. By default the rendered frame before letterboxing (the page's
+/// preview); with `model_input` the letterboxed square the model receives and where the image
+/// sits in it (the page's "model view").
 struct RenderController {
     let services: LabServices
 
@@ -15,6 +18,14 @@ struct RenderController {
         var format: String
         /// Identifier-free: the imaging module leaves patient identifiers out unless asked.
         var metadata: ImageMetadata
+        /// With `model_input` only: the image's rectangle in the square; the rest is padding.
+        var letterbox: LetterboxGeometry?
+    }
+
+    /// The field `/api/render` adds to a `/api/predict`-shaped body.
+    private struct RenderOptions: Decodable {
+        var modelInput: Bool?
+        enum CodingKeys: String, CodingKey { case modelInput = "model_input" }
     }
 
     func addRoutes(to router: Router<LabRequestContext>) {
@@ -22,9 +33,10 @@ struct RenderController {
     }
 
     func render(_ request: Request) async throws -> Response {
-        let input = try await services.predictRequest(from: request)
+        let (input, modelInput) = try await read(request)
         let encoded = try input.imageStrings(maxImages: 1)
         guard !encoded.isEmpty else { throw LabError.badRequest(code: "missing_image", message: "`image` is required") }
+        if modelInput { return try await renderModelInput(encoded[0], options: input.imageOptions) }
         let prepared = try await services.preview(encoded[0], options: input.imageOptions, field: "image")
         let png = try services.images.png(prepared)
         return try JSONResponse.make(
@@ -32,5 +44,40 @@ struct RenderController {
                 image: "data:image/png;base64," + png.base64EncodedString(),
                 width: prepared.model.width, height: prepared.model.height,
                 format: prepared.metadata.format.rawValue, metadata: prepared.metadata))
+    }
+
+    /// The square exactly as `/api/predict` builds it (the same decoding and `AnalysisProcessor`,
+    /// at the loaded projector's side; MedGemma's 896 while none is loaded), region mark included.
+    private func renderModelInput(_ encoded: String, options: ImageOptions) async throws -> Response {
+        let images = try await services.analysisImages([encoded], options: options, field: "image")
+        let side = await services.host.info?.imageSize ?? 896
+        let prepared = try await services.prepare(Analysis(input: .images(images), question: ""), side: side, field: "image")
+        let squares = prepared.request.turns.flatMap(\.parts).compactMap { part -> ModelImage? in
+            if case .image(let image) = part { image } else { nil }
+        }
+        guard let square = squares.first, let transform = prepared.letterboxes.first, let study = images.first?.study else {
+            throw LabError.internalError("the model input was not prepared")
+        }
+        let png = try ImageEncoder.png(square)
+        return try JSONResponse.make(
+            Rendered(
+                image: "data:image/png;base64," + png.base64EncodedString(),
+                width: square.width, height: square.height, format: study.metadata.format.rawValue,
+                metadata: study.metadata, letterbox: LetterboxGeometry(transform)))
+    }
+
+    /// The body as `/api/predict` reads it (JSON or multipart), plus `model_input`.
+    private func read(_ request: Request) async throws -> (PredictRequest, modelInput: Bool) {
+        let body = try await services.body(of: request)
+        guard request.mediaType == "multipart/form-data" else {
+            let input = try request.json(PredictRequest.self, from: body)
+            return (input, try request.json(RenderOptions.self, from: body).modelInput ?? false)
+        }
+        guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
+            throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
+        }
+        let form = try MultipartForm(body: body, boundary: boundary)
+        let flag = form.first("model_input")?.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        return (try PredictRequest(form: form), ["1", "true", "yes", "on"].contains(flag ?? ""))
     }
 }
