@@ -1,8 +1,10 @@
 // The Compare view: several phrasings × several images, asked as one experiment
 // (`POST /api/experiments/compare`, streamed); the grid fills cell by cell, phrasings as rows and
 // images as columns. Saved grids (`GET /api/experiments?kind=compare`) reopen into the same table.
+// "From the record" adds images of recent analyses whose exact model input the record keeps
+// (`--record-images model-input`; `GET /api/analyses?has_model_input=1`), sent as `record_image`.
 
-import { dataURL } from "./api.js";
+import { dataURL, listAnalyses, recordURL } from "./api.js";
 import { compareStream, listExperiments, getExperiment, setExportLinks, wireExportLinks, errorMessage, when,
   onRecordStatus } from "./experiments.js";
 import { sniffFormat } from "./files.js";
@@ -12,7 +14,11 @@ import { errorText } from "./images.js";
 import { $ } from "./state.js";
 import { registerView } from "./views.js";
 
-let picked = []; // {id, file, name, format, url}
+let picked = []; // {id, file, name, format, url} or, from the record, {id, record, name, format: "record", recordSrc}
+let recorded = []; // candidates from the record: {key (the copy's SHA-256), analysisId, index, many, created_at, question}
+let recordedState = "idle"; // idle, loading, failed, off
+let recordedError = "";
+let recordedLoaded = false;
 let nextId = 1;
 let running = false;
 let grid = null; // what the table shows: {id, created_at, model, questions, images: [{name, url}], cells: [{state, cell}]}
@@ -55,6 +61,7 @@ function removeImage(id) {
   picked = picked.filter((p) => p.id !== id);
   if (item && item.url && !(grid && grid.images.some((im) => im.url === item.url))) URL.revokeObjectURL(item.url);
   renderImages();
+  if (item && item.record) renderRecorded();
   const next = $("cmp-images").querySelector(".cmp-image-remove") || $("cmp-drop");
   next.focus();
 }
@@ -63,12 +70,13 @@ function renderImages() {
   const list = $("cmp-images");
   list.replaceChildren(...picked.map((p, i) => {
     const li = el("li", "cmp-image");
-    if (p.url) {
+    if (p.url || p.recordSrc) {
       const img = el("img");
-      img.src = p.url;
       img.alt = "";
+      if (p.url) img.src = p.url; else recordImage(img, p.recordSrc, () => { img.hidden = true; });
       li.append(img);
     } else li.append(el("span", "cmp-image-ph", p.format.toUpperCase()));
+    if (p.record) li.dataset.record = p.record;
     const name = el("span", "cmp-image-name", `${i + 1}. ${p.name}`);
     name.title = p.name;
     const remove = el("button", "cmp-image-remove", "×");
@@ -80,6 +88,74 @@ function renderImages() {
     return li;
   }));
   $("cmp-images-count").textContent = picked.length ? t("cmpImagesCount", { n: picked.length }) : "";
+}
+
+// ---- images from the record ----------------------------------------------------------------
+function recordedThumb(c) { return recordURL(`/${encodeURIComponent(c.analysisId)}/thumbnail.png`, { image: c.index }); }
+
+function recordedName(c) { return t("cmpRecordName", { when: when(c.created_at) }) + (c.many ? ` #${c.index + 1}` : ""); }
+
+async function loadRecorded() {
+  if (record === "off") { recordedState = "off"; renderRecorded(); return; }
+  recordedState = "loading";
+  renderRecorded();
+  try {
+    const { analyses } = await listAnalyses({ has_model_input: 1, limit: 24 });
+    const seen = new Set();
+    recorded = [];
+    for (const a of analyses) {
+      const images = a.images || [];
+      images.forEach((im, index) => {
+        if (!im.model_input || seen.has(im.model_input)) return;
+        seen.add(im.model_input);
+        recorded.push({ key: im.model_input, analysisId: a.id, index, many: images.length > 1, created_at: a.created_at,
+          question: a.question || "" });
+      });
+    }
+    recordedState = "idle";
+    recordedLoaded = true;
+  } catch (e) {
+    recordedState = e && e.code === "record_off" ? "off" : "failed";
+    recordedError = errorText(e);
+  }
+  renderRecorded();
+}
+
+function addRecorded(c) {
+  if (picked.some((p) => p.record === c.key)) return;
+  picked.push({ id: nextId++, record: c.key, name: recordedName(c), format: "record", url: "", recordSrc: recordedThumb(c) });
+  showError("");
+  renderImages();
+  renderRecorded();
+}
+
+function renderRecorded() {
+  const list = $("cmp-record-list");
+  list.replaceChildren(...(recordedState === "off" ? [] : recorded.map((c) => {
+    const li = el("li", "cmp-image");
+    li.dataset.record = c.key;
+    const img = el("img");
+    img.alt = "";
+    recordImage(img, recordedThumb(c), () => { img.hidden = true; });
+    const name = el("span", "cmp-image-name", when(c.created_at));
+    name.title = c.question;
+    const added = picked.some((p) => p.record === c.key);
+    const add = el("button", "chip cmp-record-add", t(added ? "cmpRecordAdded" : "cmpRecordAdd"));
+    add.type = "button";
+    add.disabled = added;
+    add.setAttribute("aria-label", t("cmpRecordAddLabel", { when: when(c.created_at) }));
+    add.addEventListener("click", () => addRecorded(c));
+    li.append(img, name, add);
+    return li;
+  })));
+  const note = $("cmp-record-note");
+  let text = "";
+  if (recordedState === "off") text = t("expRecordOff");
+  else if (recordedState === "failed") text = recordedError;
+  else if (recordedState === "loading" && !recorded.length) text = t("historyLoading");
+  else if (recordedLoaded && !recorded.length) text = t("cmpRecordNone");
+  note.textContent = text;
+  note.hidden = !text;
 }
 
 // ---- phrasings ----------------------------------------------------------------------------
@@ -149,6 +225,10 @@ function headerImage(th, j) {
   if (old && old.dataset.src) return;
   let src = image.url || "";
   let fromRecord = false;
+  if (!src && image.recordSrc) {
+    src = image.recordSrc;
+    fromRecord = true;
+  }
   if (!src) {
     const n = grid.images.length;
     for (let i = 0; i < grid.questions.length; i += 1) {
@@ -268,7 +348,11 @@ async function run() {
   const images = [...picked];
   let payload;
   try {
-    payload = { images: await Promise.all(images.map(async (p) => ({ name: p.name, data: await dataURL(p.file) }))), questions };
+    payload = {
+      images: await Promise.all(images.map(async (p) => (p.record
+        ? { name: p.name, record_image: p.record } : { name: p.name, data: await dataURL(p.file) }))),
+      questions,
+    };
   } catch (e) { showError(errorText(e)); return; }
   const max = parseInt($("cmp-max-tokens").value, 10);
   if (Number.isFinite(max) && max > 0) payload.max_new_tokens = max;
@@ -276,7 +360,7 @@ async function run() {
   if (context) payload.context = context;
   if ($("cmp-window").value !== "default") payload.window = $("cmp-window").value;
   grid = {
-    id: null, questions, images: images.map((p) => ({ name: p.name, url: p.url })),
+    id: null, questions, images: images.map((p) => ({ name: p.name, url: p.url, recordSrc: p.recordSrc })),
     cells: questions.flatMap(() => images.map(() => ({ state: "pending", cell: null }))),
   };
   running = true;
@@ -294,8 +378,9 @@ async function run() {
       },
     });
     const urls = grid.images.map((im) => im.url);
+    const recordSrcs = grid.images.map((im) => im.recordSrc);
     grid = gridFrom(final);
-    grid.images.forEach((im, j) => { im.url = urls[j] || ""; });
+    grid.images.forEach((im, j) => { im.url = urls[j] || ""; im.recordSrc = recordSrcs[j]; });
     progress = { total: grid.cells.length, seconds: (performance.now() - t0) / 1000 };
     running = false;
     renderGrid();
@@ -377,6 +462,7 @@ async function openSaved(id) {
 // ---- wiring -------------------------------------------------------------------------------
 function relabel() {
   renderImages();
+  renderRecorded();
   labelQuestions();
   renderGrid();
   renderSaved();
@@ -397,12 +483,18 @@ export function initCompare() {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); }
   });
   $("cmp-refresh").addEventListener("click", loadSaved);
+  $("cmp-record").addEventListener("toggle", () => { if ($("cmp-record").open) loadRecorded(); });
   wireExportLinks($("cmp-exports"));
   onRecordStatus((status) => {
     const was = record;
     record = status;
     $("cmp-record-off").hidden = record !== "off";
-    if (record === "off") { savedState = "off"; renderSaved(); } else if (was === "off" && started) loadSaved();
+    if (record === "off") {
+      savedState = "off";
+      recordedState = "off";
+      renderSaved();
+      renderRecorded();
+    } else if (was === "off" && started) loadSaved();
   });
   onLanguageChange(relabel);
   registerView("compare", {

@@ -16,7 +16,9 @@ enum OpenAPIDocument {
                             {"name": "model", "in": "query", "schema": {"type": "string"}},
                             {"name": "run_id", "in": "query", "schema": {"type": "string"}},
                             {"name": "since", "in": "query", "description": "a day (2026-12-01) or ISO 8601 time, UTC", "schema": {"type": "string"}},
-                            {"name": "until", "in": "query", "description": "a day (inclusive) or ISO 8601 time, UTC", "schema": {"type": "string"}}
+                            {"name": "until", "in": "query", "description": "a day (inclusive) or ISO 8601 time, UTC", "schema": {"type": "string"}},
+                            {"name": "has_model_input", "in": "query", "description": "1: only analyses with a copy of the model's input (--record-images model-input)",
+                             "schema": {"type": "string", "enum": ["1", "0", "true", "false"]}}
             """
         return """
             {
@@ -65,6 +67,13 @@ enum OpenAPIDocument {
                     "responses": {"204": {"description": "deleted"}, "401": {"$ref": "#/components/responses/Error"},
                                   "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
                 "/api/analyses/{id}/thumbnail.png": {"get": {"operationId": "analysisThumbnail", "summary": "The image as the model saw it, at most 256 px",
+                  "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "image", "in": "query", "description": "which image (0-based; default the last)", "schema": {"type": "integer", "minimum": 0}}],
+                  "responses": {"200": {"description": "PNG", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                                "404": {"$ref": "#/components/responses/Error"}, "503": {"$ref": "#/components/responses/Error"}}}},
+                "/api/analyses/{id}/model-input.png": {"get": {"operationId": "analysisModelInput",
+                  "summary": "The exact square the model was given, pixels only (kept with --record-images model-input; 404 otherwise)",
                   "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
                     {"name": "image", "in": "query", "description": "which image (0-based; default the last)", "schema": {"type": "integer", "minimum": 0}}],
                   "responses": {"200": {"description": "PNG", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
@@ -197,7 +206,8 @@ enum OpenAPIDocument {
                         "height": {"type": "integer"}, "frame": {"type": "integer"}, "slices": {"type": "array", "items": {"type": "integer"}},
                         "window": {"type": "string"}, "letterbox": {"type": "object", "properties": {"side": {"type": "integer"},
                           "content_width": {"type": "integer"}, "content_height": {"type": "integer"}, "offset_x": {"type": "integer"},
-                          "offset_y": {"type": "integer"}}}}}},
+                          "offset_y": {"type": "integer"}}},
+                        "model_input": {"type": "string", "description": "SHA-256 of the kept copy of the model's input (--record-images model-input); absent when none"}}}},
                       "params": {"type": "object", "properties": {"max_new_tokens": {"type": "integer"}, "temperature": {"type": "number"},
                         "top_p": {"type": "number"}, "top_k": {"type": "integer"}, "seed": {"type": "integer"},
                         "stop": {"type": "array", "items": {"type": "string"}}, "ignore_eos": {"type": "boolean"},
@@ -217,10 +227,12 @@ enum OpenAPIDocument {
                       "error": {"type": "object", "nullable": true, "required": ["code", "message"], "properties": {
                         "code": {"type": "string"}, "message": {"type": "string"}}}}},
                   "CompareRequest": {"type": "object", "required": ["images", "questions"], "properties": {
-                    "images": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["data"], "properties": {
-                      "name": {"type": "string"}, "data": {"type": "string", "description": "base64 or a data: URI"}}}},
+                    "images": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {
+                      "name": {"type": "string"}, "data": {"type": "string", "description": "base64 or a data: URI"},
+                      "record_image": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$",
+                        "description": "instead of data: a copy of a model input the record keeps, by its SHA-256 or the image's; already windowed, so window does not apply"}}}},
                     "questions": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-                    "context": {"type": "string"}, "window": {"type": "string"},
+                    "context": {"type": "string"}, "window": {"type": "string", "description": "for uploaded images; not for record_image ones"},
                     "max_new_tokens": {"type": "integer", "minimum": 1, "maximum": \(maxNewTokens)},
                     "temperature": {"type": "number", "minimum": 0, "maximum": 2}, "stream": {"type": "boolean"}}},
                   "ReportModel": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "file": {"type": "string"},
@@ -260,10 +272,11 @@ enum OpenAPIDocument {
                     "metadata": {"type": "object", "description": "identifier-free facts about the file (format, size, modality, window...)"},
                     "letterbox": {"$ref": "#/components/schemas/Letterbox"}}},
                   "Letterbox": {"type": "object", "description": "where the image sits in the model's square (with model_input); the rest is black padding",
-                    "required": ["side", "original_width", "original_height", "offset_x", "offset_y", "content_width", "content_height", "scale_x", "scale_y"],
+                    "required": ["side", "original_width", "original_height", "offset_x", "offset_y", "content_width", "content_height", "scale_x", "scale_y", "origin_x", "origin_y"],
                     "properties": {"side": {"type": "integer"}, "original_width": {"type": "integer"}, "original_height": {"type": "integer"},
                       "offset_x": {"type": "integer"}, "offset_y": {"type": "integer"}, "content_width": {"type": "integer"},
-                      "content_height": {"type": "integer"}, "scale_x": {"type": "number"}, "scale_y": {"type": "number"}}},
+                      "content_height": {"type": "integer"}, "scale_x": {"type": "number"}, "scale_y": {"type": "number"},
+                      "origin_x": {"type": "number"}, "origin_y": {"type": "number"}}},
                   "Health": {"type": "object", "required": ["status", "ready", "gpu_layers", "queue", "version", "disclaimer"], "properties": {
                     "status": {"type": "string", "enum": ["ok", "loading", "no_model", "error"]}, "ready": {"type": "boolean"},
                     "message": {"type": "string"}, "backend": {"type": "string"}, "gpu_layers": {"type": "integer"},
