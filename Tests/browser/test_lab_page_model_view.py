@@ -86,9 +86,10 @@ def test_model_view_shows_the_896_square_with_its_padding(browser, bare_url, tmp
     assert shown_size(page) == [896, 896]
     assert page.el("#model-view").get_attribute("aria-pressed") == "true"
     assert any(b and b.get("model_input") is True for b in page.sent("api/render"))
-    # 320 × 256 fills 896 × 717 of the square, 89 px of black padding above it (outlined, and said).
+    # 320 × 256 fills 896 × 717 of the square, 89.6 px of black padding above it (32 source rows;
+    # outlined, and said to the nearest pixel).
     info = page.text("#model-view-info")
-    assert "896×896" in info and "896×717" in info and "y 89" in info, info
+    assert "896×896" in info and "896×717" in info and "y 90" in info, info
     assert pixel_at(page, 448, 40) == [0, 0, 0, 255]  # padding: drawn, and black
     assert pixel_at(page, 448, 448)[0] > 150  # the bright mediastinum
     assert page.el('[data-tool="mark"]').get_attribute("disabled") is not None

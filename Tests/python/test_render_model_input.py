@@ -105,10 +105,12 @@ def test_photo_model_input_equals_convert(bare_lab, tmp_path):
     box = answer["letterbox"]
     assert (box["side"], box["original_width"], box["original_height"]) == (896, 301, 170)
     assert (box["offset_x"], box["content_width"], box["content_height"]) == (0, 896, 506)
-    assert box["offset_y"] == (896 - 506) // 2
-    # The padding is black and the image is not: the square really is letterboxed. (The filter
-    # blends the rows at the edge, and the content starts 1.5 px above the integer rectangle: 65
-    # padding rows of the 301 px padded square, resized, are 193.5 rows of 896.)
+    # 65 whole padding rows of the 301 px padded square, resized, are 193.5 rows of 896: the exact
+    # origin, and the nearest whole pixel.
+    assert box["origin_x"] == 0 and abs(box["origin_y"] - 65 * 896 / 301) < 1e-9
+    assert box["offset_y"] == round(65 * 896 / 301)
+    # The padding is black and the image is not: the square really is letterboxed (the filter
+    # blends the rows at the edge).
     assert ours[: box["offset_y"] - 3].max() == 0 and ours[box["offset_y"] + box["content_height"] + 3:].max() == 0
     assert ours[box["offset_y"] + 5: box["offset_y"] + box["content_height"] - 5].mean() > 60
     # Without the flag: the preview at the file's own size, no letterbox.

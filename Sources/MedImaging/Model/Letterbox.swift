@@ -18,42 +18,82 @@ public struct LetterboxTransform: Sendable, Codable, Equatable {
     public let originalHeight: Int
     /// Side of the square in pixels (896 for MedGemma).
     public let side: Int
-    /// Size of the resized image inside the square.
+    /// Size of the resized image inside the square, to the nearest pixel (`scaleX`/`scaleY` are exact).
     public let contentWidth: Int
     public let contentHeight: Int
-    /// Left and top padding in square pixels.
+    /// Left and top padding in square pixels, to the nearest pixel (`originX`/`originY` are exact).
     public let offsetX: Int
     public let offsetY: Int
+    /// A pixel's height over its width in the original (1 for square pixels).
+    public let pixelAspect: Double
 
     /// Computes the placement of a `width`×`height` image in a `side` square: the longer edge
     /// fills the square, the shorter is centred (odd padding puts the extra pixel right/bottom).
     /// `pixelAspect` (a pixel's height over its width) stretches the content to true proportions.
     public init(originalWidth width: Int, originalHeight height: Int, side: Int, pixelAspect: Double = 1) {
-        let physicalHeight = Double(height) * pixelAspect
-        let scale = Double(side) / max(Double(width), physicalHeight)
+        let aspect = pixelAspect.isFinite && pixelAspect > 0 ? pixelAspect : 1
+        let padded = Self.padding(width: width, height: height, pixelAspect: aspect)
+        let scaleX = Double(side) / padded.width
+        let scaleY = Double(side) / padded.height
         originalWidth = width
         originalHeight = height
         self.side = side
-        contentWidth = max(1, min(side, Int((Double(width) * scale).rounded())))
-        contentHeight = max(1, min(side, Int((physicalHeight * scale).rounded())))
-        offsetX = (side - contentWidth) / 2
-        offsetY = (side - contentHeight) / 2
+        self.pixelAspect = aspect
+        contentWidth = max(1, min(side, Int((Double(width) * scaleX).rounded())))
+        contentHeight = max(1, min(side, Int((Double(height) * scaleY).rounded())))
+        offsetX = Int((padded.left * scaleX).rounded())
+        offsetY = Int((padded.top * scaleY).rounded())
     }
+
+    // The image is padded to a square in its own pixels, whole pixels of padding before it, and
+    // the padded square is resized to `side` (as Hugging Face's pipeline sees a padded image);
+    // `Letterbox.fit` resamples exactly this, so these are the one description of the placement.
+
+    /// The padded square's width and height in original pixels (rows are `pixelAspect` times as
+    /// tall), and the whole original pixels of padding left of and above the image.
+    private static func padding(width: Int, height: Int, pixelAspect: Double) -> (width: Double, height: Double, left: Double, top: Double)
+    {
+        let paddedWidth = max(Double(width), Double(height) * pixelAspect)
+        let paddedHeight = paddedWidth / pixelAspect
+        return (
+            paddedWidth, paddedHeight, ((paddedWidth - Double(width)) / 2).rounded(.down),
+            ((paddedHeight - Double(height)) / 2).rounded(.down)
+        )
+    }
+    private var padded: (width: Double, height: Double, left: Double, top: Double) {
+        Self.padding(width: originalWidth, height: originalHeight, pixelAspect: pixelAspect)
+    }
+    var paddedWidth: Double { padded.width }
+    var paddedHeight: Double { padded.height }
+    var padLeft: Double { padded.left }
+    var padTop: Double { padded.top }
+    /// Square pixels per original pixel along each axis.
+    public var scaleX: Double { Double(side) / paddedWidth }
+    public var scaleY: Double { Double(side) / paddedHeight }
+    /// The image's top-left corner in square pixels, exactly (often half a pixel off a whole one).
+    public var originX: Double { padLeft * scaleX }
+    public var originY: Double { padTop * scaleY }
 
     /// Maps a point in square pixels to original pixels (not clamped).
     public func toOriginal(x: Double, y: Double) -> (x: Double, y: Double) {
-        (
-            (x - Double(offsetX)) * Double(originalWidth) / Double(contentWidth),
-            (y - Double(offsetY)) * Double(originalHeight) / Double(contentHeight)
-        )
+        (x / scaleX - padLeft, y / scaleY - padTop)
     }
 
     /// Maps a point in original pixels to square pixels.
     public func toSquare(x: Double, y: Double) -> (x: Double, y: Double) {
-        (
-            x * Double(contentWidth) / Double(originalWidth) + Double(offsetX),
-            y * Double(contentHeight) / Double(originalHeight) + Double(offsetY)
-        )
+        ((x + padLeft) * scaleX, (y + padTop) * scaleY)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case originalWidth, originalHeight, side, contentWidth, contentHeight, offsetX, offsetY, pixelAspect
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // Encodings made before `pixelAspect` was kept describe square pixels.
+        self.init(
+            originalWidth: try c.decode(Int.self, forKey: .originalWidth), originalHeight: try c.decode(Int.self, forKey: .originalHeight),
+            side: try c.decode(Int.self, forKey: .side), pixelAspect: try c.decodeIfPresent(Double.self, forKey: .pixelAspect) ?? 1)
     }
 
     /// Maps a model box `[y0, x0, y1, x1]` normalised to 0–1000 of the padded square back to
@@ -101,15 +141,9 @@ public enum Letterbox {
     {
         precondition(side > 0)
         let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side, pixelAspect: pixelAspect)
-        // The padded square in source pixels of each axis (rows are `pixelAspect` times as tall).
-        let aspect = pixelAspect.isFinite && pixelAspect > 0 ? pixelAspect : 1
-        let squareX = max(Double(image.width), Double(image.height) * aspect)
-        let squareY = squareX / aspect
-        let offsetX = ((squareX - Double(image.width)) / 2).rounded(.down)
-        let offsetY = ((squareY - Double(image.height)) / 2).rounded(.down)
         let out = Resampler.resample(
-            image, x: Resampler.taps(from: image.width, to: side, padded: squareX, offset: offsetX),
-            y: Resampler.taps(from: image.height, to: side, padded: squareY, offset: offsetY), padding: padding)
+            image, x: Resampler.taps(from: image.width, to: side, padded: t.paddedWidth, offset: t.padLeft),
+            y: Resampler.taps(from: image.height, to: side, padded: t.paddedHeight, offset: t.padTop), padding: padding)
         return (out, t)
     }
 }

@@ -8,7 +8,8 @@ public struct LetterboxGeometry: Sendable, Codable, Equatable {
     /// The rendered frame before letterboxing (stored pixels).
     public var originalWidth: Int
     public var originalHeight: Int
-    /// The image's rectangle inside the square, `offsetX, offsetY` its top-left; the rest is padding.
+    /// The image's rectangle inside the square to the nearest pixel, `offsetX, offsetY` its
+    /// top-left; the rest is padding.
     public var offsetX: Int
     public var offsetY: Int
     public var contentWidth: Int
@@ -16,6 +17,10 @@ public struct LetterboxGeometry: Sendable, Codable, Equatable {
     /// Square pixels per original pixel along each axis (they differ for non-square pixels).
     public var scaleX: Double
     public var scaleY: Double
+    /// The image's top-left corner in square pixels, exactly (padding is whole original pixels,
+    /// so after resizing it often ends half a pixel off a whole one).
+    public var originX: Double
+    public var originY: Double
 
     public init(_ transform: LetterboxTransform) {
         side = transform.side
@@ -25,8 +30,10 @@ public struct LetterboxGeometry: Sendable, Codable, Equatable {
         offsetY = transform.offsetY
         contentWidth = transform.contentWidth
         contentHeight = transform.contentHeight
-        scaleX = Double(transform.contentWidth) / Double(max(1, transform.originalWidth))
-        scaleY = Double(transform.contentHeight) / Double(max(1, transform.originalHeight))
+        scaleX = transform.scaleX
+        scaleY = transform.scaleY
+        originX = transform.originX
+        originY = transform.originY
     }
 
     enum CodingKeys: String, CodingKey {
@@ -39,5 +46,7 @@ public struct LetterboxGeometry: Sendable, Codable, Equatable {
         case contentHeight = "content_height"
         case scaleX = "scale_x"
         case scaleY = "scale_y"
+        case originX = "origin_x"
+        case originY = "origin_y"
     }
 }

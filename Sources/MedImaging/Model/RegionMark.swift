@@ -24,7 +24,7 @@ public struct RegionMark: Sendable, Codable, Equatable {
     public static func draw(_ marks: [RegionMark], on image: inout RGBImage, transform: LetterboxTransform? = nil) {
         let thickness = max(2.0, Double(max(image.width, image.height)) / 300)
         for mark in marks {
-            let scale = transform.map { Double($0.contentWidth) / Double($0.originalWidth) } ?? 1
+            let scale = transform?.scaleX ?? 1
             let map: (Double, Double) -> (Double, Double) = { x, y in
                 guard let t = transform else { return (x, y) }
                 let p = t.toSquare(x: x, y: y)
