@@ -25,6 +25,22 @@ struct ModelInputTests {
         #expect(square[895, 448].0 > 250)  // right edge of the gradient is white
     }
 
+    @Test func theTransformSaysWhereFitReallyPutTheImage() {
+        // 65 whole padding rows above a 301×170 image in its 301 px square are 193.49 rows of 896:
+        // the edge falls between two pixels, and the mapping must know it (it said 195 before).
+        let white = try! RGBImage(width: 301, height: 170, pixels: [UInt8](repeating: 255, count: 301 * 170 * 3))
+        let (square, t) = Letterbox.fit(white, side: 896)
+        #expect(abs(t.originY - 65 * 896 / 301.0) < 1e-9 && t.originX == 0)
+        #expect(t.offsetY == 193 && t.contentHeight == 506)
+        #expect(square[448, 191] == (0, 0, 0) && square[448, 195] == (255, 255, 255))
+        // The bilinear filter blends the rows around the edge, on both sides of 193.49.
+        #expect((192...194).allSatisfy { square[448, $0].0 > 0 && square[448, $0].0 < 255 })
+        let top = t.toSquare(x: 0, y: 0)
+        #expect(abs(top.y - t.originY) < 1e-9)
+        let back = t.toOriginal(x: 448, y: t.originY + 506 / 2)
+        #expect(abs(back.x - 150.5) < 1e-9 && abs(back.y - 85) < 0.01)
+    }
+
     @Test func boxesMapBackToOriginalPixels() throws {
         let t = LetterboxTransform(originalWidth: 2000, originalHeight: 1000, side: 896)
         // The content spans y 250…750 of 1000 in the padded square.
