@@ -1,37 +1,22 @@
 """Image decoding runs on an executor of its own: while a 50 MB DICOM is decoded, the server
 still answers `/api/health` at once."""
-import io
 import statistics
 import threading
 import time
 
 import numpy as np
 import requests
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from ct_dicom import ct_dataset, dicom_bytes
 from test_server_fixture import Server
 
 
 def big_ct(frames=100, size=512):
     """A multi-frame 16-bit CT of frames x size x size: 52 MB of pixel data, with texture."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CT"
-    ds.Rows = ds.Columns = size
-    ds.NumberOfFrames = frames
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    ds = ct_dataset(size, size, bits_stored=12, intercept=-1024, NumberOfFrames=frames)
     rng = np.random.default_rng(5)
     ds.PixelData = rng.integers(0, 4096, size=(frames, size, size), dtype=np.uint16).tobytes()
-    out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)
-    return out.getvalue()
+    return dicom_bytes(ds)
 
 
 def test_health_answers_while_a_50_mb_dicom_is_decoded():

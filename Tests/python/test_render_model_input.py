@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import requests
 from PIL import Image
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from ct_dicom import ct_dataset, dicom_bytes
 from test_server_fixture import Server, lab, medlab_bin  # noqa: F401  (lab is a fixture)
 
 
@@ -39,19 +38,9 @@ def photo_png(width=301, height=170):
 
 def ct_dicom(width=200, height=120, frames=3):
     """A multi-frame CT in HU (signed), pixels 0.7 mm tall and 0.5 mm wide, a window in the header."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.PatientName, ds.PatientID = "CT", "Doe^Jane", "SECRET-ID-123"
-    ds.Rows, ds.Columns, ds.NumberOfFrames = height, width, frames
-    ds.PixelSpacing = [0.7, 0.5]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-    ds.RescaleSlope, ds.RescaleIntercept = 1, 0
-    ds.WindowCenter, ds.WindowWidth = 40, 400
+    ds = ct_dataset(
+        height, width, signed=True, NumberOfFrames=frames, PixelSpacing=[0.7, 0.5], PatientName="Doe^Jane",
+        PatientID="SECRET-ID-123", WindowCenter=40, WindowWidth=400)
     yy, xx = np.mgrid[:height, :width]
     rng = np.random.default_rng(5)
     stack = []
@@ -60,9 +49,7 @@ def ct_dicom(width=200, height=120, frames=3):
         hu = np.where(lungs, -800, 40) + rng.normal(0, 60, (height, width))
         stack.append(hu.astype(np.int16))
     ds.PixelData = np.stack(stack).tobytes()
-    out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)
-    return out.getvalue()
+    return dicom_bytes(ds)
 
 
 def pixels(png_bytes):

@@ -1,7 +1,6 @@
 """Google's CT recipe through `/api/predict`: a real CT series written with pydicom, a NIfTI
 volume written with nibabel, both sent to a running `medlab serve`."""
 import base64
-import io
 import random
 
 import nibabel
@@ -9,34 +8,21 @@ import numpy as np
 import pydicom
 import pytest
 import requests
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
+from ct_dicom import ct_dataset, dicom_bytes
 from test_server_fixture import Server, lab  # noqa: F401  (lab is a fixture)
 
 
 def ct_slice(instance, z, size=48):
     """One CT slice as DICOM bytes: stored value = HU + 1024, a bright disc growing with z."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.PatientName, ds.PatientID = "CT", "Doe^Jane", "SECRET-ID-123"
-    ds.InstanceNumber = instance
-    ds.ImagePositionPatient = [0.0, 0.0, float(z)]
-    ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
-    ds.Rows = ds.Columns = size
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    ds = ct_dataset(
+        size, size, bits_stored=12, intercept=-1024, PatientName="Doe^Jane", PatientID="SECRET-ID-123",
+        InstanceNumber=instance, ImagePositionPatient=[0.0, 0.0, float(z)],
+        ImageOrientationPatient=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
     yy, xx = np.mgrid[:size, :size]
     hu = np.where((yy - size / 2) ** 2 + (xx - size / 2) ** 2 < (instance % 20 + 3) ** 2, 60, -1000)
     ds.PixelData = (hu + 1024).astype(np.uint16).tobytes()
-    out = io.BytesIO()
-    ds.save_as(out, enforce_file_format=True)
-    return out.getvalue()
+    return dicom_bytes(ds)
 
 
 def series(count, shuffle_seed=7):
