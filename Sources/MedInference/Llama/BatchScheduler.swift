@@ -125,7 +125,7 @@ final class BatchScheduler: @unchecked Sendable {
             trace.recordLogits(context, index: -1)
         }
         // Sample now: the next prefill overwrites these logits.
-        job.pendingToken = job.sampler.sample(context, index: -1)
+        job.pendingToken = sample([job], outputs: [-1])[0]
         job.decodeStart = DispatchTime.now()
     }
 
@@ -159,9 +159,10 @@ final class BatchScheduler: @unchecked Sendable {
             let started = DispatchTime.now()
             try context.decodeStep(batchJobs.map { ($0.pendingToken, $0.position, $0.slot) })
             let submitted = DispatchTime.now()
-            for (index, job) in batchJobs.enumerated() {
+            let tokens = sample(batchJobs, outputs: batchJobs.indices.map(Int32.init))
+            for (job, token) in zip(batchJobs, tokens) {
                 job.position += 1
-                job.pendingToken = job.sampler.sample(context, index: Int32(index))
+                job.pendingToken = token
             }
             // llama_decode returns before a GPU finishes; the first sample waits for it.
             Self.trace(
@@ -176,6 +177,30 @@ final class BatchScheduler: @unchecked Sendable {
             }
             active = active.filter { $0.slot >= 0 }
         }
+    }
+
+    /// Each job's next token from its output row of the last batch. The rows are fetched here, one
+    /// after another (fetching waits for the GPU and touches the context); sampling itself reads
+    /// only its row and its job's sampler, so the jobs sample at once, a thread each: a grammar
+    /// that must look past the likeliest tokens costs milliseconds a sequence, and 16 constrained
+    /// streams would otherwise pay them one after another in every step.
+    private func sample(_ jobs: [GenerationJob], outputs: [Int32]) -> [llama_token] {
+        let count = model.vocabularySize
+        let rows = outputs.map { llama_get_logits_ith(context.pointer, $0) }
+        if rows.contains(where: { $0 == nil }) {
+            return jobs.indices.map { index in
+                rows[index].map { jobs[index].sampler.sample($0, count: count) }
+                    ?? jobs[index].sampler.sample(context, index: outputs[index])
+            }
+        }
+        let work = SamplingWork(jobs: jobs, rows: rows.map { $0! }, count: count)
+        defer { work.tokens.deallocate() }
+        if jobs.count == 1 || !jobs.contains(where: \.sampler.isCostly) {
+            for index in jobs.indices { work.draw(index) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: jobs.count) { work.draw($0) }
+        }
+        return Array(work.tokens)
     }
 
     /// `MEDLAB_TRACE=1` prints each decode step's batch size and times to stderr (bench/gpu/trace.sh reads them).
@@ -212,4 +237,22 @@ final class BatchScheduler: @unchecked Sendable {
         }
         return TokenizedPrompt(pieces: [.text(tokens)], chunks: nil)
     }
+}
+
+/// One step's sampling, shared by the threads that do it: thread `i` reads row `i` and job `i`'s
+/// sampler and writes token `i` only, so no two threads touch the same memory.
+private struct SamplingWork: @unchecked Sendable {
+    let jobs: [GenerationJob]
+    let rows: [UnsafeMutablePointer<Float>]
+    let count: Int
+    let tokens: UnsafeMutableBufferPointer<llama_token>
+
+    init(jobs: [GenerationJob], rows: [UnsafeMutablePointer<Float>], count: Int) {
+        self.jobs = jobs
+        self.rows = rows
+        self.count = count
+        tokens = .allocate(capacity: jobs.count)
+    }
+
+    func draw(_ index: Int) { tokens[index] = jobs[index].sampler.sample(rows[index], count: count) }
 }

@@ -163,7 +163,8 @@ final class LlamaContext: @unchecked Sendable {
 ///
 /// The grammar is consulted the way llama.cpp's own common sampler does it: the token the chain
 /// picks is checked alone first, and only when the grammar refuses it is the grammar applied to
-/// all 262,144 candidates. Most steps of a JSON answer pass the cheap check.
+/// more candidates (for greedy, the likeliest ones first). Most steps of a JSON answer pass the
+/// cheap check.
 final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
     private let grammar: UnsafeMutablePointer<llama_sampler>?
@@ -194,28 +195,33 @@ final class Sampler {
         if let grammar { llama_sampler_free(grammar) }
     }
 
-    /// Samples from the logits at `index` of the last batch (-1: its last output) and records the choice.
-    func sample(_ context: LlamaContext, index: Int32) -> llama_token {
-        guard let logits = llama_get_logits_ith(context.pointer, index) else {
-            return llama_sampler_sample(pointer, context.pointer, index)
-        }
-        let count = context.model.vocabularySize
-        // Greedy is an argmax: llama_sampler_sample would first copy Gemma's 262,144 logits into a
-        // candidate array, about 1 ms a token on the H200 host, paid once per sequence per step.
-        let first =
-            greedy ? Self.argmax(UnsafeBufferPointer(start: logits, count: count)) : llama_sampler_sample(pointer, context.pointer, index)
+    /// Samples from `logits` (one output row of the last batch, `count` of them) and records the
+    /// choice. It reads nothing else of the context, so the scheduler samples several sequences
+    /// at once, each on a thread of its own.
+    func sample(_ logits: UnsafePointer<Float>, count: Int) -> llama_token {
+        let row = UnsafeBufferPointer(start: logits, count: count)
+        // Greedy is an argmax: a candidate array would first copy Gemma's 262,144 logits, about
+        // 1 ms a token on the H200 host, paid once per sequence per step.
+        let first = greedy ? Self.argmax(row) : chainSample(row)
         guard let grammar else { return first }
         if allowed(first, logit: logits[Int(first)], by: grammar) {
             llama_sampler_accept(grammar, first)
             return first
         }
-        // Greedy needs only the best allowed token: when one of the 64 likeliest is allowed, it is
-        // that one, and the grammar has looked at 64 candidates instead of 262,144.
-        if greedy, let best = bestAllowed(among: Self.top(64, of: UnsafeBufferPointer(start: logits, count: count)), by: grammar) {
-            llama_sampler_accept(grammar, best)
-            return best
+        // Greedy needs only the best allowed token, so the grammar looks at the likeliest tokens
+        // first, in widening sets: when a set holds an allowed token, the best of them is the
+        // answer (every token left out has a lower logit). A model that knows JSON is answered
+        // by the 64 likeliest; random weights often need thousands, and rarely all 262,144.
+        if greedy {
+            for width in Self.greedyWidths {
+                let likeliest = width <= 64 ? Self.top(width, of: row) : Self.likeliest(atLeast: width, of: row)
+                if let best = bestAllowed(among: likeliest, by: grammar) {
+                    llama_sampler_accept(grammar, best)
+                    return best
+                }
+            }
         }
-        var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: logits[$0], p: 0) }
+        var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
         let chosen: llama_token = candidates.withUnsafeMutableBufferPointer { buffer in
             var array = llama_token_data_array(data: buffer.baseAddress, size: count, selected: -1, sorted: false)
             llama_sampler_apply(grammar, &array)
@@ -229,6 +235,60 @@ final class Sampler {
         }
         llama_sampler_accept(grammar, chosen)
         return chosen
+    }
+
+    /// Whether a step of this sampler costs more than an argmax (a grammar, or a distribution
+    /// over the whole vocabulary): worth a thread of its own when several sequences sample.
+    var isCostly: Bool { grammar != nil || !greedy }
+
+    /// The chain's choice from the context's output `index`, for a row llama.cpp did not give out.
+    func sample(_ context: LlamaContext, index: Int32) -> llama_token {
+        llama_sampler_sample(pointer, context.pointer, index)
+    }
+
+    /// The widening sets of likeliest tokens a constrained greedy step tries before the whole vocabulary.
+    static let greedyWidths = [64, 4096, 32768]
+
+    /// The sampling chain's choice over the whole row, as `llama_sampler_sample` makes it.
+    private func chainSample(_ row: UnsafeBufferPointer<Float>) -> llama_token {
+        var candidates = (0..<row.count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
+        let token = candidates.withUnsafeMutableBufferPointer { buffer -> llama_token in
+            var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
+            llama_sampler_apply(pointer, &array)
+            return array.selected >= 0 ? array.data[Int(array.selected)].id : array.data[0].id
+        }
+        llama_sampler_accept(pointer, token)
+        return token
+    }
+
+    /// At least `k` tokens with their logits, every one of them likelier than any token left out
+    /// (the cut falls between two buckets of a histogram of the finite logits, so a few more than
+    /// `k` may come); in no particular order.
+    static func likeliest(atLeast k: Int, of logits: UnsafeBufferPointer<Float>) -> [llama_token_data] {
+        var low = Float.infinity
+        var high = -Float.infinity
+        for value in logits where value.isFinite {
+            low = min(low, value)
+            high = max(high, value)
+        }
+        let buckets = 1024
+        let scale = high > low ? Float(buckets) / (high - low) : 0
+        func bucket(_ value: Float) -> Int { min(buckets - 1, Int((value - low) * scale)) }
+        var histogram = [Int](repeating: 0, count: buckets)
+        for value in logits where value.isFinite { histogram[bucket(value)] += 1 }
+        var cut = buckets - 1
+        var kept = histogram[cut]
+        while cut > 0, kept < k {
+            cut -= 1
+            kept += histogram[cut]
+        }
+        var result: [llama_token_data] = []
+        result.reserveCapacity(kept)
+        // `bucket` never decreases as the logit grows, so this keeps exactly the tokens counted above.
+        for (index, value) in logits.enumerated() where value.isFinite && bucket(value) >= cut {
+            result.append(llama_token_data(id: llama_token(index), logit: value, p: 0))
+        }
+        return result
     }
 
     /// The likeliest of `candidates` that the grammar allows next, if any.
