@@ -216,6 +216,7 @@ final class BatchScheduler: @unchecked Sendable {
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         freeSlots.append(job.slot)
         job.slot = -1
+        Self.trace("done reason=\(reason) tokens=\(job.produced) grammar_full_passes=\(job.sampler.fullPasses)")
         job.finish(reason: reason)
     }
 

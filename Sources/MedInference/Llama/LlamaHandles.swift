@@ -163,12 +163,14 @@ final class LlamaContext: @unchecked Sendable {
 ///
 /// The grammar is consulted the way llama.cpp's own common sampler does it: the token the chain
 /// picks is checked alone first, and only when the grammar refuses it is the grammar applied to
-/// more candidates (for greedy, the likeliest ones first). Most steps of a JSON answer pass the
+/// more candidates (for greedy, the 64 likeliest first). Most steps of a JSON answer pass the
 /// cheap check.
 final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
     private let grammar: UnsafeMutablePointer<llama_sampler>?
     private let greedy: Bool
+    /// Steps whose grammar had to look at the whole vocabulary (`MEDLAB_TRACE=1` reports them).
+    private(set) var fullPasses = 0
 
     init(_ options: SamplingOptions, grammar text: String? = nil, vocab: OpaquePointer? = nil) throws {
         if let text, let vocab {
@@ -208,19 +210,15 @@ final class Sampler {
             llama_sampler_accept(grammar, first)
             return first
         }
-        // Greedy needs only the best allowed token, so the grammar looks at the likeliest tokens
-        // first, in widening sets: when a set holds an allowed token, the best of them is the
-        // answer (every token left out has a lower logit). A model that knows JSON is answered
-        // by the 64 likeliest; random weights often need thousands, and rarely all 262,144.
-        if greedy {
-            for width in Self.greedyWidths {
-                let likeliest = width <= 64 ? Self.top(width, of: row) : Self.likeliest(atLeast: width, of: row)
-                if let best = bestAllowed(among: likeliest, by: grammar) {
-                    llama_sampler_accept(grammar, best)
-                    return best
-                }
-            }
+        // Greedy needs only the best allowed token: when one of the 64 likeliest is allowed, it is
+        // that one, and the grammar has looked at 64 candidates instead of 262,144. (Wider sets
+        // first, 4,096 then 32,768, did not pay: on random weights the allowed tokens of a JSON
+        // position are too few to be among them, and a model that knows JSON never needs them.)
+        if greedy, let best = bestAllowed(among: Self.top(64, of: row), by: grammar) {
+            llama_sampler_accept(grammar, best)
+            return best
         }
+        fullPasses += 1
         var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
         let chosen: llama_token = candidates.withUnsafeMutableBufferPointer { buffer in
             var array = llama_token_data_array(data: buffer.baseAddress, size: count, selected: -1, sorted: false)
@@ -246,9 +244,6 @@ final class Sampler {
         llama_sampler_sample(pointer, context.pointer, index)
     }
 
-    /// The widening sets of likeliest tokens a constrained greedy step tries before the whole vocabulary.
-    static let greedyWidths = [64, 4096, 32768]
-
     /// The sampling chain's choice over the whole row, as `llama_sampler_sample` makes it.
     private func chainSample(_ row: UnsafeBufferPointer<Float>) -> llama_token {
         var candidates = (0..<row.count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
@@ -259,36 +254,6 @@ final class Sampler {
         }
         llama_sampler_accept(pointer, token)
         return token
-    }
-
-    /// At least `k` tokens with their logits, every one of them likelier than any token left out
-    /// (the cut falls between two buckets of a histogram of the finite logits, so a few more than
-    /// `k` may come); in no particular order.
-    static func likeliest(atLeast k: Int, of logits: UnsafeBufferPointer<Float>) -> [llama_token_data] {
-        var low = Float.infinity
-        var high = -Float.infinity
-        for value in logits where value.isFinite {
-            low = min(low, value)
-            high = max(high, value)
-        }
-        let buckets = 1024
-        let scale = high > low ? Float(buckets) / (high - low) : 0
-        func bucket(_ value: Float) -> Int { min(buckets - 1, Int((value - low) * scale)) }
-        var histogram = [Int](repeating: 0, count: buckets)
-        for value in logits where value.isFinite { histogram[bucket(value)] += 1 }
-        var cut = buckets - 1
-        var kept = histogram[cut]
-        while cut > 0, kept < k {
-            cut -= 1
-            kept += histogram[cut]
-        }
-        var result: [llama_token_data] = []
-        result.reserveCapacity(kept)
-        // `bucket` never decreases as the logit grows, so this keeps exactly the tokens counted above.
-        for (index, value) in logits.enumerated() where value.isFinite && bucket(value) >= cut {
-            result.append(llama_token_data(id: llama_token(index), logit: value, p: 0))
-        }
-        return result
     }
 
     /// The likeliest of `candidates` that the grammar allows next, if any.
