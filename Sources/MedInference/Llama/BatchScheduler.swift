@@ -92,7 +92,7 @@ final class BatchScheduler: @unchecked Sendable {
         guard !request.turns.isEmpty else { throw InferenceError.badRequest("the request has no question") }
         let images = request.images
         if !images.isEmpty, projector == nil { throw InferenceError.visionUnavailable }
-        job.sampler = try Sampler(request.sampling, grammar: request.constraint.map(JSONGrammar.grammar(for:)), vocab: model.vocab)
+        job.sampler = try Sampler(request.sampling, grammar: request.constraint.map(JSONGrammar.grammar(for:)), model: model)
         let prompt = try tokenize(request, images: images)
         job.prompt = prompt
         let needed = prompt.textTokens + prompt.imageTokens + 1

@@ -25,6 +25,8 @@ final class LlamaModel: @unchecked Sendable {
     /// Width of the input embeddings an image chunk feeds in (what the projector outputs).
     var inputEmbeddingWidth: Int { Int(llama_model_n_embd_inp(pointer)) }
     var vocabularySize: Int { Int(llama_vocab_n_tokens(vocab)) }
+    /// Built by the first constrained request, on the scheduler thread (samplers only read it).
+    lazy var grammarPrefilter = GrammarPrefilter(model: self)
     var trainedContext: Int { Int(llama_model_n_ctx_train(pointer)) }
 
     func isEndOfGeneration(_ token: llama_token) -> Bool { llama_vocab_is_eog(vocab, token) }
@@ -169,17 +171,29 @@ final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
     private let grammar: UnsafeMutablePointer<llama_sampler>?
     private let greedy: Bool
-    /// Steps whose grammar had to look at the whole vocabulary (`MEDLAB_TRACE=1` reports them).
+    /// Steps whose grammar had to look past the 64 likeliest tokens (`MEDLAB_TRACE=1` reports them).
     private(set) var fullPasses = 0
 
-    init(_ options: SamplingOptions, grammar text: String? = nil, vocab: OpaquePointer? = nil) throws {
-        if let text, let vocab {
-            guard let constrained = llama_sampler_init_grammar(vocab, text, "root") else {
+    /// For a grammar: the model (each accepted token's text) and its vocabulary's groups.
+    private let model: LlamaModel?
+    private let prefilter: GrammarPrefilter?
+    private var boundary = UTF8Boundary()
+
+    /// `MEDLAB_GRAMMAR_PREFILTER=0` turns the prefilter off (the exactness test compares both ways).
+    private static let prefiltering = ProcessInfo.processInfo.environment["MEDLAB_GRAMMAR_PREFILTER"] != "0"
+
+    init(_ options: SamplingOptions, grammar text: String? = nil, model: LlamaModel? = nil) throws {
+        if let text, let model {
+            guard let constrained = llama_sampler_init_grammar(model.vocab, text, "root") else {
                 throw InferenceError.badRequest("llama.cpp could not parse the grammar made from the schema")
             }
             grammar = constrained
+            self.model = model
+            prefilter = Self.prefiltering ? model.grammarPrefilter : nil
         } else {
             grammar = nil
+            self.model = nil
+            prefilter = nil
         }
         pointer = llama_sampler_chain_init(llama_sampler_chain_default_params())
         greedy = options.temperature <= 0
@@ -207,18 +221,23 @@ final class Sampler {
         let first = greedy ? Self.argmax(row) : chainSample(row)
         guard let grammar else { return first }
         if allowed(first, logit: logits[Int(first)], by: grammar) {
-            llama_sampler_accept(grammar, first)
-            return first
+            return accept(first, by: grammar)
         }
         // Greedy needs only the best allowed token: when one of the 64 likeliest is allowed, it is
         // that one, and the grammar has looked at 64 candidates instead of 262,144. (Wider sets
         // first, 4,096 then 32,768, did not pay: on random weights the allowed tokens of a JSON
         // position are too few to be among them, and a model that knows JSON never needs them.)
         if greedy, let best = bestAllowed(among: Self.top(64, of: row), by: grammar) {
-            llama_sampler_accept(grammar, best)
-            return best
+            return accept(best, by: grammar)
         }
         fullPasses += 1
+        // The grammar asks first about one token per group of the vocabulary (GrammarPrefilter):
+        // the same best allowed token, from a few thousand candidates instead of 262,144.
+        if greedy, let prefilter, boundary.isWhole,
+            let best = bestAllowed(among: prefilter.candidates(row, grammar: grammar), by: grammar)
+        {
+            return accept(best, by: grammar)
+        }
         var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
         let chosen: llama_token = candidates.withUnsafeMutableBufferPointer { buffer in
             var array = llama_token_data_array(data: buffer.baseAddress, size: count, selected: -1, sorted: false)
@@ -231,8 +250,14 @@ final class Sampler {
             llama_sampler_apply(pointer, &array)
             return array.selected >= 0 ? array.data[Int(array.selected)].id : array.data[0].id
         }
-        llama_sampler_accept(grammar, chosen)
-        return chosen
+        return accept(chosen, by: grammar)
+    }
+
+    /// Advances the grammar past `token` and returns it.
+    private func accept(_ token: llama_token, by grammar: UnsafeMutablePointer<llama_sampler>) -> llama_token {
+        llama_sampler_accept(grammar, token)
+        if let model { boundary.append(model.bytes(of: token)) }
+        return token
     }
 
     /// Whether a step of this sampler costs more than an argmax (a grammar, or a distribution
