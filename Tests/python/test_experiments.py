@@ -192,7 +192,10 @@ cases:
     result = medlab("regress", str(tmp_path / "set.yaml"), *TINY, "--no-record")
     assert result.returncode == 0, result.stderr
     cases = {c["id"]: c for c in json.loads(result.stdout)["cases"]}
-    answers = [json.loads(c["answer"]) for c in cases.values()]
-    assert answers[0] == answers[1] and isinstance(answers[0]["effusion"], bool), answers  # greedy: one answer twice
-    assert cases["says-yes"]["passed"] == answers[0]["effusion"]
-    assert cases["says-no"]["passed"] == (not answers[0]["effusion"])
+    # Each verdict is judged on its own case's answer. (The two cases ask the same thing, but they
+    # decode side by side in batches of different sizes, and on the tiny random model's near-ties
+    # that can flip a greedy token: the answers need not be equal.)
+    answers = {case_id: json.loads(c["answer"]) for case_id, c in cases.items()}
+    assert all(isinstance(a["effusion"], bool) for a in answers.values()), answers
+    assert cases["says-yes"]["passed"] == answers["says-yes"]["effusion"]
+    assert cases["says-no"]["passed"] == (not answers["says-no"]["effusion"])
