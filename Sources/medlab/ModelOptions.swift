@@ -29,7 +29,7 @@ struct ModelOptions: ParsableArguments {
         name: .customLong("kv-cache"),
         help: ArgumentHelp(
             "With --parallel > 1: one KV buffer shared by all requests, one per request, or auto (shared on a GPU, "
-                + "where batched steps run twice as fast; per request on a CPU, where answers stay identical under load).",
+                + "where batched steps run twice as fast; per request on a CPU, where load changes answers least).",
             valueName: "auto|shared|separate"))
     var kvCache: KVCacheMode = .auto
 

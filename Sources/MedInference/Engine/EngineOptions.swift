@@ -11,8 +11,9 @@ public struct EngineOptions: Sendable, Equatable {
     /// Requests decoded together (each gets its own `contextTokens` of KV cache).
     public var parallel: Int
     /// One KV buffer shared by the parallel requests instead of one each. `nil`: shared on a GPU,
-    /// where it halves the time of a batched decode step, and separate on a CPU, where each
-    /// answer then stays identical token for token whatever else is being decoded.
+    /// where it halves the time of a batched decode step, and separate on a CPU, where other
+    /// requests then change an answer least (the batch's size still moves ggml's arithmetic a
+    /// little, enough to flip a near-tie greedy token of a random model).
     public var sharedCache: Bool?
 
     public init(
