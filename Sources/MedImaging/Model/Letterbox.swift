@@ -60,28 +60,27 @@ public struct LetterboxTransform: Sendable, Codable, Equatable {
             ((paddedHeight - Double(height)) / 2).rounded(.down)
         )
     }
-    private var padded: (width: Double, height: Double, left: Double, top: Double) {
+    /// This transform's padded square and padding, in original pixels.
+    var padded: (width: Double, height: Double, left: Double, top: Double) {
         Self.padding(width: originalWidth, height: originalHeight, pixelAspect: pixelAspect)
     }
-    var paddedWidth: Double { padded.width }
-    var paddedHeight: Double { padded.height }
-    var padLeft: Double { padded.left }
-    var padTop: Double { padded.top }
     /// Square pixels per original pixel along each axis.
-    public var scaleX: Double { Double(side) / paddedWidth }
-    public var scaleY: Double { Double(side) / paddedHeight }
-    /// The image's top-left corner in square pixels, exactly (often half a pixel off a whole one).
-    public var originX: Double { padLeft * scaleX }
-    public var originY: Double { padTop * scaleY }
+    public var scaleX: Double { Double(side) / padded.width }
+    public var scaleY: Double { Double(side) / padded.height }
+    /// The image's top-left corner in square pixels, exactly (often a fraction off a whole pixel).
+    public var originX: Double { padded.left * scaleX }
+    public var originY: Double { padded.top * scaleY }
 
     /// Maps a point in square pixels to original pixels (not clamped).
     public func toOriginal(x: Double, y: Double) -> (x: Double, y: Double) {
-        (x / scaleX - padLeft, y / scaleY - padTop)
+        let p = padded
+        return (x * p.width / Double(side) - p.left, y * p.height / Double(side) - p.top)
     }
 
     /// Maps a point in original pixels to square pixels.
     public func toSquare(x: Double, y: Double) -> (x: Double, y: Double) {
-        ((x + padLeft) * scaleX, (y + padTop) * scaleY)
+        let p = padded
+        return ((x + p.left) * Double(side) / p.width, (y + p.top) * Double(side) / p.height)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -141,9 +140,10 @@ public enum Letterbox {
     {
         precondition(side > 0)
         let t = LetterboxTransform(originalWidth: image.width, originalHeight: image.height, side: side, pixelAspect: pixelAspect)
+        let p = t.padded
         let out = Resampler.resample(
-            image, x: Resampler.taps(from: image.width, to: side, padded: t.paddedWidth, offset: t.padLeft),
-            y: Resampler.taps(from: image.height, to: side, padded: t.paddedHeight, offset: t.padTop), padding: padding)
+            image, x: Resampler.taps(from: image.width, to: side, padded: p.width, offset: p.left),
+            y: Resampler.taps(from: image.height, to: side, padded: p.height, offset: p.top), padding: padding)
         return (out, t)
     }
 }

@@ -32,7 +32,7 @@ final class GrammarPrefilter: @unchecked Sendable {
             else { continue }
             let values = text.unicodeScalars.prefix(3).map(\.value)
             scalars[index] = values
-            if values.count <= 2 { probeOf[Self.key(values)] = probeOf[Self.key(values)] ?? token }
+            if values.count <= 2, probeOf[Self.key(values)] == nil { probeOf[Self.key(values)] = token }
         }
         var groups: [llama_token: [llama_token]] = [:]
         var unfiltered: [llama_token] = []

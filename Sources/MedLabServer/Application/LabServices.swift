@@ -30,12 +30,26 @@ struct LabServices: Sendable {
 
     /// A `/api/predict`-shaped body, JSON or `multipart/form-data` (predict and render share it).
     func predictRequest(from request: Request) async throws -> PredictRequest {
+        switch try await posted(request) {
+        case .json(let body): try request.json(PredictRequest.self, from: body)
+        case .form(let form): try PredictRequest(form: form)
+        }
+    }
+
+    /// A body as the routes take it: JSON bytes, or a multipart form.
+    enum PostedBody {
+        case json([UInt8])
+        case form(MultipartForm)
+    }
+
+    /// Collects the body (within `--max-body-mb`) and, for `multipart/form-data`, splits the form.
+    func posted(_ request: Request) async throws -> PostedBody {
         let body = try await body(of: request)
-        guard request.mediaType == "multipart/form-data" else { return try request.json(PredictRequest.self, from: body) }
+        guard request.mediaType == "multipart/form-data" else { return .json(body) }
         guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
             throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
         }
-        return try PredictRequest(form: MultipartForm(body: body, boundary: boundary))
+        return .form(try MultipartForm(body: body, boundary: boundary))
     }
 
     /// Decodes every image string of a request (413/415/400 on bad input) with the client's choices.

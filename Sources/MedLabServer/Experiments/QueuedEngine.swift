@@ -49,20 +49,22 @@ private final class QueuedGeneration: @unchecked Sendable {
         do {
             if stopped.value.load(ordering: .acquiring) { throw CancellationError() }
             if ContinuousClock.now >= admission.deadline { throw LabError.timeout(seconds: runner.timeout) }
-            guard let event = try await events?.next() else { return finish(nil) }
+            guard let event = try await events?.next() else {
+                finish()
+                return nil
+            }
             if case .finished(let summary) = event { runner.metrics.record(summary) }
             return event
         } catch {
-            _ = finish(nil)
+            finish()
             throw LabError.from(error)
         }
     }
 
     /// Ends the generation: the slot goes back, and dropping the iterator stops the engine.
-    private func finish(_ event: GenerationEvent?) -> GenerationEvent? {
+    private func finish() {
         events = nil
         admission?.ticket.release()
-        return event
     }
 }
 

@@ -52,10 +52,7 @@ struct RenderController {
         let images = try await services.analysisImages([encoded], options: options, field: "image")
         let side = await services.host.info?.imageSize ?? 896
         let prepared = try await services.prepare(Analysis(input: .images(images), question: ""), side: side, field: "image")
-        let squares = prepared.request.turns.flatMap(\.parts).compactMap { part -> ModelImage? in
-            if case .image(let image) = part { image } else { nil }
-        }
-        guard let square = squares.first, let transform = prepared.letterboxes.first, let study = images.first?.study else {
+        guard let square = prepared.request.images.first, let transform = prepared.letterboxes.first, let study = images.first?.study else {
             throw LabError.internalError("the model input was not prepared")
         }
         let png = try ImageEncoder.png(square)
@@ -68,16 +65,12 @@ struct RenderController {
 
     /// The body as `/api/predict` reads it (JSON or multipart), plus `model_input`.
     private func read(_ request: Request) async throws -> (PredictRequest, modelInput: Bool) {
-        let body = try await services.body(of: request)
-        guard request.mediaType == "multipart/form-data" else {
-            let input = try request.json(PredictRequest.self, from: body)
-            return (input, try request.json(RenderOptions.self, from: body).modelInput ?? false)
+        switch try await services.posted(request) {
+        case .json(let body):
+            return (try request.json(PredictRequest.self, from: body), try request.json(RenderOptions.self, from: body).modelInput ?? false)
+        case .form(let form):
+            let flag = form.first("model_input")?.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+            return (try PredictRequest(form: form), ["1", "true", "yes", "on"].contains(flag ?? ""))
         }
-        guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
-            throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")
-        }
-        let form = try MultipartForm(body: body, boundary: boundary)
-        let flag = form.first("model_input")?.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        return (try PredictRequest(form: form), ["1", "true", "yes", "on"].contains(flag ?? ""))
     }
 }
