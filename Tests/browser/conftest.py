@@ -141,6 +141,7 @@ class Page:
         self.name = name
 
     def open(self, clear_storage=True):
+        self.console_errors()  # reading drains the log: an earlier test's errors are not this page's
         self.d.get(self.url)
         if clear_storage:
             self.d.execute_script("localStorage.clear(); sessionStorage.clear();")

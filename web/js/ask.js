@@ -147,10 +147,21 @@ async function ask(event) {
   if (fields && fields.error) return;
   setApiKey($("api-key").value);
   const active = entries[entries.length - 1];
-  const payload = await buildPayload(entries);
+  // Busy before the first await: a second click while the files are read sends nothing, and the
+  // old answer's "Done" never stands for the new question.
+  setBusy(true);
+  setAnswerState("stateWaiting");
+  let payload;
+  try {
+    payload = await buildPayload(entries);
+  } catch (e) {
+    setBusy(false);
+    setAnswerState("stateFailed");
+    showError(errorText(e));
+    return;
+  }
   if (fields) payload.schema = fields.schema;
   controller = new AbortController();
-  setBusy(true);
   $("answer-box").hidden = false;
   $("answer-box").scrollIntoView({ block: "nearest", behavior: "smooth" });
   shown = {
