@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "Require `Authorization: Bearer KEY` on the API (default: MEDLAB_API_KEY).")
     var apiKey: String?
 
-    @Option(name: .customLong("cors-origin"), help: "Allow browsers from this origin (default: CORS off).")
+    @Option(name: [.customLong("cors"), .customLong("cors-origin")], help: "Allow browsers from this origin (default: CORS off).")
     var corsOrigin: String?
 
     @OptionGroup var modelOptions: ModelOptions
