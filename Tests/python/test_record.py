@@ -168,7 +168,7 @@ def test_bad_queries_are_clear_errors(recorded):
 def test_failed_analyses_are_kept_with_their_error_code(recorded):
     server, _ = recorded
     response = ask_api(server, "too long " * 20000)
-    assert response.status_code == 422 and response.json()["error"]["code"] == "context_overflow"
+    assert response.status_code == 400 and response.json()["error"]["code"] == "context_overflow"
     entry = requests.get(server.url + "/api/analyses", params={"limit": 1}).json()["analyses"][0]
     assert entry["status"] == "error" and entry["error"]["code"] == "context_overflow" and entry["answer"] is None
 

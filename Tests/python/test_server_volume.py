@@ -88,7 +88,7 @@ def test_small_context_shows_fewer_slices_and_says_how_to_show_all():
         assert volume["slice_numbers"] == recipe_numbers(100, volume["slices_shown"])
         # Asking for more than fits is refused before any work.
         refused = requests.post(server.url + "/api/predict", json=dict(body, max_slices=80), timeout=300)
-        assert refused.status_code == 422 and refused.json()["error"]["code"] == "context_overflow"
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "context_overflow"
     finally:
         assert server.stop() == 0
 

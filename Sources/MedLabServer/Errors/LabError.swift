@@ -9,7 +9,7 @@ import MedInference
 /// Handlers throw whatever is natural (`InferenceError`, decoding errors, Hummingbird's
 /// `HTTPError`); `LabError.from(_:)` is the one place that turns them into a status and a code.
 public enum LabError: Error, Equatable, CustomStringConvertible {
-    /// 400: bad JSON, bad base64, an undecodable image, an empty question...
+    /// 400: bad JSON, bad base64, an undecodable image, an empty question, a prompt over the context...
     case badRequest(code: String, message: String)
     /// 401: the API key is missing or wrong.
     case unauthorized
@@ -19,7 +19,7 @@ public enum LabError: Error, Equatable, CustomStringConvertible {
     case tooLarge(String)
     /// 415: a format (content type or image format) the lab does not read.
     case unsupportedMediaType(String)
-    /// 422: the request is well formed but cannot be served (too many images for the context).
+    /// 422: the request is well formed but this engine cannot serve it (images without a vision projector).
     case unprocessable(code: String, message: String)
     /// 429: the queue is full; try again after `retryAfter` seconds.
     case queueFull(retryAfter: Int)
@@ -118,7 +118,7 @@ public enum LabError: Error, Equatable, CustomStringConvertible {
     private static func from(_ error: InferenceError) -> LabError {
         switch error {
         case .contextOverflow:
-            .unprocessable(code: "context_overflow", message: error.description)
+            .badRequest(code: "context_overflow", message: error.description)
         case .visionUnavailable:
             .unprocessable(code: "vision_unavailable", message: error.description)
         case .badRequest(let message):

@@ -90,7 +90,7 @@ struct PredictResponse: Encodable, Sendable {
 enum LabPrompt {
     static let demoNotice = "This is the demo model (Gemma 3 270M base with a random vision projector): its answers mean nothing."
 
-    /// Refuses, before any work, a request whose images alone cannot fit the context (422).
+    /// Refuses, before any work, a request whose images alone cannot fit the context (400, as OpenAI answers `context_length_exceeded`; an engine without vision is 422).
     static func checkFits(imageCount: Int, textBytes: Int, maxNewTokens: Int, info: EngineInfo) throws {
         guard imageCount > 0 || textBytes > 0 else { return }
         if imageCount > 0, !info.vision {
@@ -99,7 +99,7 @@ enum LabPrompt {
         // Image tokens are exact; text is counted generously low (4 bytes a token) so this never refuses a fitting prompt.
         let needed = imageCount * ((info.tokensPerImage ?? 0) + 2) + textBytes / 4
         if needed >= info.contextTokens {
-            throw LabError.unprocessable(
+            throw LabError.badRequest(
                 code: "context_overflow",
                 message: InferenceError.contextOverflow(needed: needed, available: info.contextTokens).description)
         }

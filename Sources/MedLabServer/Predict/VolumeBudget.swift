@@ -52,7 +52,7 @@ enum VolumeBudget {
         let free = info.contextTokens - textBytes / 4 - 64 - min(maxNewTokens, answerReserve)
         let fits = perSlice > 0 ? free / perSlice : recipe
         guard fits >= 2 else {
-            throw LabError.unprocessable(
+            throw LabError.badRequest(
                 code: "context_overflow",
                 message:
                     "a context of \(info.contextTokens) tokens cannot hold two slices of \(perSlice) tokens; start the lab with a larger --ctx"

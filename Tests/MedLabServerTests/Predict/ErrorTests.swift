@@ -85,24 +85,27 @@ import Testing
         }
     }
 
-    @Test func promptsLongerThanTheContextAre422() async throws {
+    @Test func promptsLongerThanTheContextAre400WithTheNumbers() async throws {
         let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let long = String(repeating: "lung ", count: 6000)  // ~6000 tokens, context 4096
             let response = try await client.postJSON("/api/predict", ["question": long, "max_new_tokens": 4])
-            #expect(response.status == .unprocessableContent)
+            #expect(response.status == .badRequest)
             #expect(response.errorCode == "context_overflow")
+            // The numbers a user needs to fix it: what the prompt needs and what the context holds.
+            let message = (response.json["error"] as? [String: Any])?["message"] as? String ?? ""
+            #expect(message.contains("but the context holds 4096"))
         }
     }
 
-    @Test func engineContextCheckIs422Too() async throws {
+    @Test func engineContextCheckIs400Too() async throws {
         // Text the pre-check lets through (it counts 4 bytes a token) but the tokenizer does not:
         // single letters separated by spaces are one token each, so the engine's exact check answers.
         let engine = try await SharedEngines.shared.tiny()
         try await withLab(engine) { client in
             let question = Array(repeating: "a", count: 5000).joined(separator: " ")
             let response = try await client.postJSON("/api/predict", ["question": question, "max_new_tokens": 4])
-            #expect(response.status == .unprocessableContent)
+            #expect(response.status == .badRequest)
             #expect(response.errorCode == "context_overflow")
         }
     }
