@@ -5,7 +5,7 @@ SWIFT ?= swift
 PY := .venv/bin/python
 QUESTION ?= The capital of France is
 
-.PHONY: setup build release run ask test test-swift test-python lint format clean
+.PHONY: setup build release run ask test test-swift test-python lint format clean load
 
 setup:
 	@./scripts/setup.sh
@@ -37,6 +37,11 @@ lint:
 
 format:
 	$(SWIFT) format format --in-place --recursive --parallel $(SWIFT_FILES)
+
+# The loopback load test (bench/load, issue #19): 64 clients for 60 s against the demo model;
+# `make load LOAD_ARGS="--soak-seconds 600"` adds the 10-minute soak and its memory rule.
+load: build
+	MEDLAB_BIN=$$($(SWIFT) build --show-bin-path)/medlab bash bench/load/run.sh $(LOAD_ARGS)
 
 clean:
 	rm -rf .build
