@@ -129,9 +129,11 @@ struct Serve: AsyncParsableCommand {
                 : try ModelFiles.resolve(model: modelOptions.model, projector: modelOptions.mmproj, allowDemo: !noDemo)
             if files.isDemo { logger.warning("MedGemma not found: serving the demo model, whose answers mean nothing") }
             recording.use(files)  // checksums in the background, read at low priority beside the load
-            return EngineHost.loading(files, options: modelOptions.engineOptions)
+            return EngineHost.loading(files, options: modelOptions.engineOptions, logger: logger)
         } catch {
-            logger.error("no model: the lab starts, and generation answers 503 until files are in place")
+            logger.error(
+                "no model: the lab starts, and generation answers 503 until files are in place",
+                metadata: ["error": "\(error)"])
             return EngineHost(status: .noModel, message: String(describing: error))
         }
     }

@@ -23,6 +23,27 @@ struct LoadErrorTests {
         }
     }
 
+    @Test func truncatedFilesSayHowMuchIsMissing() async throws {
+        try TestModels.require(TestModels.tinyText)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: TestModels.tinyText))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("medlab-truncated-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Cut in the header (its vocabulary) and cut in the tensor data: both are interrupted downloads.
+        for (name, length) in [("header.gguf", 1 << 16), ("tensors.gguf", whole.count - 4096)] {
+            let path = directory.appendingPathComponent(name).path
+            try whole.prefix(length).write(to: URL(fileURLWithPath: path))
+            await #expect {
+                _ = try await LlamaEngine.load(ModelFiles(model: path, projector: nil))
+            } throws: { error in
+                guard case InferenceError.truncatedGGUF(let reported, let detail) = error, reported == path else { return false }
+                let said = String(describing: error)
+                return said.contains("\(length) bytes") && said.contains("medlab pull")
+                    && (name == "header.gguf" || detail.contains("tensors end at \(whole.count)"))
+            }
+        }
+    }
+
     @Test func projectorGivenAsTextModelIsRefused() async throws {
         try TestModels.require(TestModels.tinyProjector)
         await #expect {

@@ -6,6 +6,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
     case modelMissing(path: String, hint: String)
     /// The file exists but is not a GGUF model.
     case notGGUF(path: String)
+    /// The file starts as a GGUF but ends early or is damaged (an interrupted download, most often).
+    case truncatedGGUF(path: String, detail: String)
     /// The file is a GGUF of the wrong kind (a projector given as the text model, or the reverse).
     case wrongModelKind(path: String, expected: String, found: String)
     /// The projector and text model do not fit together (llama.cpp's message).
@@ -29,6 +31,8 @@ public enum InferenceError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .modelMissing(let path, let hint): "model file not found: \(path)\n\(hint)"
         case .notGGUF(let path): "not a GGUF model file: \(path)"
+        case .truncatedGGUF(let path, let detail):
+            "the GGUF file is truncated or damaged (\(detail)): \(path); download it again (`medlab pull`)"
         case .wrongModelKind(let path, let expected, let found):
             "\(path) is a \(found) file, expected a \(expected) file"
         case .projectorMismatch(let message): "projector does not fit the text model: \(message)"

@@ -30,8 +30,16 @@ public struct GGUFMetadata: Sendable, Equatable {
         try? handle.close()
         guard magic == Data("GGUF".utf8) else { throw InferenceError.notGGUF(path: path) }
         let params = gguf_init_params(no_alloc: true, ctx: nil)
-        guard let context = gguf_init_from_file(path, params) else { throw InferenceError.notGGUF(path: path) }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        guard let context = gguf_init_from_file(path, params) else {
+            throw InferenceError.truncatedGGUF(path: path, detail: "its header cannot be read; the file has \(size) bytes")
+        }
         defer { gguf_free(context) }
+        // Checked here, not left to llama.cpp: its message names one tensor, ours the bytes missing.
+        let dataEnd = Self.tensorDataEnd(context)
+        if size < dataEnd {
+            throw InferenceError.truncatedGGUF(path: path, detail: "the file has \(size) bytes, its tensors end at \(dataEnd)")
+        }
 
         func key(_ name: String) -> Int64? {
             let id = gguf_find_key(context, name)
@@ -67,6 +75,16 @@ public struct GGUFMetadata: Sendable, Equatable {
             patchSize: integer("clip.vision.patch_size"),
             fileType: integer("general.file_type").map(Self.fileTypeName)
         )
+    }
+
+    /// The byte offset just past the last tensor's data, as the header lays the tensors out.
+    private static func tensorDataEnd(_ context: OpaquePointer) -> Int {
+        let base = gguf_get_data_offset(context)
+        var end = base
+        for index in 0..<gguf_get_n_tensors(context) {
+            end = max(end, base + gguf_get_tensor_offset(context, index) + gguf_get_tensor_size(context, index))
+        }
+        return end
     }
 
     /// llama.cpp's `llama_ftype` numbers for the types MedGemma ships in.

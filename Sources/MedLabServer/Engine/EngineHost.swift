@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MedInference
 
 /// Holds the engine and its load state, so the server can start answering `/api/health`
@@ -36,14 +37,19 @@ public actor EngineHost {
     }
 
     /// Starts loading in the background and returns at once; `/api/health` says `loading` meanwhile.
-    public static func loading(_ files: ModelFiles, options: EngineOptions) -> EngineHost {
+    /// The outcome goes to `logger` too: a person starting the lab reads why generation will answer 503.
+    public static func loading(_ files: ModelFiles, options: EngineOptions, logger: Logger? = nil) -> EngineHost {
         let host = EngineHost(status: .loading, message: "loading \(URL(fileURLWithPath: files.model).lastPathComponent)")
         Task {
+            let started = ContinuousClock.now
             do {
                 let engine = try await LlamaEngine.load(files, options: options)
                 await host.loaded(engine, info: engine.info, isDemo: files.isDemo)
+                let seconds = (ContinuousClock.now - started) / .seconds(1)
+                logger?.info("model loaded", metadata: ["seconds": "\(String(format: "%.1f", seconds))"])
             } catch {
                 await host.failed(String(describing: error))
+                logger?.error("the model could not be loaded; generation answers 503", metadata: ["error": "\(error)"])
             }
         }
         return host

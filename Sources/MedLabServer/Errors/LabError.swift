@@ -125,7 +125,7 @@ public enum LabError: Error, Equatable, CustomStringConvertible {
             .badRequest(code: "invalid_request", message: message)
         case .unavailable(let message):
             .unavailable(code: "model_unavailable", message: message, retryAfter: nil)
-        case .modelMissing, .notGGUF, .wrongModelKind, .projectorMismatch, .projectorWithoutVision, .loadFailed:
+        case .modelMissing, .notGGUF, .truncatedGGUF, .wrongModelKind, .projectorMismatch, .projectorWithoutVision, .loadFailed:
             .unavailable(code: "no_model", message: error.description, retryAfter: nil)
         case .generationFailed:
             .internalError(error.description)
