@@ -46,6 +46,19 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-images"), help: "Most images in one request.")
     var maxImages = 96
 
+    @Option(
+        name: .customLong("study-cache-mb"),
+        help:
+            "MiB of uploaded studies (files and decoded pixels) kept for renders, measurements and questions by reference; least recently used go first."
+    )
+    var studyCacheMB = 2048
+
+    @Option(name: .customLong("study-max-upload-mb"), help: "Largest study upload in MiB, and most its files (ZIPs unpacked) may come to.")
+    var studyMaxUploadMB = 1024
+
+    @Option(name: .customLong("study-max-files"), help: "Most files in one study upload, ZIP entries included.")
+    var studyMaxFiles = 4096
+
     @Option(name: .customLong("max-new-tokens-limit"), help: "Most tokens one answer may ask for.")
     var maxNewTokensLimit = 8192
 
@@ -79,7 +92,8 @@ struct Serve: AsyncParsableCommand {
             host: host, port: port, apiKey: apiKey ?? environment["MEDLAB_API_KEY"], corsOrigin: corsOrigin,
             maxBodyBytes: maxBodyMB << 20, maxImages: maxImages, maxNewTokens: maxNewTokensLimit,
             concurrentGenerations: slots, maxQueuedRequests: queue, requestTimeout: timeout,
-            shutdownGrace: shutdownGrace, version: MedLab.configuration.version)
+            shutdownGrace: shutdownGrace, version: MedLab.configuration.version, studyCacheBytes: studyCacheMB << 20,
+            studyMaxUploadBytes: studyMaxUploadMB << 20, studyMaxFiles: studyMaxFiles)
         do { try config.validate() } catch { throw ValidationError(String(describing: error)) }
 
         let metrics = LabMetrics()

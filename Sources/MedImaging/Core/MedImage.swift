@@ -82,12 +82,15 @@ public struct DecodedStudy: Sendable {
     /// Set for NIfTI: a 3-D grid in radiological orientation; slice it with `Volume.slice`.
     public let volume: Volume?
     public let metadata: ImageMetadata
+    /// DICOM only: what groups the file with its series (kept out of `metadata`, which is returned and stored).
+    public var series: SeriesFacts?
 
-    public init(format: ImageFormat, frames: [MedImage], volume: Volume? = nil, metadata: ImageMetadata) {
+    public init(format: ImageFormat, frames: [MedImage], volume: Volume? = nil, metadata: ImageMetadata, series: SeriesFacts? = nil) {
         self.format = format
         self.frames = frames
         self.volume = volume
         self.metadata = metadata
+        self.series = series
     }
 
     /// Number of frames or axial slices.

@@ -53,7 +53,7 @@ enum DicomDecoder {
         {
             for index in frames.indices { frames[index].pixelAspect = spacing[0] / spacing[1] }
         }
-        return DecodedStudy(format: .dicom, frames: frames, metadata: metadata)
+        return DecodedStudy(format: .dicom, frames: frames, metadata: metadata, series: SeriesFacts(ds))
     }
 
     static func decodeCompressed(_ frame: [UInt8], syntax: TransferSyntax, desc: PixelDescription, maxPixels: Int) throws -> RawFrame {

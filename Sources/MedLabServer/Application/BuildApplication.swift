@@ -23,7 +23,7 @@ public func buildApplication(
         host: host, runner: GenerationRunner(host: host, queue: queue, metrics: metrics, timeout: configuration.requestTimeout),
         images: ImagePreparer(maxPixels: configuration.maxImagePixels), decoding: DecodeExecutor(), metrics: metrics,
         configuration: configuration,
-        recording: recording)
+        recording: recording, studies: StudyCache(capacity: configuration.studyCacheBytes))
     let router = buildRouter(services: services)
     return Application(
         router: router,
@@ -63,6 +63,7 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     HealthController(services: services).addRoutes(to: router)
     PredictController(services: services).addRoutes(to: router)
     RenderController(services: services).addRoutes(to: router)
+    StudiesController(services: services).addRoutes(to: router)
     ChatCompletionsController(services: services).addRoutes(to: router)
     RecordController(services: services).addRoutes(to: router)
     ExperimentController(services: services).addRoutes(to: router)

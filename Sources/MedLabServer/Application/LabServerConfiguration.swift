@@ -28,12 +28,19 @@ public struct LabServerConfiguration: Sendable {
     public var shutdownGrace: Double
     /// Version reported by `/api/health` and `/openapi.json`.
     public var version: String
+    /// Most bytes the study cache holds, uploads plus decoded pixels (`--study-cache-mb`, 2 GiB).
+    public var studyCacheBytes: Int
+    /// Largest `POST /api/studies` body, and most bytes its files may unpack to (1 GiB).
+    public var studyMaxUploadBytes: Int
+    /// Most files one study upload may hold, ZIP entries included (4096).
+    public var studyMaxFiles: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 7860, apiKey: String? = nil, corsOrigin: String? = nil,
         maxBodyBytes: Int = 64 << 20, maxImagePixels: Int = 8192 * 8192, maxImages: Int = 96, maxNewTokens: Int = 8192,
         concurrentGenerations: Int = 1, maxQueuedRequests: Int = 8, requestTimeout: Double = 300,
-        shutdownGrace: Double = 10, version: String = "0.1.0"
+        shutdownGrace: Double = 10, version: String = "0.1.0", studyCacheBytes: Int = 2048 << 20,
+        studyMaxUploadBytes: Int = 1 << 30, studyMaxFiles: Int = 4096
     ) {
         self.host = host
         self.port = port
@@ -48,6 +55,9 @@ public struct LabServerConfiguration: Sendable {
         self.requestTimeout = requestTimeout
         self.shutdownGrace = shutdownGrace
         self.version = version
+        self.studyCacheBytes = studyCacheBytes
+        self.studyMaxUploadBytes = studyMaxUploadBytes
+        self.studyMaxFiles = studyMaxFiles
     }
 
     /// Whether `host` only accepts connections from this machine.
@@ -64,6 +74,9 @@ public struct LabServerConfiguration: Sendable {
         guard (1...65535).contains(port) || port == 0 else { throw LabError.configuration("port \(port) is out of range") }
         guard maxQueuedRequests >= 0, maxNewTokens >= 1, concurrentGenerations >= 1, requestTimeout > 0 else {
             throw LabError.configuration("queue size, concurrency and timeout must be positive")
+        }
+        guard studyCacheBytes >= 0, studyMaxUploadBytes > 0, studyMaxFiles > 0 else {
+            throw LabError.configuration("the study cache size must not be negative, nor the upload limits zero")
         }
     }
 }

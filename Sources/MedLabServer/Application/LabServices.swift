@@ -17,14 +17,17 @@ struct LabServices: Sendable {
     let configuration: LabServerConfiguration
     /// Where analyses are kept (`RecordSession.off` with `--no-record`).
     let recording: RecordSession
+    /// Uploaded studies, for renders, measurements and questions by reference (`--study-cache-mb`).
+    let studies: StudyCache
 
-    /// Reads the whole body, answering 413 past the configured limit.
-    func body(of request: Request) async throws -> [UInt8] {
+    /// Reads the whole body, answering 413 past `limit` (`--max-body-mb` unless a route has its own).
+    func body(of request: Request, limit: Int? = nil) async throws -> [UInt8] {
+        let limit = limit ?? configuration.maxBodyBytes
         do {
-            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            let buffer = try await request.body.collect(upTo: limit)
             return Array(buffer.readableBytesView)
         } catch is NIOTooManyBytesError {
-            throw LabError.tooLarge("the request body is over the limit of \(configuration.maxBodyBytes / (1 << 20)) MiB")
+            throw LabError.tooLarge("the request body is over the limit of \(limit / (1 << 20)) MiB")
         }
     }
 
@@ -43,8 +46,8 @@ struct LabServices: Sendable {
     }
 
     /// Collects the body (within `--max-body-mb`) and, for `multipart/form-data`, splits the form.
-    func posted(_ request: Request) async throws -> PostedBody {
-        let body = try await body(of: request)
+    func posted(_ request: Request, limit: Int? = nil) async throws -> PostedBody {
+        let body = try await body(of: request, limit: limit)
         guard request.mediaType == "multipart/form-data" else { return .json(body) }
         guard let boundary = MultipartForm.boundary(of: request.headers[.contentType] ?? "") else {
             throw LabError.badRequest(code: "invalid_multipart", message: "the multipart content type has no boundary")

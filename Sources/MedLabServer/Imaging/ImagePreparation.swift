@@ -59,8 +59,11 @@ struct ImagePreparer: Sendable {
 
     /// Decodes `bytes` into an analysis image: the frame, window and region marks the client chose.
     func analysisImage(_ bytes: [UInt8], options: ImageOptions) throws -> AnalysisImage {
-        let study = try decode(bytes)
-        let index = options.frame ?? options.slice
+        try analysisImage(study: try decode(bytes), frame: options.frame ?? options.slice, options: options)
+    }
+
+    /// An analysis image of an already decoded study (a cached study's slice), made as an upload's is.
+    func analysisImage(study: DecodedStudy, frame index: Int?, options: ImageOptions) throws -> AnalysisImage {
         var marks: [RegionMark] = []
         if let region = options.region {
             let source = try index.map { try study.frame($0) } ?? study.representativeFrame()
@@ -97,7 +100,8 @@ struct ImagePreparer: Sendable {
     /// A PNG of a prepared image.
     func png(_ image: PreparedImage) throws -> Data { try ImageEncoder.png(image.model) }
 
-    private func decode(_ bytes: [UInt8]) throws -> DecodedStudy {
+    /// Decodes an upload with the server's limits (the study cache decodes its files here too).
+    func decode(_ bytes: [UInt8]) throws -> DecodedStudy {
         try ImageDecoder.decode(data: Data(bytes), options: DecodeOptions(maxPixels: maxPixels))
     }
 }
