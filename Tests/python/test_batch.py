@@ -1,6 +1,7 @@
 """`medlab batch` end to end: real binary, real models, real server; JSONL read back by pandas."""
 import json
 import os
+import resource
 import signal
 import struct
 import subprocess
@@ -204,3 +205,32 @@ def test_series_batch_asks_each_folder_as_one_volume(tmp_path):
         assert remote_rows["patient1/ct"]["tokens_in"] == tokens["patient1/ct"]
     finally:
         assert server.stop() == 0
+
+
+def test_a_full_disk_stops_the_batch_with_a_message_and_resume_finishes(tmp_path):
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    for n in range(6):
+        (folder / f"s{n}.png").write_bytes(png(32, 32, seed=n))
+    out = tmp_path / "rows.jsonl"
+    args = [str(folder), "-q", QUESTIONS[1], "-o", str(out), *TINY, "--max-new-tokens", "3", "--concurrency", "1"]
+
+    def small_disk():
+        # Writes past 1,500 bytes fail as on a full disk (a row is about 400 bytes: the fourth cannot fit).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))
+
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    stopped = run_batch(args, preexec_fn=small_disk, env=env)
+    assert stopped.returncode == 1, stopped.stderr
+    assert f"cannot write to {out}: File too large" in stopped.stderr, stopped.stderr
+    assert "run the same command again" in stopped.stderr and "Traceback" not in stopped.stderr
+    kept = out.read_bytes()
+    assert kept.endswith(b"\n"), "no half row is left behind"
+    assert 1 <= len(rows_of(out)) < 6
+    resumed = run_batch(args, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{len(kept.splitlines())} already done" in resumed.stderr, resumed.stderr
+    rows = rows_of(out)
+    assert sorted(r["filename"] for r in rows) == [f"s{n}.png" for n in range(6)]
+    assert out.read_bytes().startswith(kept), "resume appends after the kept rows"

@@ -73,6 +73,7 @@ struct BatchBox: Codable, Sendable {
 /// (at most the rows in flight are lost).
 actor JSONLWriter {
     private let handle: FileHandle
+    private let path: String
     private let encoder: JSONEncoder
 
     /// Opens `url` for appending; a trailing partial line from a crash is cut off first.
@@ -88,15 +89,23 @@ actor JSONLWriter {
         }
         try handle.seekToEnd()
         self.handle = handle
+        path = url.path
         encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
 
+    /// A failed write (a full disk) is cut back to the last whole row, so resuming needs nothing fixed by hand.
     func append(_ row: BatchRow) throws {
         var line = try encoder.encode(row)
         line.append(UInt8(ascii: "\n"))
-        try handle.write(contentsOf: line)
-        try handle.synchronize()
+        let start = try handle.offset()
+        do {
+            try handle.write(contentsOf: line)
+            try handle.synchronize()
+        } catch {
+            try? handle.truncate(atOffset: start)
+            throw BatchOutputError(path: path, underlying: error)
+        }
     }
 
     func close() throws { try handle.close() }
@@ -106,5 +115,25 @@ actor JSONLWriter {
         guard let data = try? Data(contentsOf: url) else { return [] }
         let decoder = JSONDecoder()
         return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(BatchRow.self, from: Data($0)) }
+    }
+}
+
+/// A row the output file would not take (a full disk, a file-size limit), in words a person can act on.
+struct BatchOutputError: Error, CustomStringConvertible {
+    let path: String
+    let underlying: any Error
+
+    var description: String {
+        "cannot write to \(path): \(Self.reason(underlying)). The rows before it are kept; free space and run the same command again: it resumes where it stopped."
+    }
+
+    /// The system's own words (`No space left on device`) rather than Foundation's wrapper around them.
+    private static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return String(describing: error)
     }
 }
