@@ -91,6 +91,24 @@ def test_sigterm_finishes_in_flight_work_and_exits_0():
         assert pending.result().status_code == 200, pending.result().text  # the short request in flight was finished, not dropped
 
 
+def test_sigterm_refuses_new_work_with_503_while_in_flight_work_finishes():
+    # The grace period is far beyond what 60 tokens take even on a loaded machine (load 12 on 2 cores
+    # made 400 tokens outlast 120 s): the refusal is checked while the drain waits for them.
+    server = Server("--demo", "--shutdown-grace", "600", "--log-format", "json")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(requests.post, server.url + "/api/predict", json=dict(LONG, max_new_tokens=60), timeout=600)
+        while server.health()["queue"]["running"] == 0 and not running.done():
+            time.sleep(0.02)
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.time() + 30
+        while "shutting down: no new requests" not in server.log() and time.time() < deadline:
+            time.sleep(0.02)
+        refused = requests.post(server.url + "/api/predict", json={"question": "q", "max_new_tokens": 2}, timeout=30)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "shutting_down", refused.text
+        assert running.result().status_code == 200, running.result().text
+        assert server.process.wait(timeout=600) == 0, server.log()
+
+
 def test_sigterm_cancels_long_work_after_the_grace_period():
     server = Server("--demo", "--shutdown-grace", "1")
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
