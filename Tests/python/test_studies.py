@@ -255,3 +255,77 @@ def test_unknown_or_evicted_studies_are_404_saying_upload_again():
         small.stop()
     log = small.log()
     assert PATIENT not in log and PATIENT.replace("^", " ") not in log
+
+
+@pytest.fixture(scope="module")
+def asking(tmp_path_factory):
+    log = tmp_path_factory.mktemp("studies") / "prompts.jsonl"
+    server = Server(*TINY, "--log-format", "json", env=dict(os.environ, MEDLAB_PROMPT_LOG=str(log)))
+    yield server, log
+    server.stop()
+
+
+def last_prompt(log, call):
+    """The engine's prompt log entry for one request (prompt text and pixel hashes)."""
+    before = len(log.read_text().splitlines()) if log.exists() else 0
+    response = call()
+    assert response.status_code == 200, response.text
+    lines = log.read_text().splitlines()
+    assert len(lines) == before + 1
+    return json.loads(lines[-1]), response.json()
+
+
+def test_a_question_by_study_reference_gives_the_engine_the_upload_paths_prompt(asking, files):
+    lab, log = asking
+    study = upload(lab, shuffled(files)).json()
+    ct = ct_of(study)
+    reference = {"id": study["study_id"], "series": ct["series_id"]}
+    encoded = [base64.b64encode(data).decode() for data in files["slices"]]
+    ask = {"question": "Is there a nodule?", "max_new_tokens": 1}
+    cases = [
+        ({"image": encoded[2], "window": "lung"}, {"study": {**reference, "slices": [2], "window": "lung"}}),
+        ({"images": [encoded[1], encoded[4]], "region": {"rect": [10, 10, 40, 40]}},
+         {"study": {**reference, "slices": [1, 4]}, "region": {"rect": [10, 10, 40, 40]}}),
+        ({"images": list(reversed(encoded)), "volume": True}, {"study": {**reference, "volume": True}}),
+    ]
+    prompts = []
+    for uploaded, referenced in cases:
+        by_upload, answer_upload = last_prompt(log, lambda: requests.post(lab.url + "/api/predict", json={**ask, **uploaded}, timeout=300))
+        by_study, answer_study = last_prompt(log, lambda: requests.post(lab.url + "/api/predict", json={**ask, **referenced}, timeout=300))
+        assert by_study == by_upload, referenced
+        assert answer_study.get("volume") == answer_upload.get("volume")
+        prompts.append(by_study)
+    assert "SLICE 1" in prompts[2]["prompt"] and len(prompts[1]["images"]) == 2
+    # Multipart takes the reference as JSON text.
+    form, _ = last_prompt(log, lambda: requests.post(
+        lab.url + "/api/predict", files={"study": (None, json.dumps({**reference, "slices": [2]}))},
+        data={"question": ask["question"], "max_new_tokens": "1", "window": "lung"}, timeout=300))
+    assert form == prompts[0]
+    # The OpenAI API takes the same reference as an extension field (the openai client's extra_body).
+    for referenced, expected in [({**reference, "slices": [2], "window": "lung"}, prompts[0]), ({**reference, "volume": True}, prompts[2])]:
+        chat, _ = last_prompt(log, lambda: requests.post(lab.url + "/v1/chat/completions", timeout=300, json={
+            "max_tokens": 1, "study": referenced, "messages": [{"role": "user", "content": ask["question"]}]}))
+        assert chat == expected, referenced
+
+
+def test_study_references_that_cannot_be_served_are_4xx(asking, files):
+    lab, _ = asking
+    study = upload(lab, shuffled(files)).json()
+    ct = ct_of(study)
+    ask = {"question": "q", "max_new_tokens": 1}
+    reference = {"id": study["study_id"], "series": ct["series_id"]}
+    cases = [
+        ({"study": {**reference, "slices": [0]}, "image": base64.b64encode(files["mr"]).decode()}, 400),
+        ({"study": {**reference}}, 400),  # several slices: which?
+        ({"study": {**reference, "slices": [SLICES]}}, 400),
+        ({"study": {**reference, "slices": [0], "volume": True}}, 400),
+        ({"study": {**reference, "slices": []}}, 400),
+        ({"study": {"id": "0" * 32, "series": ct["series_id"], "slices": [0]}}, 404),
+        ({"study": {**reference, "series": "nope", "slices": [0]}}, 404),
+        ({"study": "not an object"}, 400),
+    ]
+    for body, status in cases:
+        response = requests.post(lab.url + "/api/predict", json={**ask, **body}, timeout=60)
+        assert response.status_code == status, (body, response.text)
+    gone = requests.post(lab.url + "/api/predict", json={**ask, "study": {"id": "0" * 32, "series": "x", "slices": [0]}}, timeout=60)
+    assert "upload" in gone.json()["error"]["message"]

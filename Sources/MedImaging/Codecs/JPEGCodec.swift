@@ -77,6 +77,12 @@ public enum ImageEncoder {
         return try PNGCodec.encode(pixels: image.pixels, width: image.width, height: image.height, channels: 3)
     }
 
+    /// PNG of 8-bit grey samples, row by row: what `png(_:)` writes for a grey image, without
+    /// the RGB copy (a window step on a cached slice renders grey only).
+    public static func png(grey: [UInt8], width: Int, height: Int) throws -> Data {
+        try PNGCodec.encode(pixels: grey, width: width, height: height, channels: 1)
+    }
+
     /// Baseline JPEG of `image` at `quality` 1...100 (default 92).
     public static func jpeg(_ image: RGBImage, quality: Int = 92) throws -> Data {
         try JPEGCodec.encode(pixels: image.pixels, width: image.width, height: image.height, channels: 3, quality: quality)

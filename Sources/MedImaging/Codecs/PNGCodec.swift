@@ -56,23 +56,32 @@ enum PNGCodec {
 
     /// Encodes 8-bit pixels (`channels` 1 or 3) as PNG.
     static func encode(pixels: [UInt8], width: Int, height: Int, channels: Int) throws -> Data {
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        image.width = png_uint_32(width)
-        image.height = png_uint_32(height)
-        image.format = channels == 3 ? png_uint_32(PNG_FORMAT_FLAG_COLOR) : 0
-        var size: png_alloc_size_t = 0
-        let stride = png_int_32(width * channels)
-        guard pixels.withUnsafeBytes({ png_image_write_to_memory(&image, nil, &size, 0, $0.baseAddress, stride, nil) }) != 0,
-            size > 0
-        else { throw ImagingError.encodingFailed("PNG: \(message(image))") }
-        var out = Data(count: Int(size))
-        let ok = out.withUnsafeMutableBytes { o in
-            pixels.withUnsafeBytes { png_image_write_to_memory(&image, o.baseAddress, &size, 0, $0.baseAddress, stride, nil) }
+        let stride = width * channels
+        // One pass into a buffer sized for incompressible rows (deflate's stored blocks add 5
+        // bytes per 16 KiB at worst), not a sizing pass and a second compression: that halved a
+        // 512×512 render. libpng reports the size it needs if the guess is ever short.
+        let raw = height * (stride + 1)
+        var capacity = raw + raw / 16_384 * 5 + 1024
+        for _ in 0..<2 {
+            var image = png_image()
+            image.version = png_uint_32(PNG_IMAGE_VERSION)
+            image.width = png_uint_32(width)
+            image.height = png_uint_32(height)
+            image.format = channels == 3 ? png_uint_32(PNG_FORMAT_FLAG_COLOR) : 0
+            var size = png_alloc_size_t(capacity)
+            var out = Data(count: capacity)
+            let ok = out.withUnsafeMutableBytes { o in
+                pixels.withUnsafeBytes {
+                    png_image_write_to_memory(&image, o.baseAddress, &size, 0, $0.baseAddress, png_int_32(stride), nil)
+                }
+            }
+            let why = message(image)
+            png_image_free(&image)
+            if ok != 0 { return out.prefix(Int(size)) }
+            guard Int(size) > capacity else { throw ImagingError.encodingFailed("PNG: \(why)") }
+            capacity = Int(size)
         }
-        guard ok != 0 else { throw ImagingError.encodingFailed("PNG: \(message(image))") }
-        png_image_free(&image)
-        return out.prefix(Int(size))
+        throw ImagingError.encodingFailed("PNG: the encoder kept asking for a larger buffer")
     }
 
     private static func message(_ image: png_image) -> String {

@@ -62,6 +62,8 @@ struct ChatCompletionRequest: Decodable, Sendable {
     /// llama-server's extension: generate exactly the token limit (benchmarks).
     var ignoreEOS: Bool?
     var responseFormat: ResponseFormat?
+    /// The lab's extension: images by reference to an uploaded study, before the last user message's text.
+    var study: StudyReference?
 
     /// `{"type": "text" | "json_object" (optionally with "schema") | "json_schema", "json_schema": {"name", "schema", "strict"}}`.
     struct ResponseFormat: Decodable, Sendable {
@@ -96,7 +98,7 @@ struct ChatCompletionRequest: Decodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, stream, temperature, seed, stop
+        case model, messages, stream, temperature, seed, stop, study
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
         case topP = "top_p"

@@ -180,6 +180,11 @@ struct ChatCompletionsController {
         guard turns.last?.role == .user else {
             throw LabError.badRequest(code: "invalid_request", message: "the last message must be from the user")
         }
+        var volume: VolumeRequest?
+        if let reference = input.study {
+            guard info.vision else { throw LabError.unprocessable(code: "vision_unavailable", message: info.visionMissingMessage) }
+            volume = try await studyParts(reference, turns: &turns, imageCount: &imageCount, textBytes: textBytes, input: input, info: info)
+        }
         let maxTokens = try PredictRequest.checkedTokens(
             input.maxCompletionTokens ?? input.maxTokens, name: "max_tokens",
             limit: services.configuration.maxNewTokens)
@@ -189,10 +194,38 @@ struct ChatCompletionsController {
             maxNewTokens: maxTokens, sampling: sampling, stop: input.stop?.values ?? [],
             ignoreEndOfSequence: input.ignoreEOS ?? false, constraint: try input.responseFormat?.constraint())
         if turns.count == 1, let (images, question) = Self.imagesThenText(turns[0].parts) {
-            analysis.input = .images(images)
+            analysis.input = volume.map { .volume($0) } ?? .images(images)
             analysis.question = question
         }
         return (analysis, imageCount, textBytes)
+    }
+
+    /// The `study` extension: its slices go before the last user message's text, as `image_url`
+    /// parts would; `volume` asks about the whole series, which needs one user message of text.
+    private func studyParts(
+        _ reference: StudyReference, turns: inout [AnalysisTurn], imageCount: inout Int, textBytes: Int,
+        input: ChatCompletionRequest, info: EngineInfo
+    ) async throws -> VolumeRequest? {
+        switch try await services.studyInput(reference, options: ImageOptions(), volume: nil) {
+        case .images(let images):
+            imageCount += images.count
+            guard imageCount <= services.configuration.maxImages else {
+                throw LabError.tooLarge("more than \(services.configuration.maxImages) images in one request")
+            }
+            turns[turns.count - 1].parts.insert(contentsOf: images.map { .image($0) }, at: 0)
+            return nil
+        case .volume(let studies, let sha256, let packing, let window):
+            let textOnly = turns[0].parts.allSatisfy { if case .text = $0 { true } else { false } }
+            guard turns.count == 1, textOnly else {
+                throw LabError.badRequest(
+                    code: "invalid_request", message: "`study.volume` takes one user message of text (the question), no other images")
+            }
+            let maxTokens = try PredictRequest.checkedTokens(
+                input.maxCompletionTokens ?? input.maxTokens, name: "max_tokens", limit: services.configuration.maxNewTokens)
+            let budget = try VolumeBudget.sliceBudget(
+                requested: nil, textBytes: textBytes, maxNewTokens: maxTokens, maxImages: services.configuration.maxImages, info: info)
+            return VolumeRequest(studies: studies, packing: packing, window: window, maxSlices: budget.maximum, sourceSHA256: sha256)
+        }
     }
 
     /// The parts as "images, then text" (the article API's shape), or nil when text comes first or between.

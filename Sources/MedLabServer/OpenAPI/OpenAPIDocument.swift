@@ -20,6 +20,12 @@ enum OpenAPIDocument {
                             {"name": "has_model_input", "in": "query", "description": "1: only analyses with a copy of the model's input (--record-images model-input)",
                              "schema": {"type": "string", "enum": ["1", "0", "true", "false"]}}
             """
+        let seriesParameters = """
+            {"name": "study", "in": "path", "required": true, "schema": {"type": "string"}},
+                            {"name": "series", "in": "path", "required": true, "schema": {"type": "string"}},
+                            {"name": "slice", "in": "query", "description": "0-based, in the series' order", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                            {"name": "frame", "in": "query", "description": "0-based frame of a multi-frame file", "schema": {"type": "integer", "minimum": 0}}
+            """
         return """
             {
               "openapi": "3.0.3",
@@ -38,7 +44,8 @@ enum OpenAPIDocument {
                     "multipart/form-data": {"schema": {"type": "object", "properties": {
                       "image": {"type": "string", "format": "binary"}, "question": {"type": "string"},
                       "max_new_tokens": {"type": "integer"}, "context": {"type": "string"}, "window": {"type": "string"},
-                      "stream": {"type": "string"}, "volume": {"type": "string"}, "max_slices": {"type": "integer"}}}}}},
+                      "stream": {"type": "string"}, "volume": {"type": "string"}, "max_slices": {"type": "integer"},
+                      "study": {"type": "string", "description": "a StudyReference as JSON text"}}}}}},
                   "responses": {"200": {"description": "the answer (JSON), or server-sent events when stream is true",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}},
                                 "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}}}, \(errors)}}},
@@ -120,6 +127,39 @@ enum OpenAPIDocument {
                       "slice": {"type": "integer"}, "model_input": {"type": "string"}}}}}},
                   "responses": {"200": {"description": "PNG (preview or model input) and identifier-free metadata",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Rendered"}}}}, \(errors)}}},
+                "/api/studies": {"post": {"operationId": "uploadStudy", "summary": "Upload a study once: files, a dropped folder's files, or a ZIP; returns its series",
+                  "description": "Files are grouped into series (Series Instance UID, slice size, plane) and ordered by Instance Number, then position along the slice normal; scouts are flagged. study_id and series_id derive from SHA-256 of the files' content, never from DICOM UIDs. The same files again return the same study at once (cached: true). ZIP entries outside the archive, links, bombs, nested ZIPs and non-images are skipped and listed.",
+                  "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object", "required": ["files"], "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "one part per file (DICOM, NIfTI, PNG, JPEG) or ZIP"}}}}}},
+                  "responses": {"200": {"description": "the study's series", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StudyListing"}}}},
+                                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                                "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"}}}},
+                "/api/studies/{study}": {"get": {"operationId": "getStudy", "summary": "A cached study's series (404: upload it again)",
+                  "parameters": [{"name": "study", "in": "path", "required": true, "schema": {"type": "string"}}],
+                  "responses": {"200": {"description": "the study's series", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StudyListing"}}}},
+                                "401": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"}}}},
+                "/api/studies/{study}/series/{series}/render": {"get": {"operationId": "renderStudySlice", "summary": "One slice of a cached series as PNG, windowed",
+                  "parameters": [\(seriesParameters),
+                    {"name": "window", "in": "query", "description": "lung, mediastinum, bone, brain, abdomen, default, minmax, or 'center,width'", "schema": {"type": "string"}},
+                    {"name": "invert", "in": "query", "description": "1: swap black and white after windowing", "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}}],
+                  "responses": {"200": {"description": "PNG at square pixels, as /api/render previews", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                                "404": {"$ref": "#/components/responses/Error"}}}},
+                "/api/studies/{study}/series/{series}/stats": {"get": {"operationId": "studyRegionStatistics",
+                  "summary": "Statistics of a region in modality units (HU for CT, after the Modality LUT)",
+                  "parameters": [\(seriesParameters),
+                    {"name": "roi", "in": "query", "required": true, "description": "x0,y0,x1,y1 in original pixels; pixels whose centres lie inside count", "schema": {"type": "string"}},
+                    {"name": "shape", "in": "query", "schema": {"type": "string", "enum": ["rectangle", "ellipse"], "default": "rectangle"}}],
+                  "responses": {"200": {"description": "statistics", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RegionStatistics"}}}},
+                                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                                "404": {"$ref": "#/components/responses/Error"}}}},
+                "/api/studies/{study}/series/{series}/line": {"get": {"operationId": "studyLineProfile", "summary": "A line's length in mm and the modality values along it",
+                  "parameters": [\(seriesParameters),
+                    {"name": "from", "in": "query", "required": true, "description": "x,y in original pixels", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "required": true, "description": "x,y in original pixels", "schema": {"type": "string"}}],
+                  "responses": {"200": {"description": "the profile", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LineProfile"}}}},
+                                "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+                                "404": {"$ref": "#/components/responses/Error"}}}},
                 "/v1/chat/completions": {"post": {"operationId": "chatCompletions", "summary": "OpenAI-compatible chat completion",
                   "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChatRequest"}}}},
                   "responses": {"200": {"description": "completion, or chunks as server-sent events ending with [DONE]",
@@ -164,7 +204,31 @@ enum OpenAPIDocument {
                       "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["auto", "ct", "grey"]}]},
                     "max_slices": {"type": "integer", "minimum": 2, "description": "most slices of a volume to show (default: 85, or what the context holds)"},
                     "schema": {"type": "object", "description": "a JSON Schema the answer must follow (grammar-constrained; docs/structured-output.md lists the keywords)"},
-                    "format": {"type": "string", "enum": ["json"], "description": "json: the answer is any JSON object"}}},
+                    "format": {"type": "string", "enum": ["json"], "description": "json: the answer is any JSON object"},
+                    "study": {"$ref": "#/components/schemas/StudyReference"}}},
+                  "StudyReference": {"type": "object", "required": ["id", "series"], "description": "images by reference to an uploaded study (POST /api/studies) instead of bytes",
+                    "properties": {"id": {"type": "string"}, "series": {"type": "string"},
+                      "slices": {"type": "array", "items": {"type": "integer", "minimum": 0}, "description": "slices to show as separate images (0-based, in the series' order)"},
+                      "volume": {"description": "the whole series as one volume (Google's CT recipe)", "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["auto", "ct", "grey"]}]},
+                      "window": {"$ref": "#/components/schemas/Window"}, "frame": {"type": "integer", "minimum": 0}}},
+                  "StudyListing": {"type": "object", "required": ["study_id", "series", "skipped", "cached"], "properties": {
+                    "study_id": {"type": "string"}, "cached": {"type": "boolean", "description": "the same files were already cached: nothing was decoded"},
+                    "series": {"type": "array", "items": {"type": "object",
+                      "required": ["series_id", "format", "slices", "rows", "columns", "frames", "is_volume", "is_localizer"], "properties": {
+                      "series_id": {"type": "string"}, "format": {"type": "string"}, "modality": {"type": "string"}, "description": {"type": "string"},
+                      "slices": {"type": "integer"}, "rows": {"type": "integer"}, "columns": {"type": "integer"}, "frames": {"type": "integer"},
+                      "pixel_spacing_mm": {"type": "array", "items": {"type": "number"}, "description": "[row spacing, column spacing]"},
+                      "is_volume": {"type": "boolean"}, "is_localizer": {"type": "boolean"}}}},
+                    "skipped": {"type": "array", "items": {"type": "object", "required": ["name", "reason"], "properties": {
+                      "name": {"type": "string"}, "reason": {"type": "string"}}}}}},
+                  "RegionStatistics": {"type": "object", "required": ["mean", "std", "min", "max", "pixels", "unit"], "properties": {
+                    "mean": {"type": "number"}, "std": {"type": "number", "description": "population (ddof 0)"}, "min": {"type": "number"}, "max": {"type": "number"},
+                    "pixels": {"type": "integer"}, "area_mm2": {"type": "number", "description": "absent without Pixel Spacing"},
+                    "unit": {"type": "string", "description": "HU for CT, else value"}}},
+                  "LineProfile": {"type": "object", "required": ["length_px", "profile", "unit"], "properties": {
+                    "length_mm": {"type": "number", "description": "absent without Pixel Spacing"}, "length_px": {"type": "number"},
+                    "profile": {"type": "array", "items": {"type": "number"}, "description": "the nearest pixel's value at steps of at most one pixel, both ends included"},
+                    "unit": {"type": "string"}}},
                   "VolumeSummary": {"type": "object", "required": ["packing", "slices_shown", "slices_total", "slice_numbers"], "properties": {
                     "packing": {"type": "string", "enum": ["ct", "grey"]}, "slices_shown": {"type": "integer"}, "slices_total": {"type": "integer"},
                     "slice_numbers": {"type": "array", "items": {"type": "integer"}}, "note": {"type": "string"}}},
@@ -311,7 +375,8 @@ enum OpenAPIDocument {
                     "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
                     "response_format": {"type": "object", "required": ["type"], "properties": {
                       "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]}, "schema": {"type": "object"},
-                      "json_schema": {"type": "object", "properties": {"name": {"type": "string"}, "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}}}},
+                      "json_schema": {"type": "object", "properties": {"name": {"type": "string"}, "schema": {"type": "object"}, "strict": {"type": "boolean"}}}}},
+                    "study": {"$ref": "#/components/schemas/StudyReference", "description": "the lab's extension (openai: extra_body): a cached study's slices before the last user message's text, or its volume"}}},
                   "ChatCompletion": {"type": "object", "required": ["id", "object", "created", "model", "choices", "usage"], "properties": {
                     "id": {"type": "string"}, "object": {"type": "string", "enum": ["chat.completion"]}, "created": {"type": "integer"},
                     "model": {"type": "string"}, "disclaimer": {"type": "string"},

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MedImaging
 import MedInference
 import MedLabRecord
 
@@ -18,6 +19,9 @@ struct PredictController {
         let maxNewTokens = try input.checkedMaxNewTokens(limit: services.configuration.maxNewTokens)
         let sampling = try input.sampling()
         let encoded = try input.imageStrings(maxImages: services.configuration.maxImages)
+        guard input.study == nil || encoded.isEmpty else {
+            throw LabError.badRequest(code: "invalid_request", message: "send the images or a `study` reference, not both")
+        }
         let (engine, info, isDemo) = try await services.host.ready()
         let field = input.image != nil && encoded.count == 1 ? "image" : "images"
         let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
@@ -47,7 +51,10 @@ struct PredictController {
     ) async throws -> Response {
         let maxNewTokens = analysis.maxNewTokens
         var volumeNote: String?
-        if input.isVolume {
+        if let reference = input.study {
+            volumeNote = try await studyInput(
+                reference, into: &analysis, input: input, textBytes: textBytes, maxNewTokens: maxNewTokens, info: info)
+        } else if input.isVolume {
             let (volume, note) = try await volumeRequest(
                 input, encoded: encoded, field: field, textBytes: textBytes,
                 maxNewTokens: maxNewTokens, info: info)
@@ -57,7 +64,10 @@ struct PredictController {
             try LabPrompt.checkFits(imageCount: encoded.count, textBytes: textBytes, maxNewTokens: maxNewTokens, info: info)
             analysis.input = .images(try await services.analysisImages(encoded, options: input.imageOptions, field: field))
         }
-        let prepared = try await services.prepare(analysis, side: info.imageSize ?? 896, field: input.isVolume ? "volume" : field)
+        let isVolume: Bool
+        if case .volume = analysis.input { isVolume = true } else { isVolume = false }
+        let prepared = try await services.prepare(
+            analysis, side: info.imageSize ?? 896, field: input.study != nil ? "study" : isVolume ? "volume" : field)
         preparedOut = prepared
         if let slices = prepared.volume {
             try LabPrompt.checkFits(
@@ -99,12 +109,34 @@ struct PredictController {
         return try JSONResponse.make(finish(result, queueMs))
     }
 
-    /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most).
+    /// A `study` reference's images or volume, set as the analysis input; the volume's note, if any.
+    private func studyInput(
+        _ reference: StudyReference, into analysis: inout Analysis, input: PredictRequest, textBytes: Int, maxNewTokens: Int,
+        info: EngineInfo
+    ) async throws -> String? {
+        switch try await services.studyInput(reference, options: input.imageOptions, volume: input.volume) {
+        case .images(let images):
+            try LabPrompt.checkFits(imageCount: images.count, textBytes: textBytes, maxNewTokens: maxNewTokens, info: info)
+            analysis.input = .images(images)
+            return nil
+        case .volume(let studies, let sha256, let packing, let window):
+            var options = input
+            options.volume = packing.map { .forced($0) } ?? .auto
+            let (volume, note) = try await volumeRequest(
+                options, encoded: [], field: "study", textBytes: textBytes, maxNewTokens: maxNewTokens, info: info,
+                decoded: (studies, sha256, window))
+            analysis.input = .volume(volume)
+            return note
+        }
+    }
+
+    /// Google's CT recipe: as many slices as the context holds (the recipe's 85 at most). The
+    /// files come as `encoded` strings, or already `decoded` (a cached study's).
     private func volumeRequest(
         _ input: PredictRequest, encoded: [String], field: String, textBytes: Int, maxNewTokens: Int,
-        info: EngineInfo
+        info: EngineInfo, decoded: (studies: [DecodedStudy], sha256: [String], window: WindowChoice)? = nil
     ) async throws -> (VolumeRequest, note: String?) {
-        guard !encoded.isEmpty else {
+        guard !encoded.isEmpty || decoded != nil else {
             throw LabError.badRequest(code: "missing_image", message: "`volume` needs the volume's file(s) in `image` or `images`")
         }
         guard input.region == nil else {
@@ -116,9 +148,14 @@ struct PredictController {
         let budget = try VolumeBudget.sliceBudget(
             requested: input.maxSlices, textBytes: textBytes, maxNewTokens: maxNewTokens,
             maxImages: services.configuration.maxImages, info: info)
-        let files = try await services.volumeStudies(encoded, field: field)
+        let files: (studies: [DecodedStudy], sha256: [String])
+        if let decoded {
+            files = (decoded.studies, decoded.sha256)
+        } else {
+            files = try await services.volumeStudies(encoded, field: field)
+        }
         let request = VolumeRequest(
-            studies: files.studies, packing: input.volume?.packing, window: input.imageOptions.window,
+            studies: files.studies, packing: input.volume?.packing, window: decoded?.window ?? input.imageOptions.window,
             maxSlices: budget.maximum, sourceSHA256: files.sha256)
         return (request, budget.note)
     }

@@ -31,10 +31,12 @@ struct PredictRequest: Decodable, Sendable {
     var schema: JSONValue?
     /// `json`: the answer is any JSON object.
     var format: String?
+    /// Images by reference to an uploaded study instead of bytes (`POST /api/studies`).
+    var study: StudyReference?
 
     enum CodingKeys: String, CodingKey {
         case image, images, question, context, system, window, frame, slice, region, temperature, seed, stream
-        case volume, schema, format
+        case volume, schema, format, study
         case maxNewTokens = "max_new_tokens"
         case topP = "top_p"
         case ignoreEOS = "ignore_eos"
@@ -80,6 +82,7 @@ struct PredictRequest: Decodable, Sendable {
             self.schema = value
         }
         format = text("format")
+        if let study = text("study"), !study.isEmpty { self.study = try StudyReference.parse(study) }
     }
 
     /// The constraint asked for (`schema` or `format: "json"`), checked: an unsupported keyword or

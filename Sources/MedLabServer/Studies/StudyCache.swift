@@ -36,6 +36,25 @@ final class StudyCache: Sendable {
         }
     }
 
+    /// The study, or a 404 that says to upload it again.
+    func required(_ id: String) throws -> CachedStudy {
+        guard let study = study(id) else {
+            throw LabError.notFound(
+                "study \(id.prefix(64)) is not in the study cache (never uploaded, or evicted to make room): upload its files again with POST /api/studies"
+            )
+        }
+        return study
+    }
+
+    /// A series of a cached study, or a 404 naming what is missing.
+    func series(study id: String, series seriesID: String) throws -> StudySeries {
+        let study = try required(id)
+        guard let series = study.series(seriesID) else {
+            throw LabError.notFound("study \(study.id) has no series \(seriesID.prefix(64)); GET /api/studies/\(study.id) lists them")
+        }
+        return series
+    }
+
     /// A file some cached study holds, so a new upload that shares it is not decoded again.
     func file(_ sha256: String) -> CachedFile? { state.withLock { $0.files[sha256] } }
 
