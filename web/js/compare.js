@@ -11,7 +11,7 @@ import { sniffFormat } from "./files.js";
 import { recordImage } from "./history.js";
 import { EXAMPLES, t, onLanguageChange } from "./i18n.js";
 import { errorText } from "./images.js";
-import { $ } from "./state.js";
+import { $, el, showErrorIn } from "./state.js";
 import { registerView } from "./views.js";
 
 let picked = []; // {id, file, name, format, url} or, from the record, {id, record, name, format: "record", recordSrc}
@@ -30,18 +30,7 @@ let started = false;
 let progress = null; // {done, total} while running; {total, seconds} after
 let openToken = 0;
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function showError(message) {
-  const box = $("cmp-error");
-  box.textContent = message || "";
-  box.hidden = !message;
-}
+const showError = (message) => showErrorIn("cmp-error", message);
 
 // ---- images -------------------------------------------------------------------------------
 async function addImages(fileList) {

@@ -3,7 +3,7 @@
 // field | value table. The rows are remembered in localStorage (`medlab.fields`).
 
 import { t, onLanguageChange } from "./i18n.js";
-import { $ } from "./state.js";
+import { $, el } from "./state.js";
 
 const STORAGE_KEY = "medlab.fields";
 /** The row types, in the order of the menu; `enum` and `array` are built below. */
@@ -14,13 +14,6 @@ const DEFAULT_ROWS = [
   { name: "effusion", type: "boolean", description: "Is there a pleural effusion?", options: "" },
   { name: "side", type: "enum", description: "", options: "left, right, none" },
 ];
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 // ---- the editor ---------------------------------------------------------------------------
 function rowElements() { return [...$("fields-rows").querySelectorAll(".field-row")]; }

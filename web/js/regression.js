@@ -9,7 +9,7 @@ import { recordImage } from "./history.js";
 import { t, onLanguageChange } from "./i18n.js";
 import { errorText } from "./images.js";
 import { renderCharts } from "./passchart.js";
-import { $ } from "./state.js";
+import { $, el, showErrorIn } from "./state.js";
 import { registerView } from "./views.js";
 
 let report = null;
@@ -21,18 +21,7 @@ let started = false;
 let busy = null; // {name, t0, timer} while a set runs
 let openToken = 0;
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function showError(message) {
-  const box = $("reg-error");
-  box.textContent = message || "";
-  box.hidden = !message;
-}
+const showError = (message) => showErrorIn("reg-error", message);
 
 // ---- running a set ------------------------------------------------------------------------
 function renderBusy() {

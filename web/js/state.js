@@ -13,21 +13,31 @@ export function activeEntry() {
   return state.entries.find((e) => e.id === state.activeId) || null;
 }
 
-/** Shows an error in the alert region (readable text, never a silent failure). */
-export function showError(message) {
-  const box = $("error");
-  if (!message) { box.hidden = true; box.textContent = ""; return; }
-  box.textContent = message;
-  box.hidden = false;
+/** Shows an error in an alert box (readable text, never a silent failure); "" hides it. */
+export function showErrorIn(boxId, message) {
+  const box = $(boxId);
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+/** Shows an error in the page's main alert region. */
+export function showError(message) { showErrorIn("error", message); }
+
+/** A new element with an optional class and text. */
+export function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
 let toastTimer = 0;
 export function toast(message) {
-  const el = $("toast");
-  el.textContent = message;
-  el.hidden = false;
+  const box = $("toast");
+  box.textContent = message;
+  box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.hidden = true; }, 2200);
+  toastTimer = setTimeout(() => { box.hidden = true; }, 2200);
 }
 
 /** The window presets of SPEC M3, centre/width in HU. */
