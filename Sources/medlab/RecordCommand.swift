@@ -85,7 +85,8 @@ struct Record: AsyncParsableCommand {
             for (index, image) in a.images.enumerated() {
                 lines.append(
                     "image \(index + 1): \(image.format) \(image.modality ?? "") \(image.width)×\(image.height)  sha256: \(image.sha256)"
-                        + (image.window.map { "  window: \($0)" } ?? ""))
+                        + (image.window.map { "  window: \($0)" } ?? "")
+                        + (image.modelInput.map { "  model input: \($0)" } ?? ""))
             }
             lines.append("question: \(a.question)")
             if let context = a.context { lines.append("context: \(context)") }

@@ -76,6 +76,9 @@ def test_an_analysis_keeps_the_exact_model_input(kept, tmp_path, kind):
         for file in path.parent.iterdir():
             if file.name.startswith("lab.sqlite"):
                 assert value.encode() not in file.read_bytes(), value
+    shown = subprocess.run([medlab_bin(), "record", "show", "--record", str(path), analysis_id],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and f"model input: {image['model_input']}" in shown.stdout, shown.stdout + shown.stderr
     listed = requests.get(server.url + "/api/analyses", params={"has_model_input": 1}).json()["analyses"]
     assert analysis_id in [a["id"] for a in listed]
     assert all(any(i.get("model_input") for i in a["images"]) for a in listed)
