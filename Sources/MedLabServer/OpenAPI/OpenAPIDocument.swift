@@ -6,6 +6,7 @@ enum OpenAPIDocument {
     static func json(version: String, maxNewTokens: Int) -> String {
         let errors = """
             "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
             "413": {"$ref": "#/components/responses/Error"}, "415": {"$ref": "#/components/responses/Error"},
             "422": {"$ref": "#/components/responses/Error"}, "429": {"$ref": "#/components/responses/Error"},
             "503": {"$ref": "#/components/responses/Error"}, "504": {"$ref": "#/components/responses/Error"}
