@@ -20,7 +20,7 @@ enum SetArchive {
             for entry in archive {
                 let path = entry.path
                 let parts = path.split(separator: "/")
-                guard !path.hasPrefix("/"), !parts.contains(".."), entry.type != .symlink else {
+                guard ZIPEntryPath.isContained(path), entry.type != .symlink else {
                     throw LabError.badRequest(code: "invalid_set", message: "the ZIP entry \(path.prefix(200)) points outside the set")
                 }
                 total += entry.uncompressedSize

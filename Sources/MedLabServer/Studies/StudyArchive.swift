@@ -10,14 +10,6 @@ enum StudyArchive {
         bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && (bytes[2] == 0x03 || bytes[2] == 0x05)
     }
 
-    /// Whether a ZIP entry's path stays inside the archive's folder.
-    static func isContained(_ path: String) -> Bool {
-        let normalised = path.replacingOccurrences(of: "\\", with: "/")
-        let parts = normalised.split(separator: "/")
-        let drive = normalised.count >= 2 && normalised.dropFirst().first == ":"
-        return !normalised.hasPrefix("/") && !drive && !parts.contains("..")
-    }
-
     /// Unpacks the entries into `upload` (which counts files and bytes against the limits);
     /// unreadable, hostile or nested archives are listed as skipped.
     static func unpack(_ bytes: [UInt8], name: String, into upload: inout StudyUpload) throws {
@@ -37,7 +29,7 @@ enum StudyArchive {
                 upload.skip(shown, "a link; links are not followed")
                 continue
             }
-            guard isContained(path) else {
+            guard ZIPEntryPath.isContained(path) else {
                 upload.skip(shown, "the path points outside the archive")
                 continue
             }
