@@ -125,6 +125,10 @@ def test_the_same_files_again_give_the_same_study_at_once_even_zipped(lab, files
     assert [s["series_id"] for s in again.json()["series"]] == [s["series_id"] for s in first["series"]]
     listing = requests.get(f"{lab.url}/api/studies/{first['study_id']}", timeout=10).json()
     assert listing["series"] == first["series"]
+    metrics = requests.get(lab.url + "/metrics", timeout=10).text
+    held = next(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("medlab_study_cache_bytes "))
+    assert held > sum(len(data) for data in files["slices"])
+    assert 'route="/api/studies"' in metrics and first["study_id"] not in metrics
 
 
 def bomb_entry(name, inflated):

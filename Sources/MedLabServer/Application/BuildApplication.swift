@@ -68,7 +68,8 @@ func buildRouter(services: LabServices) -> Router<LabRequestContext> {
     RecordController(services: services).addRoutes(to: router)
     ExperimentController(services: services).addRoutes(to: router)
     router.get("/metrics") { _, _ in
-        Response(
+        services.metrics.studyCache(services.studies.usage)
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: services.metrics.exposition())))
     }

@@ -14,6 +14,8 @@ public final class LabMetrics: Sendable {
     let recordErrors: Counter
     let queueRunning: Gauge
     let queueWaiting: Gauge
+    let studyCacheBytes: Gauge
+    let studyCacheStudies: Gauge
     let imageEncode: ValueHistogram
     let decode: ValueHistogram
     let decodeSpeed: ValueHistogram
@@ -33,6 +35,9 @@ public final class LabMetrics: Sendable {
         recordErrors = registry.makeCounter(descriptor: name("record_errors", "total", "Analyses the record failed to write."))
         queueRunning = registry.makeGauge(descriptor: name("queue_running", "", "Requests generating now."))
         queueWaiting = registry.makeGauge(descriptor: name("queue_waiting", "", "Requests waiting for the engine."))
+        studyCacheBytes = registry.makeGauge(
+            descriptor: name("study_cache", "bytes", "Bytes the study cache holds (uploads and decoded pixels)."))
+        studyCacheStudies = registry.makeGauge(descriptor: name("study_cache_studies", "", "Studies the study cache holds."))
         imageEncode = registry.makeValueHistogram(
             descriptor: name("image_encode", "seconds", "Vision encoder time per request."), labels: [], buckets: Self.secondsBuckets)
         decode = registry.makeValueHistogram(
@@ -55,6 +60,12 @@ public final class LabMetrics: Sendable {
     func queueChanged(running: Int, waiting: Int) {
         queueRunning.set(Double(running))
         queueWaiting.set(Double(waiting))
+    }
+
+    /// The study cache's size, read when `/metrics` is scraped.
+    func studyCache(_ usage: (bytes: Int, studies: Int)) {
+        studyCacheBytes.set(Double(usage.bytes))
+        studyCacheStudies.set(Double(usage.studies))
     }
 
     /// One HTTP request by route pattern (never the raw path, which could carry anything) and status.
