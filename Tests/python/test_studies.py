@@ -333,3 +333,15 @@ def test_study_references_that_cannot_be_served_are_4xx(asking, files):
         assert response.status_code == status, (body, response.text)
     gone = requests.post(lab.url + "/api/predict", json={**ask, "study": {"id": "0" * 32, "series": "x", "slices": [0]}}, timeout=60)
     assert "upload" in gone.json()["error"]["message"]
+
+
+def test_no_identifier_or_uid_reaches_the_logs(lab, asking, files):
+    # Runs last in this module: both servers have uploaded, rendered, measured and answered by now.
+    reference = pydicom.dcmread(io.BytesIO(files["slices"][0]))
+    scout = pydicom.dcmread(io.BytesIO(files["scout"]))
+    needles = [PATIENT, PATIENT.replace("^", " "), "PID-STUDYTEST-77", reference.SeriesInstanceUID, reference.StudyInstanceUID,
+               reference.SOPInstanceUID, scout.SOPInstanceUID]
+    for text in (lab.log(), asking[0].log()):
+        assert "/api/studies" in text
+        for needle in needles:
+            assert needle not in text, needle
