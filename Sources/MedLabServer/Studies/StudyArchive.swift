@@ -33,19 +33,20 @@ enum StudyArchive {
                 upload.skip(shown, "the path points outside the archive")
                 continue
             }
-            let bound = min(upload.remainingBytes, upload.limits.maxFileBytes)
-            if Int(clamping: entry.uncompressedSize) > upload.remainingBytes {
+            let declared = Int(clamping: entry.uncompressedSize)
+            if declared > upload.remainingBytes {
                 throw LabError.tooLarge("the files unpack to more than \(upload.limits.maxBytes >> 20) MiB; the limit per upload")
             }
+            // An entry may inflate to what it declares and no more: one that lies is a bomb, stopped at once.
+            let bound = min(declared, upload.limits.maxFileBytes)
             var data: [UInt8] = []
             do {
                 _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                    // The declared size can lie: count what actually comes out.
                     guard data.count + chunk.count <= bound else { throw InflateBound() }
                     data.append(contentsOf: chunk)
                 }
             } catch is InflateBound {
-                upload.skip(shown, "inflates past \(bound >> 20) MiB (a ZIP bomb?)")
+                upload.skip(shown, "inflates past the \(declared) bytes it declares (a ZIP bomb?)")
                 continue
             } catch {
                 upload.skip(shown, "the entry cannot be unpacked (damaged or an unsupported compression)")
