@@ -335,6 +335,24 @@ def test_study_references_that_cannot_be_served_are_4xx(asking, files):
     assert "upload" in gone.json()["error"]["message"]
 
 
+def test_a_nifti_volume_is_one_series_of_axial_slices(lab, tmp_path):
+    import nibabel
+    data = np.random.default_rng(5).integers(-1000, 1000, (40, 30, 12)).astype(np.int16)
+    path = tmp_path / "ct.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(data, np.diag([0.8, 0.8, 3.0, 1.0])), str(path))
+    study = upload(lab, [("ct.nii.gz", path.read_bytes())]).json()
+    [series] = study["series"]
+    assert (series["format"], series["slices"], series["frames"], series["is_volume"]) == ("nifti", 12, 1, True)
+    assert series["pixel_spacing_mm"] == pytest.approx([0.8, 0.8])
+    base = f"{lab.url}/api/studies/{study['study_id']}/series/{series['series_id']}"
+    rendered = requests.post(lab.url + "/api/render", json={"image": base64.b64encode(path.read_bytes()).decode(), "slice": 7,
+                                                             "window": "-200,1200"}, timeout=30).json()
+    cached = requests.get(base + "/render", params={"slice": 7, "window": "-200,1200"}, timeout=30)
+    assert base64.b64decode(rendered["image"].split(",", 1)[1]) == cached.content
+    stats = requests.get(base + "/stats", params={"slice": 7, "roi": f"0,0,{series['columns']},{series['rows']}"}, timeout=30).json()
+    assert stats["pixels"] == 40 * 30 and stats["unit"] == "value"
+    assert stats["mean"] == pytest.approx(float(data[:, :, 7].mean()))
+
 def test_no_identifier_or_uid_reaches_the_logs(lab, asking, files):
     # Runs last in this module: both servers have uploaded, rendered, measured and answered by now.
     reference = pydicom.dcmread(io.BytesIO(files["slices"][0]))
