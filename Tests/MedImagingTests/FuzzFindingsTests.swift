@@ -3,7 +3,7 @@ import Testing
 
 @testable import MedImaging
 
-/// Every input the fuzzer (bench/imaging/fuzz.sh) ever crashed on, kept in `FuzzFindings/`:
+/// Every input the imaging fuzz target (`make fuzz`, bench/fuzz) ever crashed on, kept in `FuzzFindings/`:
 /// each must now decode or throw `ImagingError`, never trap, with the fuzzer's own limits.
 struct FuzzFindingsTests {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("FuzzFindings")
@@ -35,6 +35,16 @@ struct FuzzFindingsTests {
             _ = try ImageDecoder.decode(data: data, filenameHint: nil, options: Self.options)
         } throws: { error in
             "\(error)".contains("magnitude category")
+        }
+    }
+
+    /// A NaN vox_offset (a float in NIfTI-1) trapped converting to Int.
+    @Test func aNaNVoxOffsetIsRefusedAsMalformed() throws {
+        let data = try Data(contentsOf: Self.folder.appendingPathComponent("nifti-nan-vox-offset.nii"))
+        #expect {
+            _ = try ImageDecoder.decode(data: data, filenameHint: nil, options: Self.options)
+        } throws: { error in
+            "\(error)".contains("vox_offset")
         }
     }
 }

@@ -76,7 +76,10 @@ enum NiftiReader {
                 dims = try (0..<8).map { try i16(40 + 2 * $0) }
                 datatype = try i16(70)
                 pixdim = try (0..<8).map { try f32(76 + 4 * $0) }
-                voxOffset = Int(try f32(108))
+                // A float in NIfTI-1: NaN, infinity or a huge value would trap in Int() (found by the fuzzer).
+                let offset = try f32(108)
+                guard offset.isFinite, abs(offset) < 1e15 else { throw ImagingError.malformed("NIfTI vox_offset \(offset)") }
+                voxOffset = Int(offset)
                 slope = try f32(112)
                 inter = try f32(116)
                 calMax = try f32(124)

@@ -25,7 +25,8 @@ extension NiftiReader.Header {
             throw ImagingError.tooLarge(width: nx, height: ny, frames: nz, limit: options.maxTotalSamples)
         }
         let offset = max(voxOffset, 348)
-        guard offset + count * type.bytes <= bytes.count else {
+        // Subtracting, not adding: a NIfTI-2 vox_offset near Int.max would overflow the sum.
+        guard offset <= bytes.count, count * type.bytes <= bytes.count - offset else {
             throw ImagingError.truncated(
                 "NIfTI voxel data needs \(count * type.bytes) bytes from offset \(offset), the file has \(bytes.count - min(offset, bytes.count))"
             )
