@@ -109,7 +109,10 @@ struct MultipartForm {
                 }
             }
             guard let name else { throw bad("a part has no name") }
-            parts.append(Part(name: name, filename: filename, contentType: contentType, body: Array(body[(split + 4)..<partEnd])))
+            // A blank line right before the next delimiter (no CRLF of its own) ends an empty part;
+            // its CRLF was taken off partEnd above, so the body starts past partEnd (a trap, found by the fuzzer).
+            let bodyStart = min(split + 4, partEnd)
+            parts.append(Part(name: name, filename: filename, contentType: contentType, body: Array(body[bodyStart..<partEnd])))
         }
     }
 
