@@ -5,7 +5,7 @@ SWIFT ?= swift
 PY := .venv/bin/python
 QUESTION ?= The capital of France is
 
-.PHONY: setup build release run ask test test-swift test-python lint format clean load
+.PHONY: setup build release run ask test test-swift test-python lint format clean fuzz load
 
 setup:
 	@./scripts/setup.sh
@@ -43,5 +43,14 @@ format:
 load: build
 	MEDLAB_BIN=$$($(SWIFT) build --show-bin-path)/medlab bash bench/load/run.sh $(LOAD_ARGS)
 
+# libFuzzer + AddressSanitizer over every parser of outside input (bench/fuzz): builds once in
+# .build-fuzz, runs each target FUZZ_SECONDS (FUZZ_TARGETS picks some), fails on any crash, hang
+# over 10 s, out-of-memory or leak.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bench/fuzz/run.sh $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -132,6 +132,7 @@ let package = Package(
                 "MedLabTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird")
             ],
+            exclude: ["Fuzz/FuzzFindings"],  // inputs the request fuzz targets crashed on, read by ServerFuzzFindingsTests
             linkerSettings: llamaLinker
         ),
         // The test models and the engines loaded once from them, shared by the engine and server tests.
@@ -149,3 +150,18 @@ let package = Package(
     swiftLanguageModes: [.v6],
     cxxLanguageStandard: .cxx17
 )
+
+// `make fuzz` sets MEDLAB_FUZZ to the toolchain's libclang_rt.fuzzer_no_main archive: that adds
+// the libFuzzer harness over every parser of outside input (bench/fuzz), built with AddressSanitizer
+// and coverage in its own scratch folder. Ordinary builds never see these targets.
+if let fuzzer = Context.environment["MEDLAB_FUZZ"], !fuzzer.isEmpty {
+    package.targets += [
+        .target(name: "CLibFuzzer", path: "bench/fuzz/CLibFuzzer"),
+        .executableTarget(
+            name: "medlab-fuzz",
+            dependencies: ["CLibFuzzer", "MedImaging", "MedInference", "MedLabExperiments", "MedLabServer"],
+            path: "bench/fuzz/medlab-fuzz",
+            linkerSettings: llamaLinker + [.unsafeFlags([fuzzer, "-lstdc++"])]
+        )
+    ]
+}

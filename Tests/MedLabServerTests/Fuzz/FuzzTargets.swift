@@ -1,0 +1,1 @@
+../../../bench/fuzz/medlab-fuzz/Targets.swift

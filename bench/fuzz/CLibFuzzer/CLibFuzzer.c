@@ -1,0 +1,2 @@
+// Empty: SwiftPM needs a source file for the target that carries CLibFuzzer.h.
+#include "CLibFuzzer.h"
