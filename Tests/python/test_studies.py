@@ -166,6 +166,16 @@ def test_hostile_zip_entries_are_skipped_and_listed(lab, files):
     assert not any("__MACOSX" in name for name in reasons)
     assert [s["slices"] for s in study["series"]] == [SLICES]
     assert requests.get(lab.url + "/api/health", timeout=5).status_code == 200
+    # A central directory whose local header offset points past the end (ZIPFoundation would trap on it).
+    crafted = io.BytesIO()
+    with zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.dcm", files["mr"])
+    crafted = bytearray(crafted.getvalue())
+    struct.pack_into("<I", crafted, crafted.find(b"PK\x01\x02") + 42, len(crafted) + 10)
+    response = upload(lab, [("offset.zip", bytes(crafted)), ("mr.dcm", files["mr"])])
+    assert response.status_code == 200, response.text
+    assert "past its end" in {s["name"]: s["reason"] for s in response.json()["skipped"]}["offset.zip"]
+    assert requests.get(lab.url + "/api/health", timeout=5).status_code == 200
 
 
 def test_limits_on_size_and_file_count_are_413(lab, files):

@@ -13,6 +13,11 @@ enum StudyArchive {
     /// Unpacks the entries into `upload` (which counts files and bytes against the limits);
     /// unreadable, hostile or nested archives are listed as skipped.
     static func unpack(_ bytes: [UInt8], name: String, into upload: inout StudyUpload) throws {
+        // ZIPFoundation traps on an offset past the end of an in-memory archive (and leaks one without an end record).
+        guard ZIPBounds.isSafe(bytes) else {
+            upload.skip(name, "the ZIP cannot be read: no end record, or an offset in it points past its end")
+            return
+        }
         let archive: Archive
         do { archive = try Archive(data: Data(bytes), accessMode: .read) } catch {
             upload.skip(name, "the ZIP cannot be read")
