@@ -74,7 +74,9 @@ def parse_args(argv=None):
     p.add_argument("--rss-window", type=float, default=10.0,
                    help="seconds of samples whose median is the after-warm-up and the end figure (default 10)")
     p.add_argument("--max-backoff", type=float, default=1.0, help="longest pause after a 429/503")
-    p.add_argument("--client-timeout", type=float, default=120, help="socket timeout of one request")
+    p.add_argument("--client-timeout", type=float, default=330,
+                   help="socket timeout of one request (default 330: past the server's own --timeout of 300 s, "
+                        "which answers 504 first, so a client timeout means a hang)")
     p.add_argument("--health-p99-ms", type=float, default=100)
     p.add_argument("--rss-growth-pct", type=float, default=5)
     p.add_argument("--seed", type=int, default=19)
@@ -564,7 +566,19 @@ def main(argv=None):
         print(f"FAIL: {problem}; log {log.name}:\n" + open(log.name, errors="replace").read()[-3000:], file=sys.stderr)
         return 2
     print(f"medlab serve pid {server.pid} on 127.0.0.1:{port}, log {log.name}", flush=True)
+    # SIGTERM (or Ctrl-C) ends the run through `finally`, so the server does not outlive it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return drive(args, payloads, server, port, log)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        shutil.rmtree(args.data_dir, ignore_errors=True)
 
+
+def drive(args, payloads, server, port, log):
+    """Runs the clients, the prober and the memory sampler; stops the server; judges."""
     clock0 = time.monotonic()
     rss = [(0.0, rss_kib(server.pid))]
     loads = [(0.0, os.getloadavg())]
@@ -612,7 +626,6 @@ def main(argv=None):
     except subprocess.TimeoutExpired:
         server.kill()
         exit_code = "killed after 30 s"
-    shutil.rmtree(args.data_dir, ignore_errors=True)
     records = [r for c in clients for r in c.records]
     figures = summarize(args, records, probes, rss, loads, idle_after, alive, exit_code, counts, load_seconds)
     figures["server"]["log"] = log.name
