@@ -1,4 +1,5 @@
 import Foundation
+import MedLabExperiments
 import Testing
 
 @testable import MedLabServer
@@ -54,6 +55,14 @@ struct ServerFuzzFindingsTests {
         let folder = try SetArchive.unpack(bytes, limit: 1 << 20)
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect(try SetArchive.setFile(in: folder).hasSuffix("/set.json"))
+    }
+
+    /// An empty set file: Foundation leaks a 4 KB buffer reading an empty file, so it is refused unread.
+    @Test func anEmptySetFileIsRefusedUnread() throws {
+        let bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent("set-zip/empty-set-file-leak.zip")))
+        let folder = try SetArchive.unpack(bytes, limit: 1 << 20)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect { _ = try RegressionSet.load(path: try SetArchive.setFile(in: folder)) } throws: { "\($0)".contains("the file is empty") }
     }
 
     /// The same ZIP dropped as a study is skipped and listed, never handed to ZIPFoundation.
