@@ -70,10 +70,7 @@ public final class GenerationQueue: Sendable {
                         state.running += 1
                         return .success(true)
                     }
-                    guard state.waiting.count < maxWaiting else {
-                        let ahead = Double(state.running + state.waiting.count) / Double(slots)
-                        return .failure(LabError.queueFull(retryAfter: max(1, Int((ahead * state.averageSeconds).rounded(.up)))))
-                    }
+                    guard state.waiting.count < maxWaiting else { return .failure(refusal(state)) }
                     state.waiting.append((id, continuation))
                     return .success(false)
                 }
@@ -88,6 +85,24 @@ public final class GenerationQueue: Sendable {
             cancelWaiting(id)
         }
         return SlotTicket(queue: self, id: id)
+    }
+
+    /// Throws at once what `admit` would throw now for a full line (or while draining), so a request
+    /// is refused before its images are decoded: under overload a 429 then costs microseconds, not a
+    /// decode behind everyone else's. `admit` still decides for the requests this lets through.
+    public func refuseIfFull() throws {
+        let refused: LabError? = state.withLock { state in
+            if state.draining { return Self.shuttingDown }
+            if state.running < slots, state.waiting.isEmpty { return nil }
+            return state.waiting.count < maxWaiting ? nil : refusal(state)
+        }
+        if let refused { throw refused }
+    }
+
+    /// The 429 for a full line, with a `Retry-After` from the work ahead and the average answer time.
+    private func refusal(_ state: State) -> LabError {
+        let ahead = Double(state.running + state.waiting.count) / Double(slots)
+        return .queueFull(retryAfter: max(1, Int((ahead * state.averageSeconds).rounded(.up))))
     }
 
     /// Runs `body` when a slot is free, and frees the slot after it.

@@ -29,6 +29,7 @@ struct ChatCompletionsController {
         let started = ContinuousClock.now
         let input = try request.json(ChatCompletionRequest.self, from: try await services.body(of: request))
         let (engine, info, _) = try await services.host.ready()
+        try services.runner.queue.refuseIfFull()  // before the images are decoded
         let (analysis, imageCount, textBytes) = try await translate(input, info: info)
         let analysisID = RecordedAnalysis.newID()
         let source = services.source(of: request, fallback: "openai")

@@ -23,6 +23,7 @@ struct PredictController {
             throw LabError.badRequest(code: "invalid_request", message: "send the images or a `study` reference, not both")
         }
         let (engine, info, isDemo) = try await services.host.ready()
+        try services.runner.queue.refuseIfFull()
         let field = input.image != nil && encoded.count == 1 ? "image" : "images"
         let textBytes = question.utf8.count + (input.context?.utf8.count ?? 0)
         var analysis = Analysis(

@@ -64,6 +64,23 @@ struct ScriptedEngineTests {
             let refused = try await client.postJSON("/api/predict", ["question": "second"])
             #expect(refused.status == .tooManyRequests)
             #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            // Refused before its images are decoded (a 400 would mean they were): under overload a
+            // refusal must not wait for a decode behind everyone else's. Both APIs alike.
+            let undecodable = try await client.postJSON("/api/predict", ["question": "third", "image": "not an image"])
+            #expect(undecodable.status == .tooManyRequests)
+            let chat = try await client.postJSON(
+                "/v1/chat/completions",
+                [
+                    "messages": [
+                        [
+                            "role": "user",
+                            "content": [
+                                ["type": "text", "text": "q"], ["type": "image_url", "image_url": ["url": "data:image/png;base64,AAAA"]]
+                            ]
+                        ]
+                    ]
+                ])
+            #expect(chat.status == .tooManyRequests)
             engine.release()
             let answered = try await first
             #expect(answered.status == .ok)
