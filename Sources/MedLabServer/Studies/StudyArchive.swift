@@ -26,7 +26,7 @@ enum StudyArchive {
         for entry in archive {
             try upload.countEntry()
             let path = entry.path
-            let base = (path as NSString).lastPathComponent
+            let base = ZIPEntryPath.fileName(path)
             // Finder's resource forks and folder files are not part of the study.
             if entry.type == .directory || path.hasPrefix("__MACOSX/") || base.hasPrefix("._") || base == ".DS_Store" { continue }
             let shown = "\(name)/\(path)"

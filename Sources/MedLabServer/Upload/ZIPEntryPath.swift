@@ -9,4 +9,10 @@ enum ZIPEntryPath {
         let drive = normalised.count >= 2 && normalised.dropFirst().first == ":"
         return !normalised.hasPrefix("/") && !drive && !normalised.split(separator: "/").contains("..")
     }
+
+    /// The entry's file name (after the last `/` or `\`), in plain Swift: Foundation's
+    /// `NSString.lastPathComponent` traps on Linux for some names (`//r•`, found by the fuzzer).
+    static func fileName(_ path: String) -> String {
+        path.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
+    }
 }
