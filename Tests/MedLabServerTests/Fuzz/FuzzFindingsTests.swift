@@ -65,6 +65,14 @@ struct ServerFuzzFindingsTests {
         #expect { _ = try RegressionSet.load(path: try SetArchive.setFile(in: folder)) } throws: { "\($0)".contains("the file is empty") }
     }
 
+    /// A regex over 256 UTF-16 units: Foundation leaks a copy of it on every compile, so a set refuses it.
+    @Test func aRegexOver256CharactersIsRefused() throws {
+        let data = try Data(contentsOf: Self.folder.appendingPathComponent("set-yaml/long-regex-leak.yaml"))
+        #expect {
+            _ = try RegressionSet.parse(String(decoding: data, as: UTF8.self), file: "set.yaml", folder: FuzzTarget.setFolder)
+        } throws: { "\($0)".contains("expect.regex is over 256 characters") }
+    }
+
     /// The same ZIP dropped as a study is skipped and listed, never handed to ZIPFoundation.
     @Test func aStudyZIPWithAnOffsetPastItsEndIsSkipped() throws {
         let bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent("set-zip/offset-past-the-end.zip")))
