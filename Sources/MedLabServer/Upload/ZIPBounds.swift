@@ -1,3 +1,5 @@
+import CLabZlib
+
 /// A check to run before ZIPFoundation reads an uploaded ZIP in memory (`Archive(data:)`), for two
 /// faults of ZIPFoundation 0.9.20 found by the fuzzer: its in-memory file lets a seek land past the
 /// end, and the next read traps on a negative range (one crafted upload would stop the server);
@@ -50,9 +52,38 @@ enum ZIPBounds {
             let data = local + 30 + localName + localExtra
             let size = method == 0 && flags & 8 != 0 ? uncompressed : compressed
             guard size <= count - data, compressed <= count - data else { return false }
+            // ZIPFoundation inflates by the local header's method until the stream ends, reading
+            // empty chunks forever at the end of the bytes: a stream that never ends hangs it.
+            if number(local + 8, 2) == 8, !deflateStops(bytes, from: Int(data), declared: uncompressed) { return false }
             directory += 46 + nameLength + extraLength + commentLength
             index += 1
         }
         return true
+    }
+
+    /// Whether inflating from `start` stops by itself: the stream ends, is corrupt (ZIPFoundation
+    /// throws), or outgrows the declared size (the unpackers' own bound stops it). Only running out
+    /// of bytes first would loop. Costs one more inflate of each deflated entry, discarded as it goes.
+    static func deflateStops(_ bytes: [UInt8], from start: Int, declared: UInt64) -> Bool {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return false }
+        defer { inflateEnd(&stream) }
+        var scratch = [UInt8](repeating: 0, count: 1 << 16)
+        var produced: UInt64 = 0
+        return bytes.withUnsafeBufferPointer { input in
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress! + start)
+            stream.avail_in = uInt(input.count - start)
+            while true {
+                let status = scratch.withUnsafeMutableBufferPointer { out in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = uInt(out.count)
+                    return inflate(&stream, Z_NO_FLUSH)
+                }
+                produced += UInt64(scratch.count) - UInt64(stream.avail_out)
+                if status == Z_STREAM_END || produced > declared { return true }
+                if status != Z_OK && status != Z_BUF_ERROR { return true }
+                if stream.avail_in == 0 && stream.avail_out != 0 { return false }
+            }
+        }
     }
 }
