@@ -128,8 +128,8 @@ def test_killed_batch_resumes_without_duplicates(studies, tmp_path):
     args = [str(studies), *sum([["-q", q] for q in QUESTIONS], []), "-o", str(out), *TINY, "--max-new-tokens", "200"]
     process = subprocess.Popen([medlab_bin(), "batch", *args],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 2):
+    deadline = time.time() + 600  # a state wait: CI beside two fuzzers took over 120 s for two rows
+    while time.time() < deadline and process.poll() is None and (not out.exists() or out.read_bytes().count(b"\n") < 2):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
