@@ -27,6 +27,9 @@ public struct ImageMetadata: Sendable, Codable, Equatable {
     public var instanceNumber: Int?
     public var imagePosition: [Double]?
     public var imageOrientation: [Double]?
+    /// Enhanced multi-frame DICOM: the stored frame numbers (1-based) in slice order, by Plane
+    /// Position along the slice normal; nil for other files and when a frame has no position.
+    public var sliceOrder: [Int]?
     /// NIfTI: voxel grid, data type, and the orientation code of the stored axes (e.g. "RAS").
     public var volumeShape: [Int]?
     public var dataType: String?
@@ -73,6 +76,7 @@ public struct ImageMetadata: Sendable, Codable, Equatable {
         imagePosition = position.count == 3 ? position : nil
         let orientation = ds.doubles(Tag.imageOrientation)
         imageOrientation = orientation.count == 6 ? orientation : nil
+        applyFunctionalGroups(ds, frames: desc.frames)
         if includeIdentifiers {
             var ids: [String: String] = [:]
             let named: [(String, DicomTag)] = [

@@ -105,6 +105,14 @@ public struct DecodedStudy: Sendable {
         return frames[index]
     }
 
+    /// Frame indices (0-based) in slice order: `metadata.sliceOrder` when it covers the decoded
+    /// frames (an enhanced multi-frame volume decoded whole), else stored order.
+    public var sliceOrder: [Int] {
+        let stored = Array(0..<frameCount)
+        guard volume == nil, let order = metadata.sliceOrder?.map({ $0 - 1 }), order.sorted() == stored else { return stored }
+        return order
+    }
+
     /// The frame a single-image consumer should show: the first frame, or the middle axial slice.
     public func representativeFrame() throws -> MedImage {
         if let volume { return try volume.slice(.axial, index: volume.depth / 2) }

@@ -35,6 +35,8 @@ enum DicomDecoder {
             encapsulated = nil
         }
         let pipeline = GrayPipeline(ds, desc: desc)
+        let enhanced = FunctionalGroups.isEnhanced(ds)
+        let topSpacing = ds.doubles(Tag.pixelSpacing)
         var frames: [MedImage] = []
         for index in wanted {
             let raw: RawFrame
@@ -44,15 +46,16 @@ enum DicomDecoder {
                 raw = try NativePixels.frame(
                     pixelElement.value, index: index, desc: desc, bigEndian: pixelElement.bigEndian, vr: pixelElement.vr)
             }
-            frames.append(try pipeline.image(from: raw))
+            let groups = enhanced ? FunctionalGroups.frame(index, of: ds) : FrameValues()
+            var image = try pipeline.image(from: raw, groups: groups)
+            // PixelSpacing is [row spacing, column spacing]; only a sane, non-square pair changes anything.
+            let spacing = groups.pixelSpacing ?? topSpacing
+            if spacing.count == 2, spacing[0] > 0, spacing[1] > 0, (0.05...20).contains(spacing[0] / spacing[1]) {
+                image.pixelAspect = spacing[0] / spacing[1]
+            }
+            frames.append(image)
         }
         let metadata = ImageMetadata(dicom: ds, desc: desc, syntax: syntax, includeIdentifiers: options.includeIdentifiers)
-        // PixelSpacing is [row spacing, column spacing]; only a sane, non-square pair changes anything.
-        if let spacing = metadata.pixelSpacing, spacing.count == 2, spacing[0] > 0, spacing[1] > 0,
-            (0.05...20).contains(spacing[0] / spacing[1])
-        {
-            for index in frames.indices { frames[index].pixelAspect = spacing[0] / spacing[1] }
-        }
         return DecodedStudy(format: .dicom, frames: frames, metadata: metadata, series: SeriesFacts(ds))
     }
 
@@ -139,7 +142,9 @@ struct GrayPipeline {
         return LookupTable(firstMapped: first, bits: bits, data: entries)
     }
 
-    func image(from raw: RawFrame) throws -> MedImage {
+    /// Frame `raw` through the pipeline; `groups` (an enhanced object's functional groups for
+    /// this frame) overrides the file's rescale, Modality LUT, window and VOI LUT.
+    func image(from raw: RawFrame, groups: FrameValues = FrameValues()) throws -> MedImage {
         // 32-bit unsigned samples do not fit Int32: read them back as UInt32.
         let wide = !desc.signed && desc.bitsStored == 32
         if raw.channels == 3 {
@@ -155,19 +160,23 @@ struct GrayPipeline {
             return try MedImage(width: raw.width, height: raw.height, channels: 3, samples: out, photometric: .rgb, maxValue: max)
         }
         let samples: [Float]
+        let modalityLUT = groups.hasRescale ? nil : self.modalityLUT
         if let modalityLUT {
             samples = raw.values.map { modalityLUT.lookup(Float($0)) }
         } else {
-            let s = Float(slope)
-            let b = Float(intercept)
+            let s = Float(groups.rescaleSlope ?? slope)
+            let b = Float(groups.rescaleIntercept ?? intercept)
             let plain = wide ? raw.values.map { Float(UInt32(bitPattern: $0)) } : raw.values.map { Float($0) }
             samples = (s == 1 && b == 0) ? plain : plain.map { $0 * s + b }
         }
         let photometric: Photometric = desc.photometric == "MONOCHROME1" ? .monochrome1 : .monochrome2
         let bits = modalityLUT?.bits ?? desc.bitsStored
+        // A frame's VOI LUT item replaces the file's whole VOI step: its own table, else its window alone.
+        let frameLUT = groups.voiLUTItem.flatMap { Self.lut($0, desc: desc) }
+        let voiLUT = frameLUT ?? (groups.window == nil ? self.voiLUT : nil)
         return try MedImage(
             width: raw.width, height: raw.height, channels: 1, samples: samples, photometric: photometric,
-            maxValue: Float((1 << min(bits, 24)) - 1), defaultWindow: window, voiLUT: voiLUT)
+            maxValue: Float((1 << min(bits, 24)) - 1), defaultWindow: groups.window ?? window, voiLUT: voiLUT)
     }
 }
 

@@ -19,7 +19,10 @@ enum DicomParser {
         d[0x0028_0008] = "IS"
         for t: UInt32 in [0x0028_1101, 0x0028_1102, 0x0028_1103, 0x0028_3002] { d[t] = "US" }
         for t: UInt32 in [0x0028_1201, 0x0028_1202, 0x0028_1203, 0x0028_3006, 0x7FE0_0010] { d[t] = "OW" }
-        for t: UInt32 in [0x0028_3000, 0x0028_3010, 0x5200_9229, 0x5200_9230, 0x0028_9132, 0x0028_9145, 0x0028_9110] { d[t] = "SQ" }
+        // Sequences, including the functional group macros that FunctionalGroups reads.
+        for t: UInt32 in [
+            0x0028_3000, 0x0028_3010, 0x5200_9229, 0x5200_9230, 0x0028_9132, 0x0028_9145, 0x0028_9110, 0x0020_9113, 0x0020_9116
+        ] { d[t] = "SQ" }
         return d
     }()
 

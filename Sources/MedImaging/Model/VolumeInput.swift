@@ -23,8 +23,9 @@ public struct VolumeInput: Sendable {
     /// Identifier-free facts about the first study.
     public let metadata: ImageMetadata
 
-    /// Builds the recipe's input from one study holding a volume (NIfTI, multi-frame DICOM) or
-    /// a series of single-frame studies (ordered as `ModelInput.seriesOrder` says).
+    /// Builds the recipe's input from one study holding a volume (NIfTI, multi-frame DICOM, its
+    /// frames in `DecodedStudy.sliceOrder`) or a series of single-frame studies (ordered as
+    /// `ModelInput.seriesOrder` says).
     /// `packing` nil means: `.ct` when every study says modality CT, else `.grey`.
     public static func make(
         from studies: [DecodedStudy], packing: Packing? = nil, window: WindowChoice = .fileDefault,
@@ -55,7 +56,8 @@ public struct VolumeInput: Sendable {
     private static func orderedSlices(_ studies: [DecodedStudy]) throws -> [() throws -> MedImage] {
         if studies.count == 1 {
             let study = studies[0]
-            return (0..<study.frameCount).map { index in { try study.frame(index) } }
+            // An enhanced multi-frame file may store its frames out of order; its Plane Positions say the order.
+            return study.sliceOrder.map { index in { try study.frame(index) } }
         }
         if let index = studies.firstIndex(where: { $0.frameCount != 1 }) {
             throw ImagingError.invalidArgument(
