@@ -16,7 +16,7 @@ log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
 
 # ---- system packages -------------------------------------------------------------------
 APT_PACKAGES=(cmake ninja-build pkg-config libgomp1 python3-venv
-              zlib1g-dev libpng-dev libjpeg62-turbo-dev libopenjp2-7-dev libcharls-dev libsqlite3-dev chromium chromium-driver fonts-noto-cjk)
+              zlib1g-dev libpng-dev libjpeg62-turbo-dev libopenjp2-7-dev libcharls-dev libsqlite3-dev chromium chromium-driver fonts-noto-cjk dcmtk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
