@@ -206,7 +206,7 @@ final class BatchScheduler: @unchecked Sendable {
     /// `MEDLAB_TRACE=1` prints each decode step's batch size and times to stderr (bench/gpu/trace.sh reads them).
     private static let tracing = ProcessInfo.processInfo.environment["MEDLAB_TRACE"] == "1"
 
-    private static func trace(_ line: @autoclosure () -> String) {
+    static func trace(_ line: @autoclosure () -> String) {
         guard tracing else { return }
         FileHandle.standardError.write(Data("TRACE \(Date().timeIntervalSince1970) \(line())\n".utf8))
     }

@@ -43,7 +43,8 @@ final class VisionProjector: @unchecked Sendable {
         params.use_gpu = useGPU
         params.n_threads = Int32(threads)
         params.print_timings = false
-        params.warmup = false
+        // Reserves the encoder's graph and settles flash attention now, at load, not in the first encode.
+        params.warmup = true
         LlamaLog.reset()
         guard let context = mtmd_init_from_file(path, model.pointer, params) else {
             let message = LlamaLog.recentErrors()
@@ -55,8 +56,21 @@ final class VisionProjector: @unchecked Sendable {
         imageSize = metadata.imageSize ?? 896
         // Count the tokens of one image by pre-processing a blank one (no encoding happens here).
         let probe = ModelImage(width: imageSize, height: imageSize)
-        tokensPerImage = try tokenize([.image(0)], images: [probe], addBOS: false).imageTokens
+        let probePrompt = try tokenize([.image(0)], images: [probe], addBOS: false)
+        tokensPerImage = probePrompt.imageTokens
+        // On a GPU the first real encode also pays for loading kernels and planning the graph
+        // (hundreds of ms): encode the blank image once here so the first user does not. A CPU
+        // has nothing to warm, and encoding MedGemma's 4,096 patches there takes seconds.
+        if useGPU, case .image(let chunk, _)? = probePrompt.pieces.first, let pointer = probePrompt.chunk(chunk) {
+            let start = DispatchTime.now()
+            let status = mtmd_encode_chunk(context, pointer)
+            warmupMs = status == 0 ? start.millisecondsElapsed : nil
+            BatchScheduler.trace("warmup encode=\(warmupMs.map { String($0) } ?? "failed")")
+        }
     }
+
+    /// How long the encode at load took (GPU only; nil when none ran or it failed).
+    private(set) var warmupMs: Double?
 
     deinit { mtmd_free(pointer) }
 
