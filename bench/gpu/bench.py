@@ -35,6 +35,11 @@ from gpumem import GpuMem, gpu_info  # noqa: E402
 
 W1_QUESTION = loadgen.W1_QUESTION
 ARTICLE_QUESTIONS = ["请判断是否存在肺实变", "请描述支气管充气征是否明显", "请评估胸腔积液量(少量/中量/大量)"]
+# Where each HTTP run against one server starts in the image folder: W1 (OpenAI API) sends images
+# 0.., W1 on the article API 8.., W3 16..; warm-ups take images from the end. So every measured
+# request carries an image that server has not seen (like for like: no embedding cache hit).
+W1_ARTICLE_OFFSET = 8
+W3_OFFSET = 16
 LLAMA_CPP = "b11312 (0c1e57098)"
 
 
@@ -132,6 +137,8 @@ class Bench:
         self.model = str(models / a.model_name)
         self.mmproj = str(models / a.mmproj_name)
         self.images = a.images
+        # W1 and W3 over HTTP draw from a larger folder, each run its own range (see loadgen's --image-offset).
+        self.http_images = a.http_images or a.images
         self.medlab = a.medlab if a.medlab and os.access(a.medlab, os.X_OK) else None
         self.env = dict(os.environ)
         lib = str(self.prefix / "lib")
@@ -345,10 +352,11 @@ class Bench:
         return srv, f"http://127.0.0.1:{port}", ""
 
     def loadgen(self, url: str, api: str, levels: list[int], requests: list[int], warmup: int, name: str,
-                level_warmup: bool) -> dict:
+                level_warmup: bool, offset: int = 0) -> dict:
         out = self.results / f"loadgen-{name}.json"
         out.unlink(missing_ok=True)
-        args = ["--api", api, "--url", url, "--images", self.images, "--max-tokens", str(self.a.max_tokens),
+        args = ["--api", api, "--url", url, "--images", self.http_images, "--image-offset", str(offset),
+                "--max-tokens", str(self.a.max_tokens),
                 "--levels", ",".join(map(str, levels)), "--requests", ",".join(map(str, requests)),
                 "--warmup", str(warmup), "--out", str(out), "--timeout", "900"]
         if level_warmup:
@@ -385,10 +393,12 @@ class Bench:
                     log(f"medlab OpenAI API failed ({w1.get('error')}); the article API instead")
                     self.res["notes"].append(f"medlab /v1/chat/completions failed ({w1.get('error')}); W1/W3 used /api/predict")
                     api = "article"
-                    w1 = self.loadgen(url, api, [1], [self.a.http_reps], self.a.warmup, f"{system}-w1-article", False)
+                    w1 = self.loadgen(url, api, [1], [self.a.http_reps], self.a.warmup, f"{system}-w1-article", False,
+                                      offset=W1_ARTICLE_OFFSET)
                 elif system == "medlab" and self.left() > 120:
                     # the article's own API too (not streamed): e2e only
-                    art = self.loadgen(url, "article", [1], [self.a.http_reps], 0, f"{system}-w1-article", False)
+                    art = self.loadgen(url, "article", [1], [self.a.http_reps], 0, f"{system}-w1-article", False,
+                                       offset=W1_ARTICLE_OFFSET)
                     sa = summarize_w1(art)
                     for k_src, k_dst in (("image_ms", "image_encode_ms"), ("prefill_ms", "prefill_ms"),
                                          ("tokens_per_s", "server_decode_tps"), ("queue_ms", "queue_ms")):
@@ -412,7 +422,7 @@ class Bench:
             self.save()
             if "w3" in self.a.workloads:
                 with GpuMem(f"{system} server, W3 (up to {max(self.a.levels)} clients)") as mem:
-                    w3 = self.loadgen(url, api, self.a.levels, self.a.requests, 0, f"{system}-w3", True)
+                    w3 = self.loadgen(url, api, self.a.levels, self.a.requests, 0, f"{system}-w3", True, offset=W3_OFFSET)
                 self.res["memory"][f"{system}_w3"] = mem.result()
                 for c, lv in (w3.get("levels") or {}).items():
                     d = self.res["W3"].setdefault(c, {})
@@ -509,6 +519,34 @@ class Bench:
         log(f"W2: {d.get('ok_rows')} rows in {wall:.1f} s, {d.get('images_per_s')} images/s")
         self.save()
 
+    def w2_article_llama_server(self) -> None:
+        """The article's sequential batch script (article_batch.py) against llama-server, same images,
+        questions and token budget as `medlab batch`: the W2 baseline."""
+        if self.left() < 90:
+            self.res["W2"]["article_script_llama_server"] = {"skipped": "deadline"}
+            return
+        srv, url, why = self.start_llama_server()
+        if srv is None:
+            self.res["W2"]["article_script_llama_server"] = {"skipped": why}
+            self.error("W2 article script", why)
+            return
+        rows, summary = self.results / "w2-article-llama-server.jsonl", self.results / "w2-article-llama-server.json"
+        cmd = [sys.executable, str(HERE / "article_batch.py"), "--url", url, "--api", "openai", "--images", self.images,
+               "--out", str(rows), "--summary", str(summary), "--max-tokens", str(self.a.max_tokens), "--ignore-eos"]
+        self.res["commands"]["article_script_llama_server"] = shlex.join(cmd)
+        try:
+            with open(self.logs / "w2-article.log", "w") as lf:
+                p = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT, timeout=max(30, self.left() - 20))
+            d = json.loads(summary.read_text()) if summary.exists() else {"error": f"exit {p.returncode}, no summary"}
+        except subprocess.TimeoutExpired:
+            d = {"error": "cut by the deadline", "cut_by_deadline": True}
+        finally:
+            srv.stop()
+        d["server"] = "llama-server, the same build and files as W1/W3 (no prompt cache)"
+        self.res["W2"]["article_script_llama_server"] = d
+        log(f"W2 article script vs llama-server: {d.get('rows')} rows in {d.get('wall_s')} s")
+        self.save()
+
     def run(self) -> int:
         a = self.a
         self.res["settings"] = {"max_tokens": a.max_tokens, "reps": a.reps, "warmup": a.warmup, "http_reps": a.http_reps, "levels": a.levels,
@@ -521,7 +559,7 @@ class Bench:
         self.save()
         steps = {"w1": [self.w1_ask, self.w1_mtmd_cli], "http": [lambda: self.http_system("llama_server"),
                                                                   lambda: self.http_system("medlab")],
-                 "w2": [self.w2_batch]}
+                 "w2": [self.w2_batch, self.w2_article_llama_server]}
         order = []
         if "w1" in a.workloads:
             order += steps["w1"]
@@ -728,7 +766,7 @@ def build_report(results: Path, tag: str) -> dict:
             **{f"W3_{c}_tps_medlab_over_llama_server": w3[c].get("medlab_over_llama_server_tps") for c in w3},
             **{f"W3_{c}_tps_medlab_over_transformers": w3[c].get("medlab_over_transformers_tps") for c in w3},
         },
-        "targets": {"W1 e2e >= 7x faster than transformers": None, "W1 e2e within 5% of llama-server": None},
+        "targets": {},
         "backend_check": {"ask": L.get("backend_check"), "serve": L.get("backend_check_serve")},
         "commands": L.get("commands"),
         "errors": (L.get("errors") or []) + [f"transformers: {e}" for e in (H.get("errors") or [])],
@@ -739,12 +777,43 @@ def build_report(results: Path, tag: str) -> dict:
     want = (L.get("settings") or {}).get("max_tokens")
     if want and any(v != want for v in toks.values()):
         rep["notes"].append(f"W1 generated-token counts differ from the {want} asked for: {toks} (ignore_eos not honoured?)")
-    r = rep["ratios"]
-    sp = r["W1_e2e_transformers_over_medlab (speed-up)"]
-    wi = r["W1_e2e_medlab_over_llama_server"]
-    rep["targets"]["W1 e2e >= 7x faster than transformers"] = None if sp is None else sp >= 7
-    rep["targets"]["W1 e2e within 5% of llama-server"] = None if wi is None else wi <= 1.05
+    w2 = rep["W2"]
+    w2m, w2a = w2.get("medlab") or {}, w2.get("article_script_llama_server") or {}
+    # medlab batch's wall includes loading the model; llama-server was loaded before the script ran.
+    w2m_work = (w2m.get("wall_s") - (w2m.get("model_load_s_estimate") or 0)) if w2m.get("wall_s") else None
+    same_rows = w2m.get("ok_rows") and w2m.get("ok_rows") == w2a.get("rows")
+    rep["ratios"]["W2_article_script_llama_server_over_medlab_batch (speed-up, load excluded)"] = \
+        ratio(w2a.get("wall_s"), w2m_work) if same_rows else None
+    rep["ratios"]["W2_article_script_llama_server_over_medlab_batch (speed-up, load included)"] = \
+        ratio(w2a.get("wall_s"), w2m.get("wall_s")) if same_rows else None
+    rep["targets"] = targets(rep)
     return rep
+
+
+def targets(rep: dict) -> dict:
+    """Issue #21's targets, each met or not with its figure (None: the figure is missing)."""
+    r, w1, w3 = rep["ratios"], rep["W1"], rep["W3"]
+
+    def row(figure, ok):
+        return {"figure": figure, "met": None if figure is None else ok(figure)}
+
+    def w3_row(c, tps_min, p95_max=None):
+        d = w3.get(str(c)) or {}
+        tps, p95 = d.get("medlab_tps"), d.get("medlab_p95_s")
+        if tps is None or (p95_max is not None and p95 is None):
+            return {"figure": None, "met": None}
+        fig = {"tokens_per_s": tps, "p95_s": p95}
+        return {"figure": fig, "met": tps >= tps_min and (p95_max is None or p95 <= p95_max)}
+
+    return {
+        "W1 over HTTP <= 0.75x llama-server's time": row(r.get("W1_e2e_medlab_over_llama_server"), lambda x: x <= 0.75),
+        "W1 image encode <= 60 ms": row(w1["medlab"].get("image_encode_ms"), lambda x: x <= 60),
+        "W1 >= 10x faster than transformers": row(r.get("W1_e2e_transformers_over_medlab (speed-up)"), lambda x: x >= 10),
+        "W2 >= 4x faster than the article's script against llama-server (load excluded)":
+            row(r.get("W2_article_script_llama_server_over_medlab_batch (speed-up, load excluded)"), lambda x: x >= 4),
+        "W3 at 16 clients >= 2,000 tok/s with p95 <= 4 s": w3_row(16, 2000, 4.0),
+        "W3 at 64 clients >= 3,000 tok/s": w3_row(64, 3000),
+    }
 
 
 def draw(rep: dict, path: Path) -> str | None:
@@ -823,6 +892,7 @@ def main() -> int:
     b.add_argument("--model-name", default="medgemma-shaped-Q4_K_M.gguf")
     b.add_argument("--mmproj-name", default="mmproj-medgemma-shaped-f16.gguf")
     b.add_argument("--images", required=True)
+    b.add_argument("--http-images", default="", help="a larger folder for W1/W3 over HTTP (default: --images)")
     b.add_argument("--results", required=True)
     b.add_argument("--result-name", default="llama.json")
     b.add_argument("--backend-dir", default=None)
@@ -885,9 +955,15 @@ def print_summary(rep: dict) -> None:
     w2 = (rep.get("W2") or {}).get("medlab") or {}
     print(f"== W2: {w2.get('ok_rows')} rows, wall {f(w2.get('wall_s'))} s, {f(w2.get('images_per_s'), 3)} images/s "
           f"{w2.get('skipped') or w2.get('error') or ''}")
+    w2a = (rep.get("W2") or {}).get("article_script_llama_server") or {}
+    print(f"   article script -> llama-server: {w2a.get('rows')} rows, wall {f(w2a.get('wall_s'))} s "
+          f"{w2a.get('skipped') or w2a.get('error') or ''}")
     print("== ratios ==")
     for k, v in rep["ratios"].items():
         print(f"  {k}: {v}")
+    print("== targets (#21) ==")
+    for k, v in rep["targets"].items():
+        print(f"  {'met' if v['met'] else 'NOT met' if v['met'] is False else 'no figure'}: {k}: {v['figure']}")
     if rep["errors"]:
         print("== errors ==")
         for e in rep["errors"]:

@@ -288,6 +288,9 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=1, help="full sequential warm-up requests first")
     ap.add_argument("--level-warmup", action="store_true",
                     help="before each level > 1, C concurrent short requests (8 tokens), not counted")
+    ap.add_argument("--image-offset", type=int, default=0,
+                    help="index of the first image measured requests send (runs against one server use disjoint ranges,"
+                         " so no request finds its image in a cache; warm-ups take images from the end)")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--deadline", type=float, default=None, help="epoch seconds: start nothing new after it")
     ap.add_argument("--out", default="-")
@@ -317,7 +320,7 @@ def main(argv=None) -> int:
             report["error"] = f"warm-up failed: {r.error}"
             break
     if "error" not in report:
-        offset = 0
+        offset = a.image_offset
         sec_per_req = None  # from the warm-up / previous level: a conservative estimate of a level's length
         if report["warmup"] and report["warmup"][-1].get("ok"):
             sec_per_req = report["warmup"][-1]["e2e_s"]
@@ -338,7 +341,8 @@ def main(argv=None) -> int:
                     continue
             if a.level_warmup and c > 1:
                 with ThreadPoolExecutor(max_workers=c) as ex:
-                    list(ex.map(lambda k: client.one(images[k % len(images)][1], "lw", max_tokens=8), range(c)))
+                    # From the end of the folder, as the warm-up: never an image a measured request sends.
+                    list(ex.map(lambda k: client.one(images[-1 - k % len(images)][1], "lw", max_tokens=8), range(c)))
             lv = run_level(client, images, c, n, a.deadline, start_index=offset)
             offset += n
             report["levels"][str(c)] = lv

@@ -3,12 +3,13 @@
 pattern (two darker lung fields, a brighter mediastinum, ribs, noise) that differs per image,
 so no server can answer a request from a cache of an earlier identical image.
 
-    make_images.py OUT_DIR [--n 20] [--size 512]
+    make_images.py OUT_DIR [--n 20] [--size 512] [--seed 1000]
 """
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import random
 import struct
@@ -60,16 +61,23 @@ def main() -> int:
     ap.add_argument("out")
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--seed", type=int, default=1000, help="image i is drawn from seed + i")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    for i in range(a.n):
-        path = os.path.join(a.out, f"study-{i:02d}.png")
-        if not os.path.exists(path):
-            with open(path + ".tmp", "wb") as f:
-                f.write(image(1000 + i, a.size))
-            os.replace(path + ".tmp", path)
+    jobs = [(os.path.join(a.out, f"study-{i:03d}.png" if a.n > 100 else f"study-{i:02d}.png"), a.seed + i, a.size)
+            for i in range(a.n)]
+    jobs = [j for j in jobs if not os.path.exists(j[0])]
+    with multiprocessing.Pool(min(len(jobs), os.cpu_count() or 1) or 1) as pool:
+        pool.map(write, jobs)
     print(f"[make_images] {a.n} images of {a.size}x{a.size} in {a.out}")
     return 0
+
+
+def write(job: tuple[str, int, int]) -> None:
+    path, seed, size = job
+    with open(path + ".tmp", "wb") as f:
+        f.write(image(seed, size))
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

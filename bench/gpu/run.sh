@@ -10,8 +10,10 @@
 #   model   MedGemma-shaped random F16 text model + F16 projector, text quantised to Q4_K_M,
 #           and 20 synthetic 512x512 PNGs                                          (~1-2 min)
 #   hf      transformers bf16 baseline (W1 + W3 as batched generate)                (~3-4 min)
-#   bench   W1 (medlab ask --json, llama-mtmd-cli, llama-server and medlab over HTTP), W3 (1/4/16/32
-#           clients), W2 (medlab batch 20 images x 3 questions)                     (~6-8 min)
+#   bench   W1 (medlab ask --json, llama-mtmd-cli, llama-server and medlab over HTTP), W3 (1/4/16/32/64
+#           clients), W2 (medlab batch 20 images x 3 questions, and the article's sequential script
+#           against llama-server)                                                   (~10-12 min: split it
+#           over two calls with BENCH_EXTRA="--workloads w1,w3" then "--workloads w2 --keep")
 #   structured  decode with and without a JSON Schema at 1 and 16 streams (bench/structured/decode.py)
 #           into OUT_DIR/<date>-<tag>-structured.json; not in the default list     (~2 min)
 #   report  merge into OUT_DIR/<date>-<tag>.json and draw OUT_DIR/<date>-<tag>.png
@@ -75,6 +77,9 @@ else
 fi
 if [ "$TINY" = 1 ]; then MODELS="$W/models-tiny"; else MODELS="$W/models"; fi
 IMAGES="$W/images"
+# W1/W3 over HTTP: enough images that no measured request repeats one (bench.py's offsets).
+HTTP_IMAGES="$W/images-http"
+HTTP_IMAGE_COUNT=${HTTP_IMAGE_COUNT:-220}
 MODEL="$MODELS/medgemma-shaped-Q4_K_M.gguf"
 MMPROJ="$MODELS/mmproj-medgemma-shaped-f16.gguf"
 # Library path for llama.cpp's tools and medlab only (bench.py passes it to them): exporting it would
@@ -227,6 +232,9 @@ phase_build() {
 ensure_images() {
     [ "$(ls "$IMAGES"/*.png 2>/dev/null | wc -l)" -ge 20 ] || "$PY" "$G/make_images.py" "$IMAGES" --n 20 \
         || die "cannot write test images"
+    local n=$HTTP_IMAGE_COUNT; [ "$TINY" = 1 ] && n=40
+    [ "$(ls "$HTTP_IMAGES"/*.png 2>/dev/null | wc -l)" -ge "$n" ] || "$PY" "$G/make_images.py" "$HTTP_IMAGES" --n "$n" --seed 5000 \
+        || die "cannot write test images"
 }
 
 # ---- phase: model ----------------------------------------------------------------------------
@@ -285,11 +293,13 @@ phase_bench() {
     [ -s "$MODEL" ] || die "no model at $MODEL: run the model phase first"
     [ -x "$PREFIX/bin/llama-server" ] || die "no llama-server in $PREFIX: run the build phase first"
     local mbin; mbin="$(cat "$W/medlab-path" 2>/dev/null)"
-    local args=(llama --prefix "$PREFIX" --models "$MODELS" --images "$IMAGES" --results "$RESULTS"
+    local args=(llama --prefix "$PREFIX" --models "$MODELS" --images "$IMAGES" --http-images "$HTTP_IMAGES" --results "$RESULTS"
                 --deadline "$((DEADLINE - 15))" --medlab "${mbin:-}")
     if [ "$CPU" = 1 ]; then args+=(--mode cpu); else args+=(--mode gpu); fi
     if [ "$TINY" = 1 ]; then
         args+=(--max-tokens 16 --reps 2 --http-reps 2 --levels 1,4 --requests 2,4 --np 4 --ctx-per-seq 1024)
+    else
+        args+=(--levels 1,4,16,32,64 --requests 4,8,32,32,64 --np 64)
     fi
     [ -n "${BENCH_EXTRA:-}" ] && args+=($BENCH_EXTRA)
     log "bench: $(left) s left"
