@@ -9,6 +9,8 @@ import { refreshHistory } from "./history.js";
 import { renderMarkdown, splitReasoning } from "./markdown.js";
 import { showRecord } from "./record.js";
 import { $, state, activeEntry, showError, toast } from "./state.js";
+import { studyReference, sliceRanges } from "./study.js";
+import { chosenSlices } from "./studyui.js";
 
 let controller = null;
 /** The answer on screen: the final response plus what was asked. */
@@ -68,6 +70,8 @@ function scopeEntries() {
   const active = activeEntry();
   const scope = document.querySelector('input[name="scope"]:checked');
   if (!active) return [];
+  // A series is asked about by reference, alone.
+  if (active.study) return [active];
   if (scope && scope.value === "volume") return state.entries.length >= 2 ? [...state.entries] : [active];
   if (!scope || scope.value !== "all" || state.entries.length < 2) return [active];
   // In order, with the image on screen last: the region and the boxes belong to it.
@@ -76,10 +80,16 @@ function scopeEntries() {
 
 async function buildPayload(entries) {
   const active = entries[entries.length - 1];
-  const images = await Promise.all(entries.map((e) => dataURL(e.file)));
   const payload = { question: $("question").value.trim() };
-  if (images.length === 1) payload.image = images[0];
-  else payload.images = images;
+  if (active.study) {
+    // The study cache holds the files: only the reference goes, never their bytes.
+    const scope = $("scope").hidden ? "current" : document.querySelector('input[name="scope"]:checked')?.value || "current";
+    payload.study = studyReference(active, scope, scope === "slices" ? chosenSlices(active) : undefined);
+  } else {
+    const images = await Promise.all(entries.map((e) => dataURL(e.file)));
+    if (images.length === 1) payload.image = images[0];
+    else payload.images = images;
+  }
   const context = $("context").value.trim();
   if (context) payload.context = context;
   const max = parseInt($("max-tokens").value, 10);
@@ -88,6 +98,11 @@ async function buildPayload(entries) {
   if (Number.isFinite(temp) && temp >= 0) payload.temperature = temp;
   const system = $("system").value.trim();
   if (system) payload.system = system;
+  if (active.study) {
+    const region = payload.study.slices && payload.study.slices.length === 1 ? regionField(active.region) : undefined;
+    if (region) payload.region = region;
+    return payload;
+  }
   if ($("scope-volume").checked && !$("scope").hidden) {
     // The server orders the slices, samples them and packs CT windows; no slice, frame or mark applies.
     payload.volume = true;
@@ -271,6 +286,9 @@ function renderStats(final) {
   if (model) text += ` · ${t("statsModel", { model })}`;
   if (final.volume) {
     text += ` · ${t("volumeShown", { shown: final.volume.slices_shown, total: final.volume.slices_total, packing: final.volume.packing })}`;
+    if (Array.isArray(final.volume.slice_numbers) && final.volume.slice_numbers.length) {
+      text += ` · ${t("volumeSlices", { list: sliceRanges(final.volume.slice_numbers.map((n) => n - 1)) })}`;
+    }
     if (final.volume.note) text += ` — ${final.volume.note}`;
   }
   $("stats").textContent = text;

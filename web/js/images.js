@@ -1,5 +1,6 @@
 // The left and middle columns: loading files, thumbnails, the preview, window/level, slices,
-// metadata and the region mark.
+// metadata and the region mark. A study's series (studyui.js) are entries too, rendered from the
+// server's study cache instead of from their files.
 
 import { render, LabError } from "./api.js";
 import { sniffFormat, makeEntry, decodeBlob, thumbnail, applyMetadata, metadataRows } from "./files.js";
@@ -7,6 +8,10 @@ import { t, onLanguageChange } from "./i18n.js";
 import { initModelView, modelViewOn, showModelInput } from "./modelview.js";
 import { $, state, activeEntry, showError, PRESETS } from "./state.js";
 import { Viewer } from "./viewer.js";
+import { renderBlob, filesFromDrop } from "./study.js";
+import { studyFiles, addStudy, updateStudyControls, updateOverlay, studyThumbLabel } from "./studyui.js";
+import { measure, showMeasures } from "./measure.js";
+import { toggleCine } from "./hotkeys.js";
 
 const listeners = { change: [] };
 /** Called when the active image, its region or its boxes change. */
@@ -25,10 +30,13 @@ export function errorText(e, name = "") {
 }
 
 // ---- loading ------------------------------------------------------------------------------
-export async function addFiles(fileList) {
-  const files = Array.from(fileList || []);
+export async function addFiles(fileList, { fromFolder = false } = {}) {
+  let files = Array.from(fileList || []);
   if (!files.length) return;
   showError("");
+  // A folder, a ZIP or several DICOM files are a study: uploaded once, its series listed.
+  const { study, rest } = await studyFiles(files, fromFolder);
+  files = rest;
   const errors = [];
   let last = null;
   for (const file of files) {
@@ -58,10 +66,16 @@ export async function addFiles(fileList) {
   renderThumbs();
   if (last) select(last.id);
   if (errors.length) showError(errors.join("\n"));
+  if (study.length) await addStudy(study, errors);
 }
 
 /** Renders a DICOM/NIfTI entry through the server with its current window/frame/slice. */
 async function renderEntry(entry) {
+  if (entry.study) {
+    // From the study cache: nothing is uploaded again; the size is the series' own.
+    entry.image = await decodeBlob(await renderBlob(entry));
+    return;
+  }
   const { blob, metadata } = await render(entry.file, {
     window: entry.window,
     frame: entry.frames > 1 ? entry.frame : undefined,
@@ -75,7 +89,7 @@ async function renderEntry(entry) {
 
 // A render loop: one request in flight per file, the latest settings win.
 const pending = new Map();
-async function rerender(entry) {
+export async function rerender(entry) {
   if (pending.has(entry.id)) { pending.get(entry.id).again = true; return; }
   const job = { again: false };
   pending.set(entry.id, job);
@@ -89,6 +103,7 @@ async function rerender(entry) {
         showMeta(entry);
       }
     } while (job.again);
+    if (entry.id === state.activeId) updateOverlay(entry);
     showError("");
   } catch (e) {
     showError(errorText(e, entry.name));
@@ -115,7 +130,7 @@ function redisplay(entry = activeEntry(), keepView = false) {
 }
 
 // ---- thumbnails ---------------------------------------------------------------------------
-function renderThumbs() {
+export function renderThumbs() {
   const list = $("thumbs");
   list.replaceChildren();
   state.entries.forEach((entry, index) => {
@@ -150,6 +165,7 @@ function renderThumbs() {
     const depth = entry.slices > 1 ? ` · ${entry.slices}` : entry.frames > 1 ? ` · ${entry.frames}` : "";
     kind.textContent = `${entry.format.toUpperCase()}${depth}`;
     label.append(n, name, kind);
+    if (entry.study) studyThumbLabel(entry, li, kind);
     pick.append(label);
     pick.addEventListener("click", () => select(entry.id));
     const remove = document.createElement("button");
@@ -169,6 +185,7 @@ function renderThumbs() {
   $("scope-all-label").hidden = state.entries.length < 2;
   if (!volume && $("scope-volume").checked) document.querySelector('input[name="scope"][value="current"]').checked = true;
   $("clear-images").hidden = state.entries.length === 0;
+  updateStudyControls(active);
 }
 
 function removeEntry(id) {
@@ -199,7 +216,15 @@ export function clearImages() {
 export function select(id) {
   const entry = state.entries.find((e) => e.id === id);
   if (!entry || !entry.image) return;
+  if (state.activeId !== id) {
+    // Rotation, flips and cine belong to what was on screen.
+    toggleCine(false);
+    state.viewer.rotation = 0;
+    state.viewer.flipH = false;
+    state.viewer.flipV = false;
+  }
   state.activeId = id;
+  state.viewer.invert = Boolean(entry.invert && !entry.study);
   if (modelViewOn()) redisplay(entry);
   else state.viewer.setImage(entry.image, { width: entry.width, height: entry.height });
   state.viewer.setRegion(entry.region || null, false);
@@ -229,11 +254,12 @@ function showMeta(entry) {
   }
 }
 
-function updateControls(entry) {
+export function updateControls(entry) {
   const rendered = Boolean(entry && entry.rendered);
   $("window-bar").hidden = !rendered;
   for (const el of document.querySelectorAll("button.needs-window")) el.disabled = !rendered;
   state.viewer.setWindowEnabled(rendered);
+  updateStudyControls(entry);
   $("viewer-empty").hidden = Boolean(entry);
   $("clear-mark").hidden = !(entry && entry.region);
   $("clear-boxes").hidden = !(entry && entry.boxes && entry.boxes.length);
@@ -256,14 +282,16 @@ function updateReadout(entry) {
   const w = entry.window;
   $("wl-readout").textContent = Number.isFinite(w.center) && Number.isFinite(w.width)
     ? t("wlReadout", { c: Math.round(w.center), w: Math.round(w.width) }) : "";
+  updateOverlay(entry);
 }
 
-function setPreset(value) {
+export function setPreset(value) {
   const entry = activeEntry();
   if (!entry || !entry.rendered) return;
   entry.window.preset = value;
   if (PRESETS[value]) Object.assign(entry.window, PRESETS[value]);
   else if (value === "default" && entry.defaultWindow) Object.assign(entry.window, entry.defaultWindow);
+  else if (value === "default") Object.assign(entry.window, { center: NaN, width: NaN });
   updateControls(entry);
   rerender(entry);
 }
@@ -273,7 +301,8 @@ function onWindowDrag(dx, dy, phase) {
   if (!entry || !entry.rendered || phase !== "move") return;
   const w = entry.window;
   if (!Number.isFinite(w.center) || !Number.isFinite(w.width)) {
-    Object.assign(w, entry.defaultWindow || PRESETS.mediastinum);
+    // A study's series has no window read out of a render: start from soft tissue.
+    Object.assign(w, entry.defaultWindow || (entry.study ? PRESETS.abdomen : PRESETS.mediastinum));
   }
   const k = Math.max(1, w.width / 200);
   w.width = Math.max(1, w.width + dx * k);
@@ -284,12 +313,17 @@ function onWindowDrag(dx, dy, phase) {
   rerender(entry);
 }
 
-function step(delta) {
+/** Steps through the slices (or frames); `wrap` goes round (cine). False when there is nothing to step. */
+export function step(delta, wrap = false) {
   const slider = $("slice");
-  if ($("slice-box").hidden) return;
-  const v = Math.min(Number(slider.max), Math.max(0, Number(slider.value) + delta));
+  if ($("slice-box").hidden) return false;
+  const max = Number(slider.max);
+  let v = Number(slider.value) + delta;
+  v = wrap ? ((v % (max + 1)) + max + 1) % (max + 1) : Math.min(max, Math.max(0, v));
+  if (String(v) === slider.value) return true;
   slider.value = String(v);
   slider.dispatchEvent(new Event("input"));
+  return true;
 }
 
 function onSlice() {
@@ -298,6 +332,8 @@ function onSlice() {
   const v = Number($("slice").value);
   if (entry.slices > 1) entry.slice = v; else entry.frame = v;
   $("slice-out").textContent = `${v + 1} / ${Math.max(entry.slices, entry.frames)}`;
+  updateOverlay(entry);
+  if (entry.study) showMeasures(entry);
   rerender(entry);
 }
 
@@ -328,11 +364,14 @@ export function initImages() {
   const viewer = new Viewer($("canvas"), {
     onRegion,
     onWindowDrag,
-    onSliceStep: step,
+    onSliceStep: (delta) => step(delta),
+    onWheelSlice: (delta) => (delta ? step(delta) : !$("slice-box").hidden),
+    onMeasure: measure,
+    onView: () => updateOverlay(activeEntry()),
     onTool: (tool) => {
       for (const b of document.querySelectorAll("[data-tool]")) b.setAttribute("aria-pressed", String(b.dataset.tool === tool));
     },
-    onZoom: (pct) => { $("zoom-level").textContent = pct === null ? "" : `${pct}%`; },
+    onZoom: (pct) => { $("zoom-level").textContent = pct === null ? "" : `${pct}%`; updateOverlay(activeEntry()); },
   });
   state.viewer = viewer;
   for (const b of document.querySelectorAll("[data-tool]")) b.addEventListener("click", () => viewer.setTool(b.dataset.tool));
@@ -352,6 +391,9 @@ export function initImages() {
 
   const input = $("file-input");
   input.addEventListener("change", () => { addFiles(input.files); input.value = ""; });
+  const folder = $("folder-input");
+  folder.addEventListener("change", () => { addFiles(folder.files, { fromFolder: true }); folder.value = ""; });
+  $("pick-folder").addEventListener("click", () => folder.click());
   $("drop").addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
   });
@@ -367,7 +409,10 @@ export function initImages() {
     e.preventDefault();
     depth = 0;
     overlay.hidden = true;
-    (dropTarget || addFiles)(e.dataTransfer.files);
+    if (dropTarget) { dropTarget(e.dataTransfer.files); return; }
+    // A dropped folder's files are read from its entries (a study, uploaded once).
+    filesFromDrop(e.dataTransfer).then(({ files, fromFolder }) => addFiles(files, { fromFolder }),
+      (err) => showError(errorText(err)));
   });
   document.addEventListener("paste", (e) => {
     const files = Array.from(e.clipboardData?.files || []);

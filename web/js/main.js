@@ -9,6 +9,8 @@ import { initStatus } from "./status.js";
 import { initCompare } from "./compare.js";
 import { initRegression } from "./regression.js";
 import { initViews } from "./views.js";
+import { initMeasure } from "./measure.js";
+import { initStudyUI } from "./studyui.js";
 import { state } from "./state.js";
 
 /** An analysis reopened from the History panel; the image, mark and window too when this page asked it. */
@@ -23,6 +25,8 @@ function restore(analysis, item) {
 
 initLanguage();
 initImages();
+initMeasure();
+initStudyUI();
 initFields();
 initAsk();
 initHistory(restore);

@@ -1,5 +1,6 @@
-// The preview canvas: zoom and pan, window/level by dragging, marking a region, and drawing
-// the model's boxes. Everything the rest of the page sees is in original pixel coordinates.
+// The preview canvas: zoom and pan, window/level by dragging, marking a region, measuring, and
+// drawing the model's boxes; rotation, flips and inversion are display-only. Everything the rest
+// of the page sees is in original pixel coordinates.
 
 // Red, as the server draws the mark onto the image the model sees.
 const MARK = "#ff3b30";
@@ -8,11 +9,14 @@ const BOX = "#35d0ff";
 const BACKDROP = "#2b3846";
 const SQUARE = "#9fb3c8";
 const CONTENT = "#ffb020";
+// Measurements: amber, as viewers commonly draw annotations.
+const MEASURE = "#ffd60a";
+const MEASURE_TOOLS = new Set(["length", "rect", "ellipse", "probe"]);
 const MIN_ZOOM = 0.05;
 const MAX_ZOOM = 40;
 
 export class Viewer {
-  constructor(canvas, { onRegion, onWindowDrag, onSliceStep, onTool, onZoom } = {}) {
+  constructor(canvas, { onRegion, onWindowDrag, onSliceStep, onWheelSlice, onTool, onZoom, onView, onMeasure } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.image = null; // ImageBitmap or HTMLImageElement of the preview
@@ -29,7 +33,14 @@ export class Viewer {
     this.drag = null;
     this.fitted = true;
     this.square = null; // model view: {side, x, y, w, h} in square pixels; the mark and boxes are in the pixels
-    this.cb = { onRegion, onWindowDrag, onSliceStep, onTool, onZoom };
+    this.rotation = 0; // quarter turns clockwise
+    this.flipH = false;
+    this.flipV = false;
+    this.invert = false; // drawn inverted (a study's series is inverted by the server instead)
+    this.measureEnabled = false;
+    this.measures = []; // {kind, x0, y0, x1, y1, label} in original px, for the slice on screen
+    this.wheelRest = 0;
+    this.cb = { onRegion, onWindowDrag, onSliceStep, onWheelSlice, onTool, onZoom, onView, onMeasure };
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(canvas.parentElement);
     this.bindEvents();
@@ -43,12 +54,38 @@ export class Viewer {
   get ratioX() { return this.previewWidth ? this.origWidth / this.previewWidth : 1; }
   get ratioY() { return this.previewHeight ? this.origHeight / this.previewHeight : 1; }
 
+  /** The preview's size as displayed (a quarter turn swaps width and height). */
+  get displayWidth() { return this.rotation % 2 ? this.previewHeight : this.previewWidth; }
+  get displayHeight() { return this.rotation % 2 ? this.previewWidth : this.previewHeight; }
+
+  /** Preview px → displayed px (flips first, then quarter turns clockwise), before zoom and pan. */
+  orient(u, v) {
+    let w = this.previewWidth;
+    let h = this.previewHeight;
+    if (this.flipH) u = w - u;
+    if (this.flipV) v = h - v;
+    for (let k = 0; k < this.rotation; k += 1) { [u, v] = [h - v, u]; [w, h] = [h, w]; }
+    return { u, v };
+  }
+
+  /** The inverse of `orient`. */
+  unorient(u, v) {
+    let w = this.displayWidth;
+    let h = this.displayHeight;
+    for (let k = 0; k < this.rotation; k += 1) { [u, v] = [v, w - u]; [w, h] = [h, w]; }
+    if (this.flipV) v = this.previewHeight - v;
+    if (this.flipH) u = this.previewWidth - u;
+    return { u, v };
+  }
+
   toImage(px, py) {
-    return { x: ((px - this.tx) / this.scale) * this.ratioX, y: ((py - this.ty) / this.scale) * this.ratioY };
+    const p = this.unorient((px - this.tx) / this.scale, (py - this.ty) / this.scale);
+    return { x: p.u * this.ratioX, y: p.v * this.ratioY };
   }
 
   toScreen(x, y) {
-    return { x: (x / this.ratioX) * this.scale + this.tx, y: (y / this.ratioY) * this.scale + this.ty };
+    const p = this.orient(x / this.ratioX, y / this.ratioY);
+    return { x: p.u * this.scale + this.tx, y: p.v * this.scale + this.ty };
   }
 
   clampToImage(p) {
@@ -83,6 +120,7 @@ export class Viewer {
   setTool(tool) {
     if (tool === "window" && !this.windowEnabled) return;
     if (tool === "mark" && this.square) return;
+    if (MEASURE_TOOLS.has(tool) && (!this.measureEnabled || this.square)) return;
     this.tool = tool;
     this.canvas.dataset.tool = tool;
     this.cb.onTool?.(tool);
@@ -91,6 +129,46 @@ export class Viewer {
   setWindowEnabled(enabled) {
     this.windowEnabled = enabled;
     if (!enabled && this.tool === "window") this.setTool("pan");
+  }
+
+  /** Measuring needs a study's series (its values come from the server's cache). */
+  setMeasureEnabled(enabled) {
+    this.measureEnabled = enabled;
+    if (!enabled && MEASURE_TOOLS.has(this.tool)) this.setTool("pan");
+  }
+
+  /** The measurements drawn on the slice on screen. */
+  setMeasures(measures) {
+    this.measures = Array.isArray(measures) ? measures : [];
+    this.draw();
+  }
+
+  /** Rotation by quarter turns (1 = 90° clockwise, -1 = counter-clockwise), kept about the view's centre. */
+  rotate(quarterTurns) {
+    this.rotation = (((this.rotation + quarterTurns) % 4) + 4) % 4;
+    this.fit();
+    this.cb.onView?.();
+  }
+
+  flip(horizontal) {
+    if (horizontal) this.flipH = !this.flipH; else this.flipV = !this.flipV;
+    this.draw();
+    this.cb.onView?.();
+  }
+
+  setInvert(invert) {
+    this.invert = Boolean(invert);
+    this.draw();
+  }
+
+  /** Space: no rotation, flip or inversion, fitted. */
+  resetView() {
+    this.rotation = 0;
+    this.flipH = false;
+    this.flipV = false;
+    this.invert = false;
+    this.fit();
+    this.cb.onView?.();
   }
 
   /** Model view on (the letterbox of the square about to be shown) or off (null). */
@@ -115,10 +193,10 @@ export class Viewer {
   fit() {
     const { width, height } = this.cssSize();
     if (!this.image || !width || !height) { this.draw(); return; }
-    const s = Math.min(width / this.previewWidth, height / this.previewHeight) * 0.96;
+    const s = Math.min(width / this.displayWidth, height / this.displayHeight) * 0.96;
     this.scale = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, s));
-    this.tx = (width - this.previewWidth * this.scale) / 2;
-    this.ty = (height - this.previewHeight * this.scale) / 2;
+    this.tx = (width - this.displayWidth * this.scale) / 2;
+    this.ty = (height - this.displayHeight * this.scale) / 2;
     this.fitted = true;
     this.draw();
     this.cb.onZoom?.(this.zoomPercent);
@@ -174,15 +252,74 @@ export class Viewer {
       ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
     }
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.save();
+    ctx.translate(this.tx, this.ty);
+    ctx.scale(this.scale, this.scale);
+    // `orient` is affine: its images of (0,0), (1,0) and (0,1) give the matrix.
+    const o = this.orient(0, 0);
+    const ox = this.orient(1, 0);
+    const oy = this.orient(0, 1);
+    ctx.transform(ox.u - o.u, ox.v - o.v, oy.u - o.u, oy.v - o.v, o.u, o.v);
     ctx.imageSmoothingEnabled = this.scale < 3;
     ctx.imageSmoothingQuality = "high";
-    ctx.drawImage(this.image, this.tx, this.ty, this.previewWidth * this.scale, this.previewHeight * this.scale);
+    if (this.invert && !this.square) ctx.filter = "invert(1)";
+    ctx.drawImage(this.image, 0, 0, this.previewWidth, this.previewHeight);
+    ctx.restore();
     if (this.square) { this.drawSquare(this.square); return; }
     if (this.showBoxes) this.boxes.forEach((b, i) => this.drawBox(b, i));
     if (this.region) this.drawRegion(this.region);
     if (this.drag && this.drag.kind === "mark" && this.drag.moved) {
       this.drawRegion(this.rectFromDrag(this.drag), true);
     }
+    for (const m of this.measures) this.drawMeasure(m);
+    const d = this.drag;
+    if (d && MEASURE_TOOLS.has(d.kind) && d.kind !== "probe" && d.moved) {
+      const a = this.toImage(d.x0, d.y0);
+      const b = this.toImage(d.x1, d.y1);
+      this.drawMeasure({ kind: d.kind, x0: a.x, y0: a.y, x1: b.x, y1: b.y, label: "" }, true);
+    }
+  }
+
+  /** A measurement: a line, a rectangle, an ellipse or a probe's cross, with its label. */
+  drawMeasure(m, live = false) {
+    const { ctx } = this;
+    const a = this.toScreen(m.x0, m.y0);
+    const b = this.toScreen(m.x1 ?? m.x0, m.y1 ?? m.y0);
+    ctx.save();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = MEASURE;
+    ctx.shadowColor = "rgba(0,0,0,0.9)";
+    ctx.shadowBlur = 2;
+    if (live) ctx.setLineDash([5, 4]);
+    ctx.beginPath();
+    const left = Math.min(a.x, b.x);
+    const top = Math.min(a.y, b.y);
+    const w = Math.abs(b.x - a.x);
+    const h = Math.abs(b.y - a.y);
+    if (m.kind === "length") {
+      ctx.moveTo(a.x, a.y); ctx.lineTo(b.x, b.y);
+      for (const p of [a, b]) { ctx.moveTo(p.x + 4, p.y); ctx.arc(p.x, p.y, 4, 0, Math.PI * 2); }
+    } else if (m.kind === "rect") {
+      ctx.rect(left, top, w, h);
+    } else if (m.kind === "ellipse") {
+      ctx.ellipse(left + w / 2, top + h / 2, w / 2, h / 2, 0, 0, Math.PI * 2);
+    } else {
+      ctx.moveTo(a.x - 9, a.y); ctx.lineTo(a.x - 3, a.y); ctx.moveTo(a.x + 3, a.y); ctx.lineTo(a.x + 9, a.y);
+      ctx.moveTo(a.x, a.y - 9); ctx.lineTo(a.x, a.y - 3); ctx.moveTo(a.x, a.y + 3); ctx.lineTo(a.x, a.y + 9);
+    }
+    ctx.stroke();
+    if (m.label) {
+      ctx.shadowBlur = 0;
+      ctx.font = "600 12px system-ui, sans-serif";
+      const tw = ctx.measureText(m.label).width + 8;
+      const x = m.kind === "length" ? Math.max(a.x, b.x) + 6 : m.kind === "probe" ? a.x + 10 : left;
+      const y = m.kind === "length" ? (a.y + b.y) / 2 - 9 : m.kind === "probe" ? a.y - 20 : top + h + 3;
+      ctx.fillStyle = "rgba(0, 0, 0, 0.7)";
+      ctx.fillRect(x, y, tw, 18);
+      ctx.fillStyle = MEASURE;
+      ctx.fillText(m.label, x + 4, y + 13);
+    }
+    ctx.restore();
   }
 
   /** Model view: the square's edge (just outside it) and the image's rectangle (dashed). */
@@ -269,10 +406,11 @@ export class Viewer {
   bindEvents() {
     const c = this.canvas;
     c.addEventListener("pointerdown", (e) => {
-      if (!this.image || e.button > 0) return;
+      // OHIF's buttons: left the tool, middle pan, right zoom.
+      if (!this.image || e.button > 2) return;
       c.focus({ preventScroll: true });
       const p = this.localPoint(e);
-      const kind = e.shiftKey ? "pan" : this.tool;
+      const kind = e.button === 1 ? "pan" : e.button === 2 ? "zoom" : e.shiftKey ? "pan" : this.tool;
       this.drag = { kind, x0: p.x, y0: p.y, x1: p.x, y1: p.y, lastX: p.x, lastY: p.y, moved: false };
       c.setPointerCapture(e.pointerId);
       if (kind === "window") this.cb.onWindowDrag?.(0, 0, "start");
@@ -287,8 +425,9 @@ export class Viewer {
       d.lastX = p.x; d.lastY = p.y; d.x1 = p.x; d.y1 = p.y;
       if (Math.hypot(p.x - d.x0, p.y - d.y0) > 4) d.moved = true;
       if (d.kind === "pan") this.panBy(dx, dy);
+      else if (d.kind === "zoom") this.zoomBy(Math.exp(-dy * 0.01), d.x0, d.y0);
       else if (d.kind === "window") this.cb.onWindowDrag?.(dx, dy, "move");
-      else if (d.kind === "mark") this.draw();
+      else if (d.kind === "mark" || MEASURE_TOOLS.has(d.kind)) this.draw();
     });
     const end = (e) => {
       if (!this.drag) return;
@@ -306,12 +445,29 @@ export class Viewer {
           this.setRegion({ type: "point", x: p.x, y: p.y });
         }
       }
+      if (MEASURE_TOOLS.has(d.kind) && e.type === "pointerup") {
+        const a = this.toImage(d.x0, d.y0);
+        const b = this.toImage(d.x1, d.y1);
+        const inside = (p) => p.x >= 0 && p.y >= 0 && p.x <= this.origWidth && p.y <= this.origHeight;
+        if (d.kind === "probe" ? inside(a) : d.moved) this.cb.onMeasure?.(d.kind, a, b);
+        this.draw();
+      }
     };
     c.addEventListener("pointerup", end);
     c.addEventListener("pointercancel", end);
+    c.addEventListener("contextmenu", (e) => { if (this.image) e.preventDefault(); });
     c.addEventListener("wheel", (e) => {
       if (!this.image) return;
       e.preventDefault();
+      // Through a volume's slices the wheel scrolls slices (one per notch; a touchpad's small
+      // steps add up); Ctrl+wheel, and any single image, zoom.
+      if (!e.ctrlKey && this.cb.onWheelSlice && !this.square) {
+        this.wheelRest += e.deltaMode === 1 ? e.deltaY * 40 : e.deltaY;
+        const steps = Math.trunc(this.wheelRest / 50);
+        if (steps && this.cb.onWheelSlice(Math.sign(steps))) { this.wheelRest = 0; return; }
+        if (!steps && this.cb.onWheelSlice(0)) return;
+        this.wheelRest = 0;
+      }
       const p = this.localPoint(e);
       this.zoomBy(Math.exp(-e.deltaY * 0.0015), p.x, p.y);
     }, { passive: false });
@@ -322,11 +478,13 @@ export class Viewer {
   onKey(e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const step = e.shiftKey ? 120 : 40;
+    // Through a volume ↑/↓ step slices (OHIF); on a single image they pan.
+    const upDown = (delta) => { if (!this.cb.onSliceStep?.(delta)) this.panBy(0, -delta * step); };
     const keys = {
-      "+": () => this.zoomBy(1.25), "=": () => this.zoomBy(1.25), "-": () => this.zoomBy(0.8),
+      "+": () => this.zoomBy(1.25), "=": () => this.fit(), "-": () => this.zoomBy(0.8),
       0: () => this.fit(),
       ArrowLeft: () => this.panBy(step, 0), ArrowRight: () => this.panBy(-step, 0),
-      ArrowUp: () => this.panBy(0, step), ArrowDown: () => this.panBy(0, -step),
+      ArrowUp: () => upDown(-1), ArrowDown: () => upDown(1),
       PageUp: () => this.cb.onSliceStep?.(-1), PageDown: () => this.cb.onSliceStep?.(1),
       p: () => this.setTool("pan"), w: () => this.setTool("window"), m: () => this.setTool("mark"),
       Escape: () => { if (this.region) this.setRegion(null); },
