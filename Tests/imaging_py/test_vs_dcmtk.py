@@ -1,6 +1,6 @@
 """Enhanced multi-frame CT and MR (functional groups) rendered by `medlab convert` and DCMTK's `dcm2pnm`.
 
-pydicom writes three enhanced files: a CT (signed 16-bit, 5 frames) and an MR (12-bit, 4 frames,
+pydicom writes three enhanced files (and pydicom-data's real `eCT_Supplemental.dcm` is checked too): a CT (signed 16-bit, 5 frames) and an MR (12-bit, 4 frames,
 sagittal) whose frames each carry their own Pixel Value Transformation (rescale), Frame VOI
 LUT (window) and Plane Position, given out of order, with non-square Pixel Measures; and a CT
 whose rescale, window and Pixel Measures sit in the Shared Functional Groups.
@@ -24,6 +24,7 @@ per-frame: "0 VOI windows in file") and Plane Position (dcm2pnm orders nothing).
 Tolerance as in `test_vs_pydicom.py`: at most 1 grey level.
 """
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -281,3 +282,26 @@ def test_slice_order(medlab, files, name):
     slope, intercept = SPECS[name]["rescale"][0]
     assert (info["rescaleSlope"], info["rescaleIntercept"]) == (slope, intercept)
     assert (info["window"]["center"], info["window"]["width"]) == SPECS[name]["windows"][0]
+
+
+def supplemental():
+    """pydicom-data's eCT_Supplemental.dcm: a real enhanced CT, rescale, window and Pixel Measures shared."""
+    try:
+        import data_store
+    except ImportError:
+        pytest.fail("pydicom-data is missing (scripts/requirements.txt installs it)")
+    return str(pathlib.Path(data_store.__file__).parent / "data" / "eCT_Supplemental.dcm")
+
+
+@pytest.mark.parametrize("frame", [0, 1], ids=["frame1", "frame2"])
+@pytest.mark.parametrize("window", ["default", "explicit"])
+def test_real_enhanced_ct_matches_dcmtk(medlab, dcm2pnm, tmp_path, frame, window):
+    path = supplemental()
+    ds = pydicom.dcmread(path)
+    chosen = frame_window(ds, frame) if window == "default" else (-600, 1500)
+    got = medlab_frame(medlab, path, frame, tmp_path / "medlab.png", None if window == "default" else chosen)
+    dcmtk = dcmtk_frame(dcm2pnm, path, frame, tmp_path / "dcmtk.pgm", chosen)
+    expected = numpy_render(ds.pixel_array, ds, frame, chosen)
+    assert np.abs(got - dcmtk).max() <= 1 and np.abs(got - expected).max() <= 1
+    info = json.loads(subprocess.run([medlab, "info", path], capture_output=True, text=True, check=True).stdout)
+    assert info["pixelSpacing"] == [0.388672, 0.388672] and info["sliceOrder"] == [2, 1]  # z −159 then −149, normal −z

@@ -38,9 +38,25 @@ def dicom_files():
     return files
 
 
+FRAME_GROUPS = {"PixelValueTransformationSequence": ("RescaleSlope", "RescaleIntercept"),
+                "FrameVOILUTSequence": ("WindowCenter", "WindowWidth", "VOILUTFunction")}
+
+
+def lift_frame_groups(ds):
+    """Enhanced objects: frame 1's rescale and window (per-frame, else shared) moved to the top
+    level, where pydicom's apply_modality_lut/apply_voi_lut read them (see test_vs_dcmtk.py)."""
+    levels = [seq[0] for seq in (ds.get("PerFrameFunctionalGroupsSequence"), ds.get("SharedFunctionalGroupsSequence")) if seq]
+    for macro, keywords in FRAME_GROUPS.items():
+        item = next((level[macro].value[0] for level in levels if level.get(macro)), None)
+        for keyword in keywords if item is not None else ():
+            if keyword in item:
+                setattr(ds, keyword, item[keyword].value)
+
+
 def pydicom_render(path):
     """8-bit rendering of frame 1 by pydicom's pipeline, or None when pydicom can't decode it."""
     ds = pydicom.dcmread(path, force=True)
+    lift_frame_groups(ds)
     if "PixelData" not in ds or "Rows" not in ds:
         return None, ds
     try:
