@@ -240,6 +240,24 @@ struct GenerationTests {
         }
     }
 
+    @Test func aRequestThatFailsWhilePreparedLeavesTheEngineIdle() async throws {
+        // Image requests are prepared (tokenized, encoded) on the vision thread before they take a
+        // slot; one that fails there must not be counted as waiting, nor keep shutdown waiting.
+        let engine = try await SharedEngines.shared.engine(
+            model: TestModels.tinyText, projector: TestModels.tinyProjector, contextTokens: 256)
+        let perImage = try #require(engine.info.tokensPerImage)
+        let images = Array(repeating: TestModels.pattern(width: 16, height: 16), count: 256 / perImage + 1)
+        await #expect(throws: InferenceError.self) {
+            _ = try await engine.answer(GenerationRequest(question: "Compare these.", images: images))
+        }
+        await engine.waitUntilIdle(timeout: .seconds(60))
+        #expect(engine.isIdle)
+        #expect(engine.load.waiting == 0 && engine.load.active == 0)
+        var next = GenerationRequest(question: "Describe.", images: [TestModels.pattern(width: 20, height: 20)], maxNewTokens: 3)
+        next.ignoreEndOfSequence = true
+        #expect(try await engine.answer(next).summary.tokensOut == 3)
+    }
+
     @Test func badRequestsAreRejected() async throws {
         let engine = try await SharedEngines.shared.tiny()
         await #expect(throws: InferenceError.self) {

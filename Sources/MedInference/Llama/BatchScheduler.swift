@@ -8,13 +8,18 @@ import Synchronization
 /// Up to `slots` requests are active at once, each in its own KV-cache sequence. A new request
 /// is prefilled alone (its image needs non-causal attention inside one micro-batch); then every
 /// active request contributes one token to a shared decode batch, so concurrent users share
-/// each pass over the weights instead of waiting in line.
+/// each pass over the weights instead of waiting in line. A request with images is first
+/// tokenized and its images encoded on a thread of its own (`vision`), while this thread
+/// keeps decoding: an encode no longer stalls every running stream.
 final class BatchScheduler: @unchecked Sendable {
     private let model: LlamaModel
     private let context: LlamaContext
     private let projector: VisionProjector?
     private let slots: Int
-    private let pending = Mutex<[GenerationJob]>([])
+    private let pending = Mutex(Queue())
+    /// Prepares requests (tokenizing, encoding images) one at a time in arrival order, so the
+    /// projector and its embedding cache are used from one thread; nil without a projector.
+    private let vision: DispatchQueue?
     private let wake = DispatchSemaphore(value: 0)
     /// Touched only by the scheduler thread.
     private var active: [GenerationJob] = []
@@ -26,6 +31,7 @@ final class BatchScheduler: @unchecked Sendable {
         self.projector = projector
         self.slots = slots
         self.freeSlots = (0..<Int32(slots)).reversed()
+        self.vision = projector.map { _ in DispatchQueue(label: "medlab.vision", qos: .userInitiated) }
         // The thread holds the scheduler for the life of the process, as a server's engine lives.
         let thread = Thread { self.loop() }
         thread.name = "medlab.llama"
@@ -34,7 +40,9 @@ final class BatchScheduler: @unchecked Sendable {
     }
 
     /// Requests waiting for a slot, and requests being generated.
-    var load: (waiting: Int, active: Int) { (pending.withLock { $0.count }, activeCount.load(ordering: .relaxed)) }
+    var load: (waiting: Int, active: Int) {
+        (pending.withLock { $0.jobs.count + $0.preparing }, activeCount.load(ordering: .relaxed))
+    }
     private let activeCount = Atomic<Int>(0)
     /// True only while the thread waits for work: nothing is being prefilled or decoded.
     private let waitingForWork = Atomic<Bool>(true)
@@ -43,16 +51,54 @@ final class BatchScheduler: @unchecked Sendable {
     let idle = ConditionSignal()
 
     /// Whether no request is waiting, being prefilled or being decoded.
-    var isIdle: Bool { waitingForWork.load(ordering: .acquiring) && pending.withLock { $0.isEmpty } }
+    var isIdle: Bool { waitingForWork.load(ordering: .acquiring) && pending.withLock { $0.jobs.isEmpty && $0.preparing == 0 } }
 
     func submit(_ job: GenerationJob) {
-        pending.withLock { $0.append(job) }
-        wake.signal()
+        // With a projector every job goes this way, text-only ones too (they only tokenize there):
+        // mtmd's tokenizer and encoder then run on one thread, and arrival order is kept.
+        guard let vision, !Self.encodeInline else {
+            pending.withLock { $0.jobs.append(job) }
+            wake.signal()
+            return
+        }
+        pending.withLock { $0.preparing += 1 }
+        vision.async {
+            var ready = false
+            if job.flag.isCancelled {
+                job.finish(reason: "cancelled")
+            } else {
+                do {
+                    try self.prepare(job)
+                    ready = true
+                } catch is CancellationError {
+                    job.finish(reason: "cancelled")
+                } catch {
+                    job.fail(error)
+                }
+            }
+            // One step under the lock: `isIdle` never sees the job in neither place.
+            self.pending.withLock {
+                $0.preparing -= 1
+                if ready { $0.jobs.append(job) }
+            }
+            // Also when the job failed: the loop then finds nothing and says it is idle.
+            self.wake.signal()
+        }
     }
+
+    /// Jobs waiting for a slot, and how many jobs are still being prepared.
+    private struct Queue {
+        var jobs: [GenerationJob] = []
+        var preparing = 0
+    }
+
+    /// `MEDLAB_ENCODE_INLINE=1` prepares every job on the scheduler thread, as before the vision
+    /// thread existed (a diagnostic: the benchmark can compare both ways).
+    private static let encodeInline = ProcessInfo.processInfo.environment["MEDLAB_ENCODE_INLINE"] == "1"
 
     private func loop() {
         while true {
-            if active.isEmpty, pending.withLock({ $0.isEmpty }) {
+            if active.isEmpty, pending.withLock({ $0.jobs.isEmpty }) {
                 waitingForWork.store(true, ordering: .releasing)
                 idle.signal()
                 wake.wait()
@@ -67,7 +113,7 @@ final class BatchScheduler: @unchecked Sendable {
     /// Moves waiting requests into free slots and prefills each one.
     private func admit() {
         while !freeSlots.isEmpty {
-            guard let job = pending.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) else { return }
+            guard let job = pending.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { return }
             if job.flag.isCancelled {
                 job.finish(reason: "cancelled")
                 continue
@@ -86,7 +132,9 @@ final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    private func prefill(_ job: GenerationJob) throws {
+    /// Everything before the KV cache: checks, the sampler, the prompt's tokens, and each image's
+    /// embeddings. Touches no llama.cpp context, so `VisionStage` may run it on its own thread.
+    private func prepare(_ job: GenerationJob) throws {
         let request = job.request
         guard request.maxNewTokens > 0 else { throw InferenceError.badRequest("max_new_tokens must be at least 1") }
         guard !request.turns.isEmpty else { throw InferenceError.badRequest("the request has no question") }
@@ -99,6 +147,17 @@ final class BatchScheduler: @unchecked Sendable {
         guard needed <= context.sequenceTokens else {
             throw InferenceError.contextOverflow(needed: needed, available: context.sequenceTokens)
         }
+        for case .image(let chunk, _) in prompt.pieces where job.embeddings[chunk] == nil {
+            if job.flag.isCancelled { throw CancellationError() }
+            let embeddings = try projector!.embeddings(prompt, chunk: chunk, width: model.inputEmbeddingWidth)
+            job.embeddings[chunk] = embeddings.values
+            job.encodeMs += embeddings.encodeMs
+        }
+    }
+
+    private func prefill(_ job: GenerationJob) throws {
+        if job.prompt == nil { try prepare(job) }
+        guard let prompt = job.prompt else { throw InferenceError.generationFailed("the request was not prepared") }
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         context.setAbort(job.flag)
         defer { context.setAbort(nil) }
@@ -110,10 +169,11 @@ final class BatchScheduler: @unchecked Sendable {
                 position = try context.decode(tokens, at: position, sequence: job.slot)
                 job.prefillMs += start.millisecondsElapsed
             case .image(let chunk, _):
-                let embeddings = try projector!.embeddings(prompt, chunk: chunk, width: model.inputEmbeddingWidth)
-                job.encodeMs += embeddings.encodeMs
+                guard let embeddings = job.embeddings.removeValue(forKey: chunk) else {
+                    throw InferenceError.generationFailed("image \(chunk) was not encoded")
+                }
                 let start = DispatchTime.now()
-                position = try projector!.decode(embeddings.values, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
+                position = try projector!.decode(embeddings, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
                 job.prefillMs += start.millisecondsElapsed
             }
             if job.flag.isCancelled { throw CancellationError() }

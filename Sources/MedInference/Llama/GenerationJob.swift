@@ -2,13 +2,16 @@ internal import CLlama
 import Foundation
 
 /// One request while the scheduler serves it: its sequence slot, sampler and streaming state.
-/// Created by the caller, then touched only by the scheduler thread.
+/// Created by the caller, then touched by one thread at a time: `VisionStage` while it prepares an
+/// image request, the scheduler thread after (the pending queue's lock orders the two).
 final class GenerationJob: @unchecked Sendable {
     let request: GenerationRequest
     let flag: CancelFlag
     private let continuation: AnswerStream.Continuation
 
     var prompt: TokenizedPrompt?
+    /// Each image chunk's embeddings, from `prepare` until the prefill feeds them to the context.
+    var embeddings: [Int: [Float]] = [:]
     /// The llama.cpp sequence id (KV cache slot) while active.
     var slot: Int32 = -1
     /// Next position in the sequence.
