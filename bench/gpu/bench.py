@@ -433,6 +433,8 @@ class Bench:
                     d[f"{system}_p50_s"] = lv.get("e2e_p50_s")
                     d[f"{system}_p95_s"] = lv.get("e2e_p95_s")
                     d[f"{system}_ttft_p50_s"] = lv.get("ttft_p50_s")
+                    d[f"{system}_inter_token_p95_s"] = lv.get("inter_token_p95_s")
+                    d[f"{system}_inter_token_max_s"] = lv.get("inter_token_max_s")
                     d[f"{system}_requests"] = lv.get("ok")
                     d[f"{system}_errors"] = lv.get("errors")
                     if lv.get("first_errors"):
@@ -951,7 +953,9 @@ def print_summary(rep: dict) -> None:
     print("== W3 (aggregate tokens/s; medlab p50/p95 s) ==")
     for c, d in rep["W3"].items():
         print(f"  c={c:>2}: medlab {f(d.get('medlab_tps'), 0)}  llama-server {f(d.get('llama_server_tps'), 0)}  "
-              f"transformers {f(d.get('transformers_tps'), 0)}  medlab p50/p95 {f(d.get('medlab_p50_s'))}/{f(d.get('medlab_p95_s'))}")
+              f"transformers {f(d.get('transformers_tps'), 0)}  medlab p50/p95 {f(d.get('medlab_p50_s'))}/{f(d.get('medlab_p95_s'))}"
+              f"  time between tokens p95 medlab {f(d.get('medlab_inter_token_p95_s'), 3)} llama-server "
+              f"{f(d.get('llama_server_inter_token_p95_s'), 3)}")
     w2 = (rep.get("W2") or {}).get("medlab") or {}
     print(f"== W2: {w2.get('ok_rows')} rows, wall {f(w2.get('wall_s'))} s, {f(w2.get('images_per_s'), 3)} images/s "
           f"{w2.get('skipped') or w2.get('error') or ''}")

@@ -52,6 +52,9 @@ class Result:
     error: str | None = None
     image: str = ""
     answer_head: str = ""
+    # Seconds between consecutive streamed text chunks (one per token on both servers): how long a
+    # running stream stalls while other requests' images are encoded and prefilled.
+    gaps: list[float] | None = None
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -133,6 +136,8 @@ class Client:
     def _read_sse(self, resp, t0: float, name: str) -> Result:
         ttft = None
         n_chunks = 0
+        last = None
+        gaps: list[float] = []
         text = []
         usage = timings = None
         backend = None
@@ -153,8 +158,12 @@ class Client:
                 delta = ch.get("delta") or {}
                 piece = delta.get("content") or delta.get("reasoning_content") or ""
                 if piece:
+                    now = time.perf_counter()
                     if ttft is None:
-                        ttft = time.perf_counter() - t0
+                        ttft = now - t0
+                    else:
+                        gaps.append(now - last)
+                    last = now
                     n_chunks += 1
                     if len(text) < 8:
                         text.append(piece)
@@ -174,7 +183,7 @@ class Client:
         if tokens and ttft is not None and e2e > ttft and tokens > 1:
             dtps = (tokens - 1) / (e2e - ttft)
         return Result(True, e2e, ttft, tokens, source, dtps, timings, usage, backend, image=name,
-                      answer_head="".join(text)[:80])
+                      answer_head="".join(text)[:80], gaps=gaps)
 
     def _from_json(self, obj: dict, t0: float, t_end: float, name: str) -> Result:
         e2e = t_end - t0
@@ -261,9 +270,12 @@ def summarize(results: list[Result], concurrency: int, planned: int, wall: float
         "e2e_min_s": min(e2e) if e2e else None, "e2e_max_s": max(e2e) if e2e else None,
         "ttft_p50_s": percentile(ttft, 50), "ttft_p95_s": percentile(ttft, 95),
         "decode_tps_p50": median([r.decode_tps for r in ok]),
+        "inter_token_p50_s": percentile([g for r in ok for g in (r.gaps or [])], 50),
+        "inter_token_p95_s": percentile([g for r in ok for g in (r.gaps or [])], 95),
+        "inter_token_max_s": max((g for r in ok for g in (r.gaps or [])), default=None),
         "backend": next((r.backend for r in ok if r.backend), None),
         "first_errors": [r.error for r in results if not r.ok][:3],
-        "per_request": [{k: v for k, v in asdict(r).items() if k not in ("server_timings", "usage")}
+        "per_request": [{k: v for k, v in asdict(r).items() if k not in ("server_timings", "usage", "gaps")}
                         | {"server_timings": r.server_timings} for r in results][:64],
     }
     return out
