@@ -23,8 +23,9 @@ export async function studyFiles(files, fromFolder) {
     else if ((await sniffFormat(file)) === "dicom") dicoms.push(file);
     else rest.push(file);
   }
-  if (dicoms.length >= 2 || zips.length) return { study: [...zips, ...(dicoms.length >= 2 ? dicoms : [])], rest: dicoms.length >= 2 ? rest : [...dicoms, ...rest] };
-  return { study: [], rest };
+  // One DICOM file alone stays a file of its own (previewed and asked about as before).
+  if (dicoms.length >= 2) return { study: [...zips, ...dicoms], rest };
+  return { study: zips, rest: [...dicoms, ...rest] };
 }
 
 const megabytes = (n) => (n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0);
