@@ -305,3 +305,20 @@ def test_real_enhanced_ct_matches_dcmtk(medlab, dcm2pnm, tmp_path, frame, window
     assert np.abs(got - dcmtk).max() <= 1 and np.abs(got - expected).max() <= 1
     info = json.loads(subprocess.run([medlab, "info", path], capture_output=True, text=True, check=True).stdout)
     assert info["pixelSpacing"] == [0.388672, 0.388672] and info["sliceOrder"] == [2, 1]  # z −159 then −149, normal −z
+
+
+def test_implicit_vr_copy_reads_the_same(medlab, files, tmp_path):
+    """pydicom writes implicit VR with defined-length nested sequences: the macros must still be read."""
+    path, pixels, ds = files["ct"]
+    copy = pydicom.dcmread(path)
+    copy.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    implicit = tmp_path / "implicit.dcm"
+    copy.save_as(implicit, implicit_vr=True, little_endian=True)
+    infos = [json.loads(subprocess.run([medlab, "info", str(p)], capture_output=True, text=True, check=True).stdout)
+             for p in (path, implicit)]
+    for key in ("sliceOrder", "pixelSpacing", "window", "rescaleSlope", "rescaleIntercept", "imagePosition"):
+        assert infos[0][key] == infos[1][key], key
+    for frame in range(int(ds.NumberOfFrames)):
+        a = medlab_frame(medlab, path, frame, tmp_path / "a.png")
+        b = medlab_frame(medlab, str(implicit), frame, tmp_path / "b.png")
+        assert np.array_equal(a, b)
