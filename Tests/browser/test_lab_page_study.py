@@ -20,6 +20,7 @@ from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+from conftest import Page, free_port  # noqa: E402
 from ct_dicom import ct_dataset, dicom_bytes  # noqa: E402
 
 SIDE = 64
@@ -319,3 +320,121 @@ def test_a_study_the_server_dropped_says_upload_again(study_page):
     page.wait(lambda d: page.el("#error").is_displayed(), message="no error for a study the server does not hold")
     assert "upload it again" in page.text("#error")
     assert not page.el("#viewer-busy").is_displayed()
+
+
+def unzip_to(archive: Path, folder: Path) -> list[Path]:
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+    return sorted((folder / "study").glob("*.dcm"))
+
+
+def test_loose_dicom_files_and_a_folder_are_one_study_each_upload(page, tmp_path, needs_imaging):
+    files = unzip_to(build_zip(tmp_path / "study.zip"), tmp_path / "loose")
+    page.open()
+    page.js(WATCH)
+    page.upload(*files)  # the picker with several DICOM files
+    page.wait(lambda d: len(page.els("#thumbs .thumb-series")) == 2, 60, "several DICOM files did not become a study")
+    uploads = [r for r in net(page) if r["url"].endswith("api/studies")]
+    assert len(uploads) == 1 and uploads[0]["bytes"] == sum(f.stat().st_size for f in files)
+    assert not [r for r in net(page) if r["url"].endswith("api/render")]
+    # The same files again (as a folder this time) are the same series: listed once.
+    page.el("#folder-input").send_keys(str(tmp_path / "loose" / "study"))
+    page.wait(lambda d: len([r for r in net(page) if r["url"].endswith("api/studies")]) == 2, 30, "the folder was not uploaded")
+    page.wait(lambda d: not page.el("#study-busy").is_displayed())
+    assert len(page.els("#thumbs .thumb-series")) == 2
+    assert "notes.txt" in page.text("#study-note")
+
+
+def test_a_zip_without_images_and_a_refused_upload_say_why(browser, small_lab, tmp_path):
+    page = Page(browser, small_lab, tmp_path, "study-errors").open()
+    archive = tmp_path / "notes.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("notes.txt", "just text")
+    page.upload(archive)
+    page.wait(lambda d: page.el("#error").is_displayed(), 30, "no error for a ZIP without images")
+    # The server's own words (415: no image among the files).
+    assert page.text("#error").startswith("The study could not be read: ") and "is an image" in page.text("#error"), page.text("#error")
+    assert not page.el("#study-busy").is_displayed() and not page.thumbs()
+    # Past --study-max-upload-mb (1 here): the server's 413, said as it is.
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("noise.dcm", np.random.default_rng(1).bytes(3 << 20))
+    page.upload(big)
+    page.wait(lambda d: "too large" in page.text("#error"), 30, "no error for a study over the limit")
+    assert not page.el("#study-busy").is_displayed()
+    page.shot("too-large")
+
+
+@pytest.fixture(scope="module")
+def small_lab():
+    """A lab without a model whose studies may be at most 1 MB."""
+    import os
+    import subprocess
+    import tempfile
+    import time
+    binary = os.environ.get("MEDLAB_BIN")
+    if not binary or not os.path.exists(binary):
+        pytest.fail("MEDLAB_BIN is not set to a built `medlab`")
+    empty = tempfile.mkdtemp()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "MEDLAB_CACHE": empty, "MEDLAB_MODELS_DIR": empty, "XDG_DATA_HOME": empty}
+    log = open(os.path.join(empty, "serve.log"), "wb")
+    proc = subprocess.Popen([binary, "serve", "--port", str(port), "--no-demo", "--study-max-upload-mb", "1"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "api/health", timeout=2) as r:
+                if json.loads(r.read())["status"] == "no_model":
+                    break
+        except OSError:
+            pass
+        assert proc.poll() is None and time.time() < deadline, open(log.name, errors="replace").read()
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()
+
+
+def pointer_drag(page, button, a, b):
+    """A drag with the middle (1) or right (2) button, as Chromium's pointer events carry it."""
+    page.js("""
+        const [button, a, b] = arguments; const c = document.getElementById('canvas'); const r = c.getBoundingClientRect();
+        const at = (p, type, buttons) => c.dispatchEvent(new PointerEvent(type, {bubbles: true, cancelable: true, pointerId: 7,
+            button: type === 'pointermove' ? -1 : button, buttons, clientX: r.left + p[0], clientY: r.top + p[1]}));
+        at(a, 'pointerdown', button === 1 ? 4 : 2);
+        for (let i = 1; i <= 4; i++) at([a[0] + (b[0] - a[0]) * i / 4, a[1] + (b[1] - a[1]) * i / 4], 'pointermove', button === 1 ? 4 : 2);
+        at(b, 'pointerup', 0);
+    """, button, a, b)
+
+
+def test_mouse_buttons_ellipse_and_a_marked_slice_question(study_page):
+    page = study_page
+    zoom = in_page(page, "(s) => s.viewer.zoomPercent")
+    pointer_drag(page, 2, [300, 200], [300, 120])  # right drag up: zoom in
+    page.wait(lambda d: in_page(page, "(s) => s.viewer.zoomPercent") > zoom, message="right drag did not zoom")
+    page.wait(lambda d: overlay(page, "zoom") == f"Zoom {in_page(page, '(s) => s.viewer.zoomPercent')}%")
+    origin = in_page(page, "(s) => [s.viewer.tx, s.viewer.ty]")
+    pointer_drag(page, 1, [300, 200], [340, 230])  # middle drag: pan
+    moved = in_page(page, "(s) => [s.viewer.tx, s.viewer.ty]")
+    assert moved[0] == pytest.approx(origin[0] + 40) and moved[1] == pytest.approx(origin[1] + 30)
+    keys(page, "=")
+    page.el('[data-tool="ellipse"]').click()
+    drag(page, (8, 8), (24, 24))
+    page.wait(lambda d: measures(page) and "mean" in measures(page)[-1], message="no ellipse")
+    m = measures(page)[-1]
+    y, x = np.mgrid[0:SIDE, 0:SIDE]
+    inside = ((x + 0.5 - 16) / 8) ** 2 + ((y + 0.5 - 16) / 8) ** 2 <= 1
+    assert int(m["pixels"]) == int(inside.sum()) and float(m["mean"]) == pytest.approx(hu(0)[inside].mean(), abs=1e-6)
+    # A marked point on the slice shown goes with the reference.
+    page.el('[data-tool="mark"]').click()
+    click_at(page, (20, 30))
+    page.js("document.getElementById('max-tokens').value = '4'")
+    page.el("#question").send_keys("What is in the marked region?")
+    page.el("#ask").click()
+    page.wait(lambda d: page.js("return document.getElementById('answer-state').dataset.state") in ("stateDone", "stateFailed"), 240)
+    assert page.js("return document.getElementById('answer-state').dataset.state") == "stateDone", page.text("#error")
+    body = [r for r in net(page) if r["url"].endswith("api/predict")][-1]["json"]
+    assert body["study"]["slices"] == [0] and body["region"] == {"points": [[20, 30]]} and "image" not in body

@@ -64,9 +64,9 @@ export async function addStudy(files, errors = []) {
   }));
   busy.hidden = true;
   const shown = entries.filter((e) => e.image);
-  // The same files again are the same series: the cached study replaces its earlier entries.
-  const ids = new Set(shown.map((e) => `${e.study.id}/${e.study.series}`));
-  state.entries = state.entries.filter((e) => !(e.study && ids.has(`${e.study.id}/${e.study.series}`)));
+  // The same files again are the same series (its id derives from them): listed once, the newest.
+  const ids = new Set(shown.map((e) => e.study.series));
+  state.entries = state.entries.filter((e) => !(e.study && ids.has(e.study.series)));
   state.entries.push(...shown);
   const skipped = listing.skipped || [];
   const note = $("study-note");
