@@ -89,6 +89,12 @@ final class LlamaContext: @unchecked Sendable {
         params.n_threads = Int32(threads)
         params.n_threads_batch = Int32(threads)
         params.no_perf = true
+        // A diagnostic (bench/fidelity): `MEDLAB_KV_TYPE=f32` keeps the KV cache in F32 instead
+        // of llama.cpp's F16, to size what F16 rounding costs against a float32 reference.
+        if ProcessInfo.processInfo.environment["MEDLAB_KV_TYPE"] == "f32" {
+            params.type_k = GGML_TYPE_F32
+            params.type_v = GGML_TYPE_F32
+        }
         LlamaLog.reset()
         guard let context = llama_init_from_model(model.pointer, params) else {
             throw InferenceError.loadFailed(LlamaLog.recentErrors())
