@@ -106,6 +106,7 @@ export async function rerender(entry) {
     if (entry.id === state.activeId) updateOverlay(entry);
     showError("");
   } catch (e) {
+    toggleCine(false);
     showError(errorText(e, entry.name));
   } finally {
     clearTimeout(busy);

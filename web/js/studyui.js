@@ -28,6 +28,17 @@ export async function studyFiles(files, fromFolder) {
   return { study: zips, rest: [...dicoms, ...rest] };
 }
 
+/** The files the last upload left out, and why (the server's reasons). */
+let skipped = [];
+
+function showSkipped() {
+  const note = $("study-note");
+  note.hidden = !skipped.length;
+  note.textContent = skipped.length
+    ? t("studySkipped", { n: skipped.length, list: skipped.slice(0, 5).map((s) => `${s.name} (${s.reason})`).join("; ") + (skipped.length > 5 ? "; …" : "") })
+    : "";
+}
+
 const megabytes = (n) => (n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0);
 
 /** Uploads the files once and lists their series; `errors` are the other files' messages, kept on screen. */
@@ -68,12 +79,8 @@ export async function addStudy(files, errors = []) {
   const ids = new Set(shown.map((e) => e.study.series));
   state.entries = state.entries.filter((e) => !(e.study && ids.has(e.study.series)));
   state.entries.push(...shown);
-  const skipped = listing.skipped || [];
-  const note = $("study-note");
-  note.hidden = !skipped.length;
-  note.textContent = skipped.length
-    ? t("studySkipped", { n: skipped.length, list: skipped.slice(0, 5).map((s) => `${s.name} (${s.reason})`).join("; ") + (skipped.length > 5 ? "; …" : "") })
-    : "";
+  skipped = listing.skipped || [];
+  showSkipped();
   renderThumbs();
   const first = shown.find((e) => !e.study.summary.is_localizer) || shown[0];
   if (first) select(first.id);
@@ -230,5 +237,5 @@ export function initStudyUI() {
   // Typing a slice list chooses "several slices".
   $("scope-slices-input").addEventListener("focus", () => { $("scope-slices").checked = true; showScopePreview(); });
   initHotkeys(viewerActions);
-  onLanguageChange(() => { showScopePreview(); updateOverlay(); });
+  onLanguageChange(() => { showScopePreview(); updateOverlay(); showSkipped(); });
 }
