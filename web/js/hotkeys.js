@@ -19,12 +19,14 @@ const BINDINGS = [
 let cine = 0;
 let actions = null;
 
-/** Typing in a field (or a select, or a focused tab list) keeps its keys. */
+/** Typing in a field (or a select, a slider, a focused tab list) keeps its keys. */
 function typing(target) {
   if (!target || !(target instanceof Element)) return false;
   if (target.isContentEditable) return true;
   if (target.closest('[role="tablist"]')) return true;
-  return ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+  // A checkbox or a radio button takes no typing; a slider keeps its arrows.
+  if (target.tagName === "INPUT") return !["checkbox", "radio", "button", "submit", "reset", "file"].includes(target.type);
+  return ["TEXTAREA", "SELECT"].includes(target.tagName);
 }
 
 export function cineRunning() { return Boolean(cine); }
