@@ -421,6 +421,13 @@ def test_mouse_buttons_ellipse_and_a_marked_slice_question(study_page):
     moved = in_page(page, "(s) => [s.viewer.tx, s.viewer.ty]")
     assert moved[0] == pytest.approx(origin[0] + 40) and moved[1] == pytest.approx(origin[1] + 30)
     keys(page, "=")
+    # Left drag with the W/L tool: a custom window, rendered from the cache.
+    page.el('[data-tool="window"]').click()
+    drag(page, (20, 20), (40, 30))
+    page.wait(lambda d: overlay(page, "window").startswith("W/L C ") and page.el("#preset").get_attribute("value") == "custom")
+    page.wait(lambda d: any("window=" in r["url"] and "%2C" in r["url"] for r in net(page)), message="no C,W render")
+    keys(page, " ")
+    page.wait(lambda d: overlay(page, "window") == "W/L file default")
     page.el('[data-tool="ellipse"]').click()
     drag(page, (8, 8), (24, 24))
     page.wait(lambda d: measures(page) and "mean" in measures(page)[-1], message="no ellipse")
