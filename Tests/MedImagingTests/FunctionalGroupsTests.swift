@@ -90,6 +90,7 @@ struct FunctionalGroupsTests {
         let m = study.metadata
         #expect(m.pixelSpacing == [0.5, 0.8] && m.sliceThickness == 1.5)
         #expect(m.rescaleSlope == 1 && m.rescaleIntercept == -1024 && m.window == WindowLevel(center: 100, width: 800))
+        #expect(m.rescaleType == "HU")
     }
 
     @Test func oneDecodedFrameTakesItsOwnGroups() throws {

@@ -281,6 +281,7 @@ def test_slice_order(medlab, files, name):
     # Frame 1's values describe the file: its rescale and window, not a top-level one (there is none).
     slope, intercept = SPECS[name]["rescale"][0]
     assert (info["rescaleSlope"], info["rescaleIntercept"]) == (slope, intercept)
+    assert info["rescaleType"] == ("HU" if SPECS[name]["modality"] == "CT" else "US")
     assert (info["window"]["center"], info["window"]["width"]) == SPECS[name]["windows"][0]
 
 

@@ -21,6 +21,8 @@ public struct ImageMetadata: Sendable, Codable, Equatable {
     public var window: WindowLevel?
     public var rescaleSlope: Double?
     public var rescaleIntercept: Double?
+    /// Rescale Type (0028,1054), e.g. "HU", "US" (unspecified).
+    public var rescaleType: String?
     public var transferSyntaxUID: String?
     public var transferSyntaxName: String?
     /// Used for sorting slices of a series; not identifying.
@@ -69,6 +71,7 @@ public struct ImageMetadata: Sendable, Codable, Equatable {
         }
         rescaleSlope = ds.double(Tag.rescaleSlope)
         rescaleIntercept = ds.double(Tag.rescaleIntercept)
+        rescaleType = ds.string(Tag.rescaleType)
         transferSyntaxUID = syntax.uid.isEmpty ? nil : syntax.uid
         transferSyntaxName = syntax.uid.isEmpty ? nil : syntax.name
         instanceNumber = ds.int(Tag.instanceNumber)

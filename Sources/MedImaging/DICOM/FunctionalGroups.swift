@@ -11,7 +11,6 @@ struct FrameValues: Sendable {
     var rescaleType: String?
     /// Frame VOI LUT (0028,9132): the first Window Center/Width and the VOI LUT Function.
     var window: WindowLevel?
-    var windowExplanation: String?
     /// A VOI LUT Sequence inside the Frame VOI LUT item (the "with LUT" variant of the macro).
     var voiLUTItem: DicomDataSet?
     /// Pixel Measures (0028,9110): `[row, column]` spacing in mm, and Slice Thickness.
@@ -38,7 +37,6 @@ enum FunctionalGroups {
     static let pixelMeasures = DicomTag(0x0028, 0x9110)
     static let planePosition = DicomTag(0x0020, 0x9113)
     static let planeOrientation = DicomTag(0x0020, 0x9116)
-    static let windowExplanation = DicomTag(0x0028, 0x1055)
 
     /// Whether the data set has either functional groups sequence (an enhanced object).
     static func isEnhanced(_ ds: DicomDataSet) -> Bool { ds[shared] != nil || ds[perFrame] != nil }
@@ -59,7 +57,6 @@ enum FunctionalGroups {
         v.rescaleIntercept = first(pixelValueTransformation) { $0.double(Tag.rescaleIntercept).flatMap(finite) }
         v.rescaleType = first(pixelValueTransformation) { $0.string(Tag.rescaleType) }
         v.window = first(frameVOILUT, window)
-        v.windowExplanation = first(frameVOILUT) { $0.strings(windowExplanation).first.flatMap { $0.isEmpty ? nil : $0 } }
         v.voiLUTItem = first(frameVOILUT) { $0.item(Tag.voiLUTSequence) }
         v.pixelSpacing = first(pixelMeasures) { positive($0.doubles(Tag.pixelSpacing), count: 2) }
         v.sliceThickness = first(pixelMeasures) { $0.double(Tag.sliceThickness).flatMap(finite) }
@@ -117,6 +114,7 @@ extension ImageMetadata {
         window = v.window ?? window
         rescaleSlope = v.rescaleSlope ?? rescaleSlope
         rescaleIntercept = v.rescaleIntercept ?? rescaleIntercept
+        rescaleType = v.rescaleType ?? rescaleType
         imagePosition = v.imagePosition ?? imagePosition
         imageOrientation = v.imageOrientation ?? imageOrientation
         // Only a per-frame item for every frame can order them; counting items first also keeps a
