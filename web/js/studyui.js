@@ -35,7 +35,10 @@ function showSkipped() {
   const note = $("study-note");
   note.hidden = !skipped.length;
   note.textContent = skipped.length
-    ? t("studySkipped", { n: skipped.length, list: skipped.slice(0, 5).map((s) => `${s.name} (${s.reason})`).join("; ") + (skipped.length > 5 ? "; …" : "") })
+    ? t("studySkipped", {
+      n: skipped.length,
+      list: skipped.slice(0, 5).map((s) => `${s.name} (${s.reason})`).join("; ") + (skipped.length > 5 ? "; …" : ""),
+    })
     : "";
 }
 
@@ -53,7 +56,10 @@ export async function addStudy(files, errors = []) {
     listing = await uploadStudy(files);
   } catch (e) {
     busy.hidden = true;
-    const message = e instanceof LabError && e.status !== 413 && e.status !== 0 ? t("errStudy", { message: e.message }) : errorText(e, files.length === 1 ? files[0].name : t("studyFiles", { n: files.length }));
+    // 413 and a lost connection read as elsewhere on the page; anything else is the server's reason.
+    const name = files.length === 1 ? files[0].name : t("studyFiles", { n: files.length });
+    const message = e instanceof LabError && e.status !== 413 && e.status !== 0
+      ? t("errStudy", { message: e.message }) : errorText(e, name);
     showError([...errors, message].join("\n"));
     return;
   }
