@@ -5,9 +5,12 @@ rectangle ROI and probe read the server's numbers; a question about the series i
 reference; and nothing after the upload sends the files again."""
 from __future__ import annotations
 
-import io
 import json
+import os
+import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -128,8 +131,7 @@ def measures(page):
         ({kind: li.dataset.kind, text: li.textContent, ...li.dataset}))""")
 
 
-@pytest.fixture
-def study_page(page, tmp_path, needs_imaging):
+def open_study(page, tmp_path):
     """The page with the ZIP uploaded and its CT series on screen."""
     archive = build_zip(tmp_path / "study.zip")
     page.open()
@@ -140,6 +142,17 @@ def study_page(page, tmp_path, needs_imaging):
     page.wait(lambda d: overlay(page, "slice") == f"Slice 1/{SLICES}", message="the CT series is not on screen")
     page.wait(lambda d: page.canvas_signature()[1] > 100)
     return page
+
+
+@pytest.fixture
+def study_page(page, tmp_path, needs_imaging):
+    return open_study(page, tmp_path)
+
+
+@pytest.fixture
+def asking_page(browser, asking_lab, tmp_path, request):
+    browser.get("about:blank")
+    return open_study(Page(browser, asking_lab, tmp_path, request.node.name.replace("test_", "")), tmp_path)
 
 
 def test_zip_becomes_a_series_list_with_the_scout_marked(study_page):
@@ -277,8 +290,8 @@ def test_length_roi_and_probe_read_the_server(study_page, lab_url):
     assert "lengthMm" not in m and float(m["lengthPx"]) == pytest.approx(30) and "px" in m["text"], m
 
 
-def test_asking_about_a_series_sends_a_study_reference(study_page):
-    page = study_page
+def test_asking_about_a_series_sends_a_study_reference(asking_page):
+    page = asking_page
     assert page.el("#scope").is_displayed() and page.el("#scope-volume-label").is_displayed()
     assert not page.el("#scope-all-label").is_displayed()
     assert page.text("#scope-preview") == f"The model will see slice 1 of {SLICES}."
@@ -365,28 +378,24 @@ def test_a_zip_without_images_and_a_refused_upload_say_why(browser, small_lab, t
     page.shot("too-large")
 
 
-@pytest.fixture(scope="module")
-def small_lab():
-    """A lab without a model whose studies may be at most 1 MB."""
-    import os
-    import subprocess
-    import tempfile
-    import time
+def serve(*args, wanted=("ok", "ready"), no_models=False):
+    """A lab of its own (its own record; with `no_models`, empty model folders too), as long as the generator runs."""
     binary = os.environ.get("MEDLAB_BIN")
     if not binary or not os.path.exists(binary):
         pytest.fail("MEDLAB_BIN is not set to a built `medlab`")
     empty = tempfile.mkdtemp()
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "MEDLAB_CACHE": empty, "MEDLAB_MODELS_DIR": empty, "XDG_DATA_HOME": empty}
+    env = {**os.environ, "XDG_DATA_HOME": empty}
+    if no_models:
+        env.update(MEDLAB_CACHE=empty, MEDLAB_MODELS_DIR=empty)
     log = open(os.path.join(empty, "serve.log"), "wb")
-    proc = subprocess.Popen([binary, "serve", "--port", str(port), "--no-demo", "--study-max-upload-mb", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
+    proc = subprocess.Popen([binary, "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
     while True:
         try:
             with urllib.request.urlopen(url + "api/health", timeout=2) as r:
-                if json.loads(r.read())["status"] == "no_model":
+                if json.loads(r.read())["status"] in wanted:
                     break
         except OSError:
             pass
@@ -396,6 +405,18 @@ def small_lab():
     proc.terminate()
     proc.wait(timeout=15)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def small_lab():
+    """A lab without a model whose studies may be at most 1 MB."""
+    yield from serve("--no-demo", "--study-max-upload-mb", "1", wanted=("no_model",), no_models=True)
+
+
+@pytest.fixture(scope="module")
+def asking_lab():
+    """A demo lab with a record of its own: the questions here stay out of the session lab's History."""
+    yield from serve("--demo")
 
 
 def pointer_drag(page, button, a, b):
@@ -410,8 +431,8 @@ def pointer_drag(page, button, a, b):
     """, button, a, b)
 
 
-def test_mouse_buttons_ellipse_and_a_marked_slice_question(study_page):
-    page = study_page
+def test_mouse_buttons_ellipse_and_a_marked_slice_question(asking_page):
+    page = asking_page
     zoom = in_page(page, "(s) => s.viewer.zoomPercent")
     pointer_drag(page, 2, [300, 200], [300, 120])  # right drag up: zoom in
     page.wait(lambda d: in_page(page, "(s) => s.viewer.zoomPercent") > zoom, message="right drag did not zoom")
