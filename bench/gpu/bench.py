@@ -782,7 +782,11 @@ def build_report(results: Path, tag: str) -> dict:
     w2 = rep["W2"]
     w2m, w2a = w2.get("medlab") or {}, w2.get("article_script_llama_server") or {}
     # medlab batch's wall includes loading the model; llama-server was loaded before the script ran.
-    w2m_work = (w2m.get("wall_s") - (w2m.get("model_load_s_estimate") or 0)) if w2m.get("wall_s") else None
+    # The load of the same binary and files, from W1's `ask` (W2 may have run before W1 in a split run).
+    load_s = w2m.get("model_load_s_estimate") or w1m_ip.get("load_s")
+    if w2m.get("wall_s") and load_s:
+        w2m["model_load_s_used"] = load_s
+    w2m_work = (w2m.get("wall_s") - (load_s or 0)) if w2m.get("wall_s") else None
     same_rows = w2m.get("ok_rows") and w2m.get("ok_rows") == w2a.get("rows")
     rep["ratios"]["W2_article_script_llama_server_over_medlab_batch (speed-up, load excluded)"] = \
         ratio(w2a.get("wall_s"), w2m_work) if same_rows else None

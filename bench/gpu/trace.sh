@@ -30,7 +30,7 @@ PY
 for variant in ${TRACE_VARIANTS:-separate shared}; do
     port=$((20000 + RANDOM % 10000)); log="$OUT/trace-medlab-$variant.txt"
     MEDLAB_TRACE=1 "$P/bin/medlab" serve --kv-cache "$variant" --model "$MODEL" --mmproj "$MMPROJ" --port $port --ctx 2048 \
-        --parallel 8 --queue 64 --timeout 900 --no-demo --log-format text ${TRACE_SERVE_ARGS:-} > "$log.server" 2>&1 &
+        --parallel ${TRACE_PARALLEL:-8} --queue 128 --timeout 900 --no-demo --log-format text ${TRACE_SERVE_ARGS:-} > "$log.server" 2>&1 &
     pid=$!
     wait_up "http://127.0.0.1:$port/api/health" && sleep 3
     python3 "$ROOT/bench/gpu/loadgen.py" --api openai --url "http://127.0.0.1:$port" --images "$W/images" \
