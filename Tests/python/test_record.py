@@ -23,6 +23,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from test_batch import QUESTIONS, TINY, png, studies  # noqa: F401  (studies is a fixture)
 from test_server_fixture import Server, medlab_bin
+from test_studies import ct_series
 
 # Every identifying value the DICOM below carries: none may reach the record or a log.
 IDENTIFIERS = {
@@ -109,6 +110,24 @@ def test_an_answer_is_kept_whole_and_found_again(recorded):
     assert analysis_id not in found(q="pneumothorax")
     assert analysis_id in found(source="api") and analysis_id not in found(source="batch")
     assert analysis_id in found(since="2020-01-01") and analysis_id not in found(until="2020-01-01")
+
+
+def test_a_volume_asked_by_study_reference_has_its_thumbnail(recorded):
+    # A volume keeps one thumbnail (its middle slice) under its first file's hash; the default
+    # thumbnail URL (the page's History asks for it) must find it, not 404 on the last file's hash.
+    server, _ = recorded
+    slices, _ = ct_series()
+    study = requests.post(server.url + "/api/studies", files=[("files", (f"s{k}.dcm", d)) for k, d in enumerate(slices)],
+                          timeout=120).json()
+    series = study["series"][0]
+    response = ask_api(server, "Any nodule?", study={"id": study["study_id"], "series": series["series_id"], "volume": True})
+    assert response.status_code == 200, response.text
+    analysis_id = response.json()["analysis_id"]
+    assert len(requests.get(f"{server.url}/api/analyses/{analysis_id}").json()["images"]) == len(slices)
+    thumbnail = requests.get(f"{server.url}/api/analyses/{analysis_id}/thumbnail.png")
+    assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/png"
+    assert max(Image.open(io.BytesIO(thumbnail.content)).size) <= 256
+    assert requests.get(f"{server.url}/api/analyses/{analysis_id}/thumbnail.png", params={"image": 0}).content == thumbnail.content
 
 
 def test_the_model_checksum_arrives_in_the_background(recorded):

@@ -43,10 +43,13 @@ struct RecordController {
             let analysis = try await analysis(id)
             let index = try Self.imageIndex(request, analysis)
             let record = try await readyRecord()
-            guard index >= 0, let png = try Self.mapped({ try record.thumbnail(sha256: analysis.images[index].sha256) }) else {
-                throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
+            // Without `image`, the last image that has one: a volume keeps a single thumbnail,
+            // under its first file's hash.
+            let candidates = request.uri.queryParameters["image"] == nil ? Array(analysis.images.indices.reversed()) : [index]
+            for candidate in candidates where candidate >= 0 {
+                if let png = try Self.mapped({ try record.thumbnail(sha256: analysis.images[candidate].sha256) }) { return Self.png(png) }
             }
-            return Self.png(png)
+            throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
         }
         router.get("/api/analyses/{id}/model-input.png") { request, context in
             let id = try context.parameters.require("id")
