@@ -240,6 +240,43 @@ struct GenerationTests {
         }
     }
 
+    @Test(arguments: [false, true])
+    func questionsAboutOneImageShareItsPrefill(sharedCache: Bool) async throws {
+        // Several questions about one image (batch's three, a follow-up): the second and later copy
+        // `[system + image]` from a running sequence instead of prefilling it again, with per-request
+        // buffers (a whole-buffer copy cut back) and with one shared buffer (cells gain an owner).
+        let sequential = try await SharedEngines.shared.gemma()
+        let engine = try await SharedEngines.shared.engine(
+            model: TestModels.gemma270m, projector: TestModels.projector640, contextTokens: 1024, parallel: 3,
+            sharedCache: sharedCache)
+        let image = TestModels.pattern(width: 48, height: 36)
+        var requests: [GenerationRequest] = []
+        for question in ["What is shown?", "Is there an effusion?", "Describe the mediastinum."] {
+            var request = GenerationRequest(question: question, images: [image], maxNewTokens: 24)
+            request.ignoreEndOfSequence = true
+            requests.append(request)
+        }
+        var expected: [String] = []
+        for request in requests { expected.append(try await sequential.answer(request).rawText) }
+        let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+            for (index, request) in requests.enumerated() { group.addTask { (index, try await engine.answer(request)) } }
+            var results = [GenerationResult?](repeating: nil, count: requests.count)
+            for try await (index, result) in group { results[index] = result }
+            return results.compactMap { $0 }
+        }
+        #expect(results.map(\.rawText) == expected)
+        #expect(results.contains { $0.summary.cachedPromptTokens != nil }, "no request reused another's prefix")
+        let perImage = try #require(engine.info.tokensPerImage)
+        for result in results {
+            guard let count = result.summary.cachedPromptTokens else { continue }
+            #expect(count > perImage && count < result.summary.tokensIn)
+        }
+        // A different image shares nothing.
+        var other = requests[0]
+        other.turns = [ChatTurn(role: .user, parts: [.image(TestModels.pattern(width: 30, height: 50)), .text("What is shown?")])]
+        #expect(try await engine.answer(other).summary.cachedPromptTokens == nil)
+    }
+
     @Test func aRequestThatFailsWhilePreparedLeavesTheEngineIdle() async throws {
         // Image requests are prepared (tokenized, encoded) on the vision thread before they take a
         // slot; one that fails there must not be counted as waiting, nor keep shutdown waiting.

@@ -57,3 +57,35 @@ def test_stream_ends_with_done(lab):
         "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4, "stream": True})
     lines = [line for line in response.iter_lines(decode_unicode=True) if line.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
+
+
+def test_questions_about_one_image_share_its_prefill():
+    # Three questions about one image at once (a batch's three, a follow-up): the second and third
+    # copy `[system + image]` from a running sequence, say so in OpenAI's `cached_tokens`, and
+    # answer exactly as they do alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from test_batch import TINY
+    from test_server_fixture import Server
+
+    server = Server(*TINY, "--parallel", "3", "--queue", "8")
+    try:
+        image = data_url(128, 96)
+
+        def ask(question):
+            body = {"max_tokens": 24, "ignore_eos": True, "temperature": 0, "messages": [{"role": "user", "content": [
+                {"type": "image_url", "image_url": {"url": image}}, {"type": "text", "text": question}]}]}
+            response = requests.post(server.url + "/v1/chat/completions", json=body, timeout=300)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        questions = ["What is shown?", "Is there an effusion?", "Describe the mediastinum."]
+        alone = [ask(q) for q in questions]
+        with ThreadPoolExecutor(3) as pool:
+            together = list(pool.map(ask, questions))
+        assert [a["choices"][0]["message"]["content"] for a in together] == [a["choices"][0]["message"]["content"] for a in alone]
+        cached = [a["usage"]["prompt_tokens_details"]["cached_tokens"] for a in together]
+        assert any(c > 0 for c in cached), cached
+        assert all(c < a["usage"]["prompt_tokens"] for c, a in zip(cached, together))
+    finally:
+        server.stop()

@@ -101,6 +101,9 @@ public struct GenerationSummary: Sendable, Equatable, Codable {
     public var decodeMs: Double
     /// Why generation ended: `stop` (end of turn or a stop string), `length`, or `cancelled`.
     public var finishReason: String
+    /// Prompt tokens not prefilled because another request's sequence already held them (a shared
+    /// `[system + image]` prefix); nil when none were reused.
+    public var cachedPromptTokens: Int?
 
     public var tokensIn: Int { textTokensIn + imageTokensIn }
     /// Decode speed; 0 when nothing was decoded.

@@ -161,16 +161,33 @@ final class BatchScheduler: @unchecked Sendable {
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         context.setAbort(job.flag)
         defer { context.setAbort(nil) }
+        // Positions another request's sequence already holds (the same system text and image):
+        // copied, not prefilled again.
+        let reused = reusablePrefix(for: prompt)
+        if let (source, length) = reused {
+            context.copyPrefix(from: source.slot, to: job.slot, length: length)
+            job.cachedTokens = length
+        }
+        let skip = reused?.length ?? 0
         var position = 0
         for piece in prompt.pieces {
             switch piece {
             case .text(let tokens):
+                let covered = min(max(skip - position, 0), tokens.count)
+                guard covered < tokens.count else {
+                    position += covered
+                    continue
+                }
                 let start = DispatchTime.now()
-                position = try context.decode(tokens, at: position, sequence: job.slot)
+                position = try context.decode(Array(tokens[covered...]), at: position + covered, sequence: job.slot)
                 job.prefillMs += start.millisecondsElapsed
-            case .image(let chunk, _):
+            case .image(let chunk, let count):
                 guard let embeddings = job.embeddings.removeValue(forKey: chunk) else {
                     throw InferenceError.generationFailed("image \(chunk) was not encoded")
+                }
+                guard position >= skip else {
+                    position += count
+                    continue
                 }
                 let start = DispatchTime.now()
                 position = try projector!.decode(embeddings, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
@@ -179,7 +196,7 @@ final class BatchScheduler: @unchecked Sendable {
             if job.flag.isCancelled { throw CancellationError() }
         }
         job.position = position
-        Self.trace("prefill enc=\(job.encodeMs) prefill=\(job.prefillMs)")
+        Self.trace("prefill enc=\(job.encodeMs) prefill=\(job.prefillMs) cached=\(job.cachedTokens)")
         if let trace = job.trace {
             trace.record(prompt: prompt)
             trace.recordLogits(context, index: -1)
@@ -187,6 +204,23 @@ final class BatchScheduler: @unchecked Sendable {
         // Sample now: the next prefill overwrites these logits.
         job.pendingToken = sample([job], outputs: [-1])[0]
         job.decodeStart = DispatchTime.now()
+    }
+
+    /// The active request whose sequence holds the longest prefix of `prompt` that covers an image,
+    /// and that prefix's length, leaving at least the prompt's last token to decode (its logits
+    /// choose the first answer token). A source past the sliding window no longer holds its first
+    /// positions in the window's cache, so it does not count.
+    private func reusablePrefix(for prompt: TokenizedPrompt) -> (source: GenerationJob, length: Int)? {
+        guard prompt.imageTokens > 0, case .text? = prompt.pieces.last else { return nil }
+        let total = prompt.textTokens + prompt.imageTokens
+        let window = model.slidingWindow
+        var best: (source: GenerationJob, length: Int)?
+        for source in active where source.slot >= 0 && (window == 0 || source.position < window) {
+            guard let held = source.prompt else { continue }
+            let length = min(prompt.sharedPrefix(with: held), total - 1)
+            if length > (best?.length ?? 0) { best = (source, length) }
+        }
+        return best
     }
 
     /// Emits each active request's pending token and decodes all of them in one batch.

@@ -21,6 +21,8 @@ final class GenerationJob: @unchecked Sendable {
     /// Made at prefill, where the vocabulary (which a grammar needs) is at hand.
     var sampler: Sampler!
     var encodeMs = 0.0
+    /// Prompt positions copied from another request's sequence instead of prefilled.
+    var cachedTokens = 0
     var prefillMs = 0.0
     var decodeStart = DispatchTime.now()
     var produced = 0
@@ -54,10 +56,11 @@ final class GenerationJob: @unchecked Sendable {
     func finish(reason: String) {
         if !stopped { release(stops.flush(assembler.flush())) }
         for event in filter.finish() { continuation.yield(event) }
-        let summary = GenerationSummary(
+        var summary = GenerationSummary(
             rawText: raw, textTokensIn: prompt?.textTokens ?? 0, imageTokensIn: prompt?.imageTokens ?? 0,
             tokensOut: produced, imageEncodeMs: encodeMs, prefillMs: prefillMs,
             decodeMs: produced > 0 ? decodeStart.millisecondsElapsed : 0, finishReason: reason)
+        summary.cachedPromptTokens = cachedTokens > 0 ? cachedTokens : nil
         continuation.yield(.finished(summary))
         continuation.finish()
     }

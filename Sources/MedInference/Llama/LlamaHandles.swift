@@ -24,6 +24,8 @@ final class LlamaModel: @unchecked Sendable {
     var embeddingWidth: Int { Int(llama_model_n_embd(pointer)) }
     /// Width of the input embeddings an image chunk feeds in (what the projector outputs).
     var inputEmbeddingWidth: Int { Int(llama_model_n_embd_inp(pointer)) }
+    /// The sliding-window attention span (Gemma 3: 1024), 0 without sliding layers.
+    var slidingWindow: Int { Int(llama_model_n_swa(pointer)) }
     var vocabularySize: Int { Int(llama_vocab_n_tokens(vocab)) }
     /// Built by the first constrained request, on the scheduler thread (samplers only read it).
     lazy var grammarPrefilter = GrammarPrefilter(model: self)
@@ -71,6 +73,8 @@ final class LlamaContext: @unchecked Sendable {
 
     /// Tokens one sequence may hold (the cache is shared, so llama.cpp itself would allow more).
     let sequenceTokens: Int
+    /// One KV buffer for all sequences (`kv_unified`), rather than one per sequence.
+    let unifiedCache: Bool
 
     /// `contextTokens` is per sequence; `sequences` requests can be decoded together.
     init(model: LlamaModel, contextTokens: Int, sequences: Int, batchTokens: Int, threads: Int, sharedCache: Bool = false) throws {
@@ -83,6 +87,7 @@ final class LlamaContext: @unchecked Sendable {
         // (llama_decode often blocked ~16 ms) and 8.8 ms with one shared cache
         // (bench/results/2026-11-29-h200-trace.txt). Each sequence is still held to `contextTokens`.
         params.kv_unified = sharedCache && sequences > 1
+        unifiedCache = params.kv_unified
         params.n_batch = UInt32(batchTokens)
         // A whole image must fit one micro-batch: its tokens attend to each other both ways.
         params.n_ubatch = UInt32(batchTokens)
@@ -107,6 +112,19 @@ final class LlamaContext: @unchecked Sendable {
     deinit { llama_free(pointer) }
 
     var batchTokens: Int { Int(llama_n_batch(pointer)) }
+
+    /// Gives sequence `destination` (empty) the first `length` positions that `source` holds. In
+    /// one shared buffer the cells just gain a second owner; between per-sequence buffers llama.cpp
+    /// copies only whole ones, so the copy is then cut back to `length`.
+    func copyPrefix(from source: Int32, to destination: Int32, length: Int) {
+        let memory = llama_get_memory(pointer)
+        if unifiedCache {
+            llama_memory_seq_cp(memory, source, destination, 0, llama_pos(length))
+        } else {
+            llama_memory_seq_cp(memory, source, destination, -1, -1)
+            _ = llama_memory_seq_rm(memory, destination, llama_pos(length), -1)
+        }
+    }
 
     /// Makes `llama_decode` stop early once `flag` is set.
     func setAbort(_ flag: CancelFlag?) {

@@ -28,6 +28,35 @@ final class TokenizedPrompt {
     fileprivate func chunk(_ index: Int) -> OpaquePointer? {
         chunks.flatMap { mtmd_input_chunks_get($0, index) }
     }
+
+    /// The content key of an image chunk (size and pixel hash, `EmbeddingCache.key`), "" if none.
+    func imageKey(_ index: Int) -> String {
+        chunk(index).flatMap { mtmd_input_chunk_get_id($0) }.map { String(cString: $0) } ?? ""
+    }
+
+    /// How many leading positions this prompt shares with `other`: whole images (by content key)
+    /// and text tokens, stopping at the first difference. Only a prefix that covers at least one
+    /// image is worth copying, so 0 unless it does.
+    func sharedPrefix(with other: TokenizedPrompt) -> Int {
+        var length = 0
+        var sawImage = false
+        for (mine, theirs) in zip(pieces, other.pieces) {
+            switch (mine, theirs) {
+            case (.text(let a), .text(let b)):
+                let common = zip(a, b).prefix { $0 == $1 }.count
+                length += common
+                if common < a.count || common < b.count { return sawImage ? length : 0 }
+            case (.image(let a, let n), .image(let b, let m)):
+                let key = imageKey(a)
+                guard n == m, !key.isEmpty, key == other.imageKey(b) else { return sawImage ? length : 0 }
+                length += n
+                sawImage = true
+            default:
+                return sawImage ? length : 0
+            }
+        }
+        return sawImage ? length : 0
+    }
 }
 
 /// An owned `mtmd_context *`: the vision projector bound to one text model.

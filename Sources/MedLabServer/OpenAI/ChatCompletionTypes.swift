@@ -141,20 +141,29 @@ struct ChatCompletion: Encodable, Sendable {
 }
 
 struct ChatUsage: Encodable, Sendable {
+    /// OpenAI's `prompt_tokens_details`: how many prompt tokens were not computed again.
+    struct PromptDetails: Encodable, Sendable {
+        var cachedTokens: Int
+        enum CodingKeys: String, CodingKey { case cachedTokens = "cached_tokens" }
+    }
+
     var promptTokens: Int
     var completionTokens: Int
     var totalTokens: Int
+    var promptTokensDetails: PromptDetails
 
     init(_ summary: GenerationSummary) {
         promptTokens = summary.tokensIn
         completionTokens = summary.tokensOut
         totalTokens = summary.tokensIn + summary.tokensOut
+        promptTokensDetails = PromptDetails(cachedTokens: summary.cachedPromptTokens ?? 0)
     }
 
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens"
         case completionTokens = "completion_tokens"
         case totalTokens = "total_tokens"
+        case promptTokensDetails = "prompt_tokens_details"
     }
 }
 

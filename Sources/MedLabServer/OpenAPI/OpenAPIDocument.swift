@@ -243,6 +243,7 @@ enum OpenAPIDocument {
                       "model": {"type": "string"}, "demo": {"type": "boolean"}, "finish_reason": {"type": "string"},
                       "usage": {"type": "object", "required": ["prompt_tokens", "image_tokens", "completion_tokens", "total_tokens"], "properties": {
                         "prompt_tokens": {"type": "integer"}, "image_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
+                        "cached_tokens": {"type": "integer", "description": "prompt tokens copied from a running request about the same image (absent when none)"},
                         "total_tokens": {"type": "integer"}}},
                       "timings": {"type": "object", "required": ["queue_ms", "image_ms", "prefill_ms", "decode_ms", "tokens_per_s", "total_ms"],
                         "properties": {"queue_ms": {"type": "number"}, "image_ms": {"type": "number"}, "prefill_ms": {"type": "number"},
@@ -386,7 +387,8 @@ enum OpenAPIDocument {
                       "message": {"type": "object", "required": ["role", "content"], "properties": {
                         "role": {"type": "string"}, "content": {"type": "string"}, "reasoning_content": {"type": "string"}}}}}},
                     "usage": {"type": "object", "required": ["prompt_tokens", "completion_tokens", "total_tokens"], "properties": {
-                      "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}}}},
+                      "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
+                      "prompt_tokens_details": {"type": "object", "properties": {"cached_tokens": {"type": "integer"}}}}}}},
                   "Model": {"type": "object", "required": ["id", "object", "created", "owned_by"], "properties": {
                     "id": {"type": "string"}, "object": {"type": "string"}, "created": {"type": "integer"}, "owned_by": {"type": "string"}}},
                   "ModelList": {"type": "object", "required": ["object", "data"], "properties": {

@@ -8,12 +8,15 @@ struct PredictResponse: Encodable, Sendable {
         var imageTokens: Int
         var completionTokens: Int
         var totalTokens: Int
+        /// Prompt tokens copied from another request about the same image instead of computed; absent when none.
+        var cachedTokens: Int?
 
         init(_ summary: GenerationSummary) {
             promptTokens = summary.tokensIn
             imageTokens = summary.imageTokensIn
             completionTokens = summary.tokensOut
             totalTokens = summary.tokensIn + summary.tokensOut
+            cachedTokens = summary.cachedPromptTokens
         }
 
         enum CodingKeys: String, CodingKey {
@@ -21,6 +24,7 @@ struct PredictResponse: Encodable, Sendable {
             case imageTokens = "image_tokens"
             case completionTokens = "completion_tokens"
             case totalTokens = "total_tokens"
+            case cachedTokens = "cached_tokens"
         }
     }
 
