@@ -96,6 +96,10 @@ final class BatchScheduler: @unchecked Sendable {
     /// thread existed (a diagnostic: the benchmark can compare both ways).
     private static let encodeInline = ProcessInfo.processInfo.environment["MEDLAB_ENCODE_INLINE"] == "1"
 
+    /// `MEDLAB_PREFIX_SHARING=0` prefills every prompt whole (a diagnostic: the baseline of
+    /// bench/cpu/prefix.sh).
+    private static let sharingPrefixes = ProcessInfo.processInfo.environment["MEDLAB_PREFIX_SHARING"] != "0"
+
     private func loop() {
         while true {
             if active.isEmpty, pending.withLock({ $0.jobs.isEmpty }) {
@@ -211,7 +215,7 @@ final class BatchScheduler: @unchecked Sendable {
     /// choose the first answer token). A source past the sliding window no longer holds its first
     /// positions in the window's cache, so it does not count.
     private func reusablePrefix(for prompt: TokenizedPrompt) -> (source: GenerationJob, length: Int)? {
-        guard prompt.imageTokens > 0, case .text? = prompt.pieces.last else { return nil }
+        guard Self.sharingPrefixes, prompt.imageTokens > 0, case .text? = prompt.pieces.last else { return nil }
         let total = prompt.textTokens + prompt.imageTokens
         let window = model.slidingWindow
         var best: (source: GenerationJob, length: Int)?
