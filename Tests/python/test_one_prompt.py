@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from test_batch import TINY, png
-from test_server_fixture import Server, medlab_bin
+from test_server_fixture import medlab_bin, prompt_logged_server
 
 QUESTION = "Is there a pleural effusion?"
 CONTEXT = "Prior report: small left effusion."
@@ -48,8 +48,7 @@ def via_batch(tmp_path, log, context):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "prompts.jsonl"
-    lab = Server(*TINY, "--log-format", "json", env=dict(os.environ, MEDLAB_PROMPT_LOG=str(log)))
+    lab, log = prompt_logged_server(tmp_path_factory.mktemp("server"), *TINY)
     yield lab, log
     lab.stop()
 

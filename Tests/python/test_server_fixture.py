@@ -103,6 +103,13 @@ def lab():
     server.stop()
 
 
+def prompt_logged_server(folder, *args):
+    """A server whose engine writes every prompt it tokenizes (text and pixel hashes) to
+    `folder/prompts.jsonl` (MEDLAB_PROMPT_LOG); returns the server and the log's path."""
+    log = folder / "prompts.jsonl"
+    return Server(*args, "--log-format", "json", env=dict(os.environ, MEDLAB_PROMPT_LOG=str(log))), log
+
+
 def png_bytes(width=512, height=512):
     """An RGB PNG made with zlib, as PIL would write it (deflate-compressed, filtered rows)."""
     rows = bytearray()

@@ -21,7 +21,7 @@ from pydicom.uid import generate_uid
 
 from ct_dicom import ct_dataset, dicom_bytes
 from test_batch import TINY
-from test_server_fixture import Server
+from test_server_fixture import Server, prompt_logged_server
 
 TEST_FILES = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
 SLICES = 6
@@ -273,8 +273,7 @@ def test_unknown_or_evicted_studies_are_404_saying_upload_again():
 
 @pytest.fixture(scope="module")
 def asking(tmp_path_factory):
-    log = tmp_path_factory.mktemp("studies") / "prompts.jsonl"
-    server = Server(*TINY, "--log-format", "json", env=dict(os.environ, MEDLAB_PROMPT_LOG=str(log)))
+    server, log = prompt_logged_server(tmp_path_factory.mktemp("studies"), *TINY)
     yield server, log
     server.stop()
 
