@@ -44,8 +44,45 @@ def nifti(volume, version=1):
     return image.to_bytes()
 
 
+def enhanced_ct():
+    """A small enhanced multi-frame CT: shared Pixel Measures and orientation, per-frame rescale,
+    window and Plane Position (the functional groups `FunctionalGroups` reads)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    def item(**values):
+        ds = Dataset()
+        for key, value in values.items():
+            setattr(ds, key, value)
+        return ds
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.SamplesPerPixel, ds.PhotometricInterpretation = "CT", 1, "MONOCHROME2"
+    ds.NumberOfFrames, ds.Rows, ds.Columns = 3, 6, 5
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.SharedFunctionalGroupsSequence = Sequence([item(
+        PixelMeasuresSequence=Sequence([item(PixelSpacing=[0.5, 0.8], SliceThickness=2.0)]),
+        PlaneOrientationSequence=Sequence([item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]))])
+    ds.PerFrameFunctionalGroupsSequence = Sequence([item(
+        PixelValueTransformationSequence=Sequence([item(RescaleIntercept=-1024 + 10 * f, RescaleSlope=1 + f, RescaleType="HU")]),
+        FrameVOILUTSequence=Sequence([item(WindowCenter=40 * f, WindowWidth=400 + 100 * f)]),
+        PlanePositionSequence=Sequence([item(ImagePositionPatient=[0, 0, 5.0 * (2 - f)])])) for f in range(3)])
+    ds.PixelData = np.arange(3 * 6 * 5, dtype=np.int16).tobytes()
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def imaging(out):
-    """DICOM in every transfer syntax pydicom ships a small file of, NIfTI-1/2 plain and gzip, PNG, JPEG."""
+    """DICOM in every transfer syntax pydicom ships a small file of, an enhanced multi-frame CT,
+    NIfTI-1/2 plain and gzip, PNG, JPEG."""
     files = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")
     for path in sorted(glob.glob(os.path.join(files, "*.dcm"))):
         if os.path.getsize(path) <= 64 * 1024:
@@ -53,6 +90,7 @@ def imaging(out):
     ramp = np.arange(24 * 16, dtype=np.uint8).reshape(16, 24)
     grey = Image.fromarray(ramp)
     rgb = Image.fromarray(np.stack([ramp, ramp[::-1], 255 - ramp], axis=-1))
+    write(out, "imaging", "enhanced-ct.dcm", enhanced_ct())
     write(out, "imaging", "grey8.png", png(grey))
     write(out, "imaging", "grey16.png", png(Image.fromarray((ramp.astype(np.uint16) * 257)).convert("I;16")))
     write(out, "imaging", "rgb.png", png(rgb))

@@ -48,6 +48,8 @@ struct DicomDataSet: Sendable {
     func doubles(_ tag: DicomTag) -> [Double] {
         guard let e = elements[tag] else { return [] }
         let v = Array(e.value)
+        // NaN and infinities are dropped whatever the VR: a binary FL/FD value may hold them, and
+        // no attribute read as a number means anything by them (a NaN window trapped the renderer).
         return v.withUnsafeBufferPointer { b -> [Double] in
             switch e.vr {
             case "US": return stride(from: 0, to: v.count - 1, by: 2).map { Double(Bytes.u16(b, $0, bigEndian: e.bigEndian)) }
@@ -65,9 +67,9 @@ struct DicomDataSet: Sendable {
                     return Double(bitPattern: hi << 32 | lo)
                 }
             default:
-                return strings(tag).compactMap { Double($0) }.filter(\.isFinite)
+                return strings(tag).compactMap { Double($0) }
             }
-        }
+        }.filter(\.isFinite)
     }
 
     func double(_ tag: DicomTag) -> Double? { doubles(tag).first }

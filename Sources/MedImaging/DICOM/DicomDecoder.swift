@@ -103,7 +103,9 @@ struct GrayPipeline {
         self.desc = desc
         slope = ds.double(Tag.rescaleSlope) ?? 1
         intercept = ds.double(Tag.rescaleIntercept) ?? 0
-        if slope == 0 || !slope.isFinite { slope = 1 }
+        // Beyond Float's range a rescale turns every sample into an infinity or NaN.
+        if slope == 0 || !slope.isFinite || abs(slope) > 1e30 { slope = 1 }
+        if abs(intercept) > 1e30 { intercept = 0 }
         modalityLUT = ds.item(Tag.modalityLUTSequence).flatMap { Self.lut($0, desc: desc) }
         voiLUT = ds.item(Tag.voiLUTSequence).flatMap { Self.lut($0, desc: desc) }
         if let c = ds.doubles(Tag.windowCenter).first, let w = ds.doubles(Tag.windowWidth).first, w > 0 {

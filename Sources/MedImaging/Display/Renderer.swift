@@ -28,7 +28,7 @@ public enum Renderer {
         if image.channels == 3 {
             let scale = 255 / max(image.maxValue, 1)
             image.samples.withUnsafeBufferPointer { s in
-                for i in 0..<n { out[i] = UInt8(clamping: Int((s[i] * scale).rounded())) }
+                for i in 0..<n { out[i] = UInt8(rounding: s[i] * scale) }
             }
             return out
         }
@@ -40,7 +40,7 @@ public enum Renderer {
                 for i in 0..<n {
                     var y = lut.lookup(s[i]) * scale
                     if invert { y = 255 - y }
-                    out[i] = UInt8(clamping: Int(y.rounded()))
+                    out[i] = UInt8(rounding: y)
                 }
             }
             return out
@@ -50,7 +50,7 @@ public enum Renderer {
             for i in 0..<n {
                 var y = level.apply(Double(s[i])) * 255
                 if invert { y = 255 - y }
-                out[i] = UInt8(clamping: Int(y.rounded()))
+                out[i] = UInt8(rounding: y)
             }
         }
         return out

@@ -110,6 +110,8 @@ public struct LookupTable: Sendable, Equatable, Codable {
     @inline(__always)
     public func lookup(_ x: Float) -> Float {
         guard !data.isEmpty else { return x }
+        // NaN maps to the first entry, as the smallest value would; Int(_:) traps on it.
+        guard x.isFinite else { return x > 0 ? data[data.count - 1] : data[0] }
         let i = Int(x.rounded(.down)) - firstMapped
         return data[min(max(i, 0), data.count - 1)]
     }

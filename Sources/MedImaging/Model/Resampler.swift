@@ -94,7 +94,7 @@ enum Resampler {
                 for x in 0..<width * 3 {
                     var v = pad[x % 3] * t.padding
                     for (k, w) in t.weights.enumerated() { v += m[(t.start + k) * width * 3 + x] * w }
-                    out[y * width * 3 + x] = UInt8(clamping: Int(v.rounded()))
+                    out[y * width * 3 + x] = UInt8(rounding: v)
                 }
             }
         }

@@ -29,7 +29,7 @@ public enum VolumeRecipe {
             for i in 0..<s.count {
                 for (c, (lo, hi)) in ctWindows.enumerated() {
                     let v = (min(max(s[i], lo), hi) - lo) / (hi - lo) * 255
-                    out[i * 3 + c] = UInt8(clamping: Int(v.rounded()))
+                    out[i * 3 + c] = UInt8(rounding: v)
                 }
             }
         }
