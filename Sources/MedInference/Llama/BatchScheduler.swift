@@ -96,6 +96,10 @@ final class BatchScheduler: @unchecked Sendable {
     /// thread existed (a diagnostic: the benchmark can compare both ways).
     private static let encodeInline = ProcessInfo.processInfo.environment["MEDLAB_ENCODE_INLINE"] == "1"
 
+    /// `MEDLAB_ADMIT=all` prefills every waiting request before the next decode step, as before
+    /// admission was interleaved (a diagnostic: the baseline of bench/cpu/admission.py).
+    private static let admitAll = ProcessInfo.processInfo.environment["MEDLAB_ADMIT"] == "all"
+
     /// `MEDLAB_PREFIX_SHARING=0` prefills every prompt whole (a diagnostic: the baseline of
     /// bench/cpu/prefix.sh).
     private static let sharingPrefixes = ProcessInfo.processInfo.environment["MEDLAB_PREFIX_SHARING"] != "0"
@@ -114,8 +118,12 @@ final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    /// Moves waiting requests into free slots and prefills each one.
+    /// Moves waiting requests into free slots and prefills them. While other requests are being
+    /// decoded, one per step: a prefill stops every running stream (about 160 ms for MedGemma
+    /// under load on an H200), so a burst admitted between decode steps stalls them one prefill
+    /// at a time instead of all at once. With nothing running there is no one to stall.
     private func admit() {
+        let streaming = !active.isEmpty && !Self.admitAll
         while !freeSlots.isEmpty {
             guard let job = pending.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { return }
             if job.flag.isCancelled {
@@ -126,6 +134,7 @@ final class BatchScheduler: @unchecked Sendable {
             do {
                 try prefill(job)
                 active.append(job)
+                if streaming { return }
             } catch is CancellationError {
                 release(job, reason: "cancelled")
             } catch {
