@@ -8,9 +8,9 @@ import Synchronization
 /// Up to `slots` requests are active at once, each in its own KV-cache sequence. A new request
 /// is prefilled alone (its image needs non-causal attention inside one micro-batch); then every
 /// active request contributes one token to a shared decode batch, so concurrent users share
-/// each pass over the weights instead of waiting in line. A request with images is first
-/// tokenized and its images encoded on a thread of its own (`vision`), while this thread
-/// keeps decoding: an encode no longer stalls every running stream.
+/// each pass over the weights instead of waiting in line. With a projector loaded, a request is
+/// first prepared (tokenized, its images encoded) on a thread of its own (`vision`) while this
+/// thread keeps decoding: an encode no longer stalls every running stream.
 final class BatchScheduler: @unchecked Sendable {
     private let model: LlamaModel
     private let context: LlamaContext
@@ -146,7 +146,7 @@ final class BatchScheduler: @unchecked Sendable {
     }
 
     /// Everything before the KV cache: checks, the sampler, the prompt's tokens, and each image's
-    /// embeddings. Touches no llama.cpp context, so `VisionStage` may run it on its own thread.
+    /// embeddings. Touches no llama.cpp context, so the vision thread may run it.
     private func prepare(_ job: GenerationJob) throws {
         let request = job.request
         guard request.maxNewTokens > 0 else { throw InferenceError.badRequest("max_new_tokens must be at least 1") }
