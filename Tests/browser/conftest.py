@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -103,6 +104,35 @@ def lab_url(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def own_lab(*args, wanted=("ok", "ready"), no_models=False):
+    """A lab of its own (its own record; with `no_models`, empty model folders too), as long as the generator runs."""
+    binary = os.environ.get("MEDLAB_BIN")
+    if not binary or not os.path.exists(binary):
+        pytest.fail("MEDLAB_BIN is not set to a built `medlab`")
+    empty = tempfile.mkdtemp()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {**os.environ, "XDG_DATA_HOME": empty}
+    if no_models:
+        env.update(MEDLAB_CACHE=empty, MEDLAB_MODELS_DIR=empty)
+    log = open(os.path.join(empty, "serve.log"), "wb")
+    proc = subprocess.Popen([binary, "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url + "api/health", timeout=2) as r:
+                if json.loads(r.read())["status"] in wanted:
+                    break
+        except OSError:
+            pass
+        assert proc.poll() is None and time.time() < deadline, open(log.name, errors="replace").read()
+        time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()
 
 
 def make_driver(lang: str = "en-US", width: int = 1366, height: int = 768):

@@ -5,16 +5,12 @@ shows its own projector's side (112 px), since that is what the demo model sees.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import tempfile
-import time
 import urllib.request
 
 import pytest
 
 import sample_images as fixtures
-from conftest import Page, free_port
+from conftest import Page, own_lab
 
 VIEWER_JS = """
     const done = arguments[arguments.length - 1];
@@ -49,29 +45,7 @@ def model_view_side(page):
 @pytest.fixture(scope="module")
 def bare_url():
     """A lab that found no model (`--no-demo`, empty model folders): the page still works."""
-    binary = os.environ.get("MEDLAB_BIN")
-    if not binary or not os.path.exists(binary):
-        pytest.fail("MEDLAB_BIN is not set to a built `medlab`")
-    empty = tempfile.mkdtemp()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "MEDLAB_CACHE": empty, "MEDLAB_MODELS_DIR": empty, "XDG_DATA_HOME": empty}
-    log = open(os.path.join(empty, "serve.log"), "wb")
-    proc = subprocess.Popen([binary, "serve", "--port", str(port), "--no-demo"], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "api/health", timeout=2) as r:
-                if json.loads(r.read())["status"] == "no_model":
-                    break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.time() < deadline, open(log.name, errors="replace").read()
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=15)
-    log.close()
+    yield from own_lab("--no-demo", wanted=("no_model",), no_models=True)
 
 
 def test_model_view_shows_the_896_square_with_its_padding(browser, bare_url, tmp_path):

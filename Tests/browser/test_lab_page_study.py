@@ -6,11 +6,7 @@ reference; and nothing after the upload sends the files again."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -23,7 +19,7 @@ from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from conftest import Page, free_port  # noqa: E402
+from conftest import Page, own_lab  # noqa: E402
 from ct_dicom import ct_dataset, dicom_bytes  # noqa: E402
 
 SIDE = 64
@@ -378,45 +374,16 @@ def test_a_zip_without_images_and_a_refused_upload_say_why(browser, small_lab, t
     page.shot("too-large")
 
 
-def serve(*args, wanted=("ok", "ready"), no_models=False):
-    """A lab of its own (its own record; with `no_models`, empty model folders too), as long as the generator runs."""
-    binary = os.environ.get("MEDLAB_BIN")
-    if not binary or not os.path.exists(binary):
-        pytest.fail("MEDLAB_BIN is not set to a built `medlab`")
-    empty = tempfile.mkdtemp()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "XDG_DATA_HOME": empty}
-    if no_models:
-        env.update(MEDLAB_CACHE=empty, MEDLAB_MODELS_DIR=empty)
-    log = open(os.path.join(empty, "serve.log"), "wb")
-    proc = subprocess.Popen([binary, "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url + "api/health", timeout=2) as r:
-                if json.loads(r.read())["status"] in wanted:
-                    break
-        except OSError:
-            pass
-        assert proc.poll() is None and time.time() < deadline, open(log.name, errors="replace").read()
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=15)
-    log.close()
-
-
 @pytest.fixture(scope="module")
 def small_lab():
     """A lab without a model whose studies may be at most 1 MB."""
-    yield from serve("--no-demo", "--study-max-upload-mb", "1", wanted=("no_model",), no_models=True)
+    yield from own_lab("--no-demo", "--study-max-upload-mb", "1", wanted=("no_model",), no_models=True)
 
 
 @pytest.fixture(scope="module")
 def asking_lab():
     """A demo lab with a record of its own: the questions here stay out of the session lab's History."""
-    yield from serve("--demo")
+    yield from own_lab("--demo")
 
 
 def pointer_drag(page, button, a, b):
