@@ -93,6 +93,12 @@ def net(page):
     return page.js("return window.__net || []")
 
 
+def assert_nothing_sent_again(page):
+    """No request but the upload itself carried more than 2 KB: the files went once."""
+    heavy = [r for r in net(page) if r["bytes"] > 2048 and not r["url"].endswith("api/studies")]
+    assert heavy == []
+
+
 def overlay(page, corner):
     return page.text(f"#ov-{corner}")
 
@@ -223,8 +229,7 @@ def test_wheel_and_keys_move_slices_and_window(study_page):
     assert "inverted" not in overlay(page, "window") and page.el("#help").get_attribute("hidden") is not None
     page.shot("keys")
     # Nothing after the upload carried the files.
-    heavy = [r for r in net(page) if r["bytes"] > 2048 and not r["url"].endswith("api/studies")]
-    assert heavy == []
+    assert_nothing_sent_again(page)
 
 
 def test_help_lists_the_bindings_in_both_languages(study_page):
@@ -318,8 +323,7 @@ def test_asking_about_a_series_sends_a_study_reference(asking_page):
     assert body["study"]["volume"] is True and "slices" not in body["study"] and "image" not in body
     assert f"{SLICES} of {SLICES} slices" in page.text("#stats") and f"slices 1–{SLICES}" in page.text("#stats")
     page.shot("asked")
-    heavy = [r for r in net(page) if r["bytes"] > 2048 and not r["url"].endswith("api/studies")]
-    assert heavy == []
+    assert_nothing_sent_again(page)
 
 
 def test_a_study_the_server_dropped_says_upload_again(study_page):

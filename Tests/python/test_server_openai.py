@@ -1,9 +1,12 @@
 """The OpenAI-compatible API, driven by the official `openai` Python client."""
+from concurrent.futures import ThreadPoolExecutor
+
 import openai
 import pytest
 import requests
 
-from test_server_fixture import data_url, lab  # noqa: F401
+from test_batch import TINY
+from test_server_fixture import Server, data_url, lab  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +66,6 @@ def test_questions_about_one_image_share_its_prefill():
     # Three questions about one image at once (a batch's three, a follow-up): the second and third
     # copy `[system + image]` from a running sequence, say so in OpenAI's `cached_tokens`, and
     # answer exactly as they do alone.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from test_batch import TINY
-    from test_server_fixture import Server
-
     server = Server(*TINY, "--parallel", "3", "--queue", "8")
     try:
         image = data_url(128, 96)

@@ -20,9 +20,8 @@ import base64
 import http.client
 import json
 import os
-import socket
+import pathlib
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,30 +30,19 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gpu"))
 import make_images  # noqa: E402
+from bench import Server, free_port  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(binary: str, env: dict) -> tuple[subprocess.Popen, int]:
+def start(binary: str, env: dict, name: str, logs: str) -> tuple[Server, int]:
     port = free_port()
-    proc = subprocess.Popen([binary, "serve", "--demo", "--port", str(port), "--parallel", "8", "--queue", "32",
-                             "--no-record"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/api/health")
-            if json.loads(conn.getresponse().read()).get("status") == "ok":
-                return proc, port
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the server did not become ready")
+    cmd = [binary, "serve", "--demo", "--port", str(port), "--parallel", "8", "--queue", "32", "--no-record"]
+    server = Server(name, cmd, env, pathlib.Path(logs) / f"{name}.log")
+    ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health", lambda body: json.loads(body).get("status") == "ok",
+                                   timeout=300)
+    if not ready:
+        server.stop()
+        raise SystemExit(why)
+    return server, port
 
 
 def stream(port: int, png: bytes, max_tokens: int, first: threading.Event, times: list[float]) -> None:
@@ -118,7 +106,8 @@ def main() -> int:
         with open(os.path.join(folder, f"{i:03d}.png"), "wb") as f:
             f.write(make_images.image(7000 + i, 256))
     pngs = [open(os.path.join(folder, name), "rb").read() for name in sorted(os.listdir(folder))]
-    servers = {"interleaved": start(binary, dict(os.environ)), "all_at_once": start(binary, dict(os.environ, MEDLAB_ADMIT="all"))}
+    servers = {"interleaved": start(binary, dict(os.environ), "interleaved", folder),
+               "all_at_once": start(binary, dict(os.environ, MEDLAB_ADMIT="all"), "all_at_once", folder)}
     results = {name: [] for name in servers}
     try:
         k = 0
@@ -129,9 +118,8 @@ def main() -> int:
                 results[name].append(round_once(port, batch, a.running, a.arrivals))
                 print(f"round {r + 1} {name}: {results[name][-1]}", flush=True)
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-            proc.wait()
+        for server, _ in servers.values():
+            server.stop()
     summary = {name: {k: statistics.median([x[k] for x in rows if x[k] is not None]) for k in rows[0]} for name, rows in results.items()}
     print(json.dumps(summary, indent=2))
     i, o = summary["interleaved"], summary["all_at_once"]

@@ -89,6 +89,17 @@ enum DicomDecoder {
     }
 }
 
+/// Which Rescale Slope and Intercept values the pipeline uses, at the top level and in a frame's
+/// functional groups alike; any other value counts as absent.
+enum Rescale {
+    /// A slope of 0 would blank the image, and beyond Float's range (the pipeline computes in
+    /// Float) a rescale turns every sample into an infinity or NaN.
+    static func slope(_ value: Double) -> Double? { value != 0 ? intercept(value) : nil }
+
+    /// Finite and within Float's range.
+    static func intercept(_ value: Double) -> Double? { value.isFinite && abs(value) < 1e30 ? value : nil }
+}
+
 /// The per-file part of the grey pipeline: Modality LUT, window and VOI LUT defaults, palette.
 struct GrayPipeline {
     var desc: PixelDescription
@@ -101,11 +112,8 @@ struct GrayPipeline {
 
     init(_ ds: DicomDataSet, desc: PixelDescription) {
         self.desc = desc
-        slope = ds.double(Tag.rescaleSlope) ?? 1
-        intercept = ds.double(Tag.rescaleIntercept) ?? 0
-        // Beyond Float's range a rescale turns every sample into an infinity or NaN.
-        if slope == 0 || !slope.isFinite || abs(slope) > 1e30 { slope = 1 }
-        if abs(intercept) > 1e30 { intercept = 0 }
+        slope = ds.double(Tag.rescaleSlope).flatMap(Rescale.slope) ?? 1
+        intercept = ds.double(Tag.rescaleIntercept).flatMap(Rescale.intercept) ?? 0
         modalityLUT = ds.item(Tag.modalityLUTSequence).flatMap { Self.lut($0, desc: desc) }
         voiLUT = ds.item(Tag.voiLUTSequence).flatMap { Self.lut($0, desc: desc) }
         if let c = ds.doubles(Tag.windowCenter).first, let w = ds.doubles(Tag.windowWidth).first, w > 0 {

@@ -52,14 +52,13 @@ enum FunctionalGroups {
             return nil
         }
         var v = FrameValues()
-        // A slope of 0 would blank the frame; like the top-level pipeline, treat it as no slope.
-        v.rescaleSlope = first(pixelValueTransformation) { $0.double(Tag.rescaleSlope).flatMap(finite).flatMap { $0 == 0 ? nil : $0 } }
-        v.rescaleIntercept = first(pixelValueTransformation) { $0.double(Tag.rescaleIntercept).flatMap(finite) }
+        v.rescaleSlope = first(pixelValueTransformation) { $0.double(Tag.rescaleSlope).flatMap(Rescale.slope) }
+        v.rescaleIntercept = first(pixelValueTransformation) { $0.double(Tag.rescaleIntercept).flatMap(Rescale.intercept) }
         v.rescaleType = first(pixelValueTransformation) { $0.string(Tag.rescaleType) }
         v.window = first(frameVOILUT, window)
         v.voiLUTItem = first(frameVOILUT) { $0.item(Tag.voiLUTSequence) }
         v.pixelSpacing = first(pixelMeasures) { positive($0.doubles(Tag.pixelSpacing), count: 2) }
-        v.sliceThickness = first(pixelMeasures) { $0.double(Tag.sliceThickness).flatMap(finite) }
+        v.sliceThickness = first(pixelMeasures) { $0.double(Tag.sliceThickness).flatMap { abs($0) < 1e30 ? $0 : nil } }
         v.imagePosition = first(planePosition) { numbers($0.doubles(Tag.imagePosition), count: 3) }
         v.imageOrientation = first(planeOrientation) { numbers($0.doubles(Tag.imageOrientation), count: 6) }
         return v
@@ -91,8 +90,6 @@ enum FunctionalGroups {
         let f = WindowLevel.Function(rawValue: (item.string(Tag.voiLUTFunction) ?? "LINEAR").uppercased()) ?? .linear
         return WindowLevel(center: c, width: w, function: f)
     }
-
-    private static func finite(_ x: Double) -> Double? { x.isFinite && abs(x) < 1e30 ? x : nil }
 
     private static func numbers(_ v: [Double], count: Int) -> [Double]? {
         v.count == count && v.allSatisfy({ $0.isFinite && abs($0) < 1e9 }) ? v : nil

@@ -87,19 +87,16 @@ final class VisionProjector: @unchecked Sendable {
         let probe = ModelImage(width: imageSize, height: imageSize)
         let probePrompt = try tokenize([.image(0)], images: [probe], addBOS: false)
         tokensPerImage = probePrompt.imageTokens
-        // On a GPU the first real encode also pays for loading kernels and planning the graph
-        // (hundreds of ms): encode the blank image once here so the first user does not. A CPU
-        // has nothing to warm, and encoding MedGemma's 4,096 patches there takes seconds.
+        // On a GPU the first encodes also pay for loading kernels and planning the graph: encode
+        // the blank image once here so the first user pays less (on the H200 `ask`'s first real
+        // encode still took 268 ms against 137 ms warm). A CPU has nothing to warm, and encoding
+        // MedGemma's 4,096 patches there takes seconds.
         if useGPU, case .image(let chunk, _)? = probePrompt.pieces.first, let pointer = probePrompt.chunk(chunk) {
             let start = DispatchTime.now()
             let status = mtmd_encode_chunk(context, pointer)
-            warmupMs = status == 0 ? start.millisecondsElapsed : nil
-            BatchScheduler.trace("warmup encode=\(warmupMs.map { String($0) } ?? "failed")")
+            BatchScheduler.trace("warmup encode=\(status == 0 ? String(start.millisecondsElapsed) : "failed")")
         }
     }
-
-    /// How long the encode at load took (GPU only; nil when none ran or it failed).
-    private(set) var warmupMs: Double?
 
     deinit { mtmd_free(pointer) }
 
