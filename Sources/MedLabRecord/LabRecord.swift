@@ -130,8 +130,20 @@ public final class LabRecord: Sendable {
     }
 
     /// The thumbnail PNG of the image with this hash.
-    public func thumbnail(sha256: String) throws -> Data? {
-        try wrap { try pool.read { db in try Data.fetchOne(db, sql: "SELECT png FROM thumbnail WHERE sha256 = ?", arguments: [sha256]) } }
+    public func thumbnail(sha256: String) throws -> Data? { try thumbnail(firstOf: [sha256]) }
+
+    /// The thumbnail PNG of the first of these image hashes that has one, in one read.
+    public func thumbnail(firstOf hashes: [String]) throws -> Data? {
+        guard !hashes.isEmpty else { return nil }
+        let marks = Array(repeating: "?", count: hashes.count).joined(separator: ",")
+        let found = try wrap {
+            try pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT sha256, png FROM thumbnail WHERE sha256 IN (\(marks))", arguments: StatementArguments(hashes))
+            }
+        }
+        let pngs = Dictionary(found.map { ($0["sha256"] as String, $0["png"] as Data) }, uniquingKeysWith: { a, _ in a })
+        return hashes.lazy.compactMap { pngs[$0] }.first
     }
 
     /// The PNG copy of a model input: `sha256` names the copy itself (`images[].model_input`) or

@@ -46,10 +46,11 @@ struct RecordController {
             // Without `image`, the last image that has one: a volume keeps a single thumbnail,
             // under its first file's hash.
             let candidates = request.uri.queryParameters["image"] == nil ? Array(analysis.images.indices.reversed()) : [index]
-            for candidate in candidates where candidate >= 0 {
-                if let png = try Self.mapped({ try record.thumbnail(sha256: analysis.images[candidate].sha256) }) { return Self.png(png) }
+            let hashes = candidates.filter { $0 >= 0 }.map { analysis.images[$0].sha256 }
+            guard let png = try Self.mapped({ try record.thumbnail(firstOf: hashes) }) else {
+                throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
             }
-            throw LabError.notFound("analysis \(id) has no thumbnail (no image, or recorded with --record-images none)")
+            return Self.png(png)
         }
         router.get("/api/analyses/{id}/model-input.png") { request, context in
             let id = try context.parameters.require("id")
