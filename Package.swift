@@ -34,10 +34,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CLlama", path: "Sources/CLlama"),
-        // llama.cpp's JSON-Schema-to-grammar converter is C++ (libllama-common): a C shim over it.
+        // llama.cpp's grammar code is C++ (the JSON-Schema converter in libllama-common, the grammar
+        // in libllama): a C shim over it.
         .target(
             name: "CLlamaGrammar", path: "Sources/CLlamaGrammar",
-            linkerSettings: llamaLinker + [.linkedLibrary("llama-common"), .linkedLibrary("stdc++")]),
+            linkerSettings: llamaLinker + [.linkedLibrary("llama-common"), .linkedLibrary("llama"), .linkedLibrary("stdc++")]),
         // Codec shims over Debian's -dev packages, and the imaging core (depends on nothing above it).
         // Named apart from ZIPFoundation's own `CZlib` module, which would clash.
         .systemLibrary(name: "CLabZlib", path: "Sources/CLabZlib"),

@@ -76,6 +76,11 @@ if [ ! -f "$PREFIX/include/common/json-schema-to-grammar.h" ]; then
     mkdir -p "$PREFIX/include/common"
     cp -f "$SRC_DIR"/common/json.h "$SRC_DIR"/common/json-schema.h "$SRC_DIR"/common/json-schema-to-grammar.h "$PREFIX/include/common/"
 fi
+# llama.cpp's grammar header (internal API, exported by libllama): Sources/CLlamaGrammar reads a
+# grammar's state through it to cache the tokens each state allows.
+if [ ! -f "$PREFIX/include/llama-grammar.h" ]; then
+    cp -f "$SRC_DIR"/src/llama-grammar.h "$PREFIX/include/"
+fi
 ln -sfn "$PREFIX" "$ROOT/.llama"
 
 # ---- Python tools (gguf writer, test clients) --------------------------------------------

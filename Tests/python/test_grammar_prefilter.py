@@ -1,7 +1,8 @@
-"""The grammar prefilter (GrammarPrefilter) changes how fast a constrained answer comes, never
-which answer: on the tiny random model, whose likeliest tokens are almost never valid JSON (so
-nearly every step of a constrained answer takes the pass past the 64 likeliest), `medlab ask`
-gives the same answer with the prefilter and without it (`MEDLAB_GRAMMAR_PREFILTER=0`)."""
+"""The grammar prefilter (GrammarPrefilter) and the cache of allowed sets (Grammar) change how fast
+a constrained answer comes, never which answer: on the tiny random model, whose likeliest tokens
+are almost never valid JSON (so nearly every step of a constrained answer needs more than the
+greedy token), `medlab ask` gives the same answer with each and without it
+(`MEDLAB_GRAMMAR_PREFILTER=0`, `MEDLAB_GRAMMAR_CACHE=0`)."""
 import json
 import os
 import re
@@ -10,7 +11,7 @@ import subprocess
 import jsonschema_rs
 import pytest
 
-from test_batch import TINY
+from test_batch import TINY, png
 from test_server_fixture import medlab_bin
 from test_structured import SCHEMAS
 
@@ -19,20 +20,53 @@ CASES = [(SCHEMAS[0], "Is there a pleural effusion?"), (SCHEMAS[2], "请判断�
            "required": ["finding", "size_mm"]}, "Describe the nodule.")]
 
 
-def ask(schema, question, prefilter):
-    env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_GRAMMAR_PREFILTER="1" if prefilter else "0")
+def ask(schema, question, prefilter=True, cache=True):
+    env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_GRAMMAR_PREFILTER="1" if prefilter else "0",
+               MEDLAB_GRAMMAR_CACHE="1" if cache else "0")
     result = subprocess.run([medlab_bin(), "ask", *TINY, "--no-record", "--json", "--max-new-tokens", "48",
                              "--schema-inline", json.dumps(schema), question], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
-    passes = [int(n) for n in re.findall(r"grammar_full_passes=(\d+)", result.stderr)]
-    return json.loads(result.stdout), sum(passes)
+    full = sum(int(n) for n in re.findall(r"grammar_full_passes=(\d+)", result.stderr))
+    cached = sum(int(n) for n in re.findall(r"grammar_cached=(\d+)", result.stderr))
+    return json.loads(result.stdout), full, cached
 
 
 @pytest.mark.parametrize("schema, question", CASES)
 def test_the_prefilter_gives_the_same_answer(schema, question):
-    with_prefilter, passes = ask(schema, question, prefilter=True)
-    without, passes_without = ask(schema, question, prefilter=False)
+    with_prefilter, passes, _ = ask(schema, question, cache=False)
+    without, passes_without, _ = ask(schema, question, prefilter=False, cache=False)
     assert passes > 0 and passes == passes_without  # the pass it speeds up really ran, as often both ways
     assert with_prefilter["answer"] == without["answer"]
     if with_prefilter.get("json") is not None:
         jsonschema_rs.validate(schema, with_prefilter["json"])
+
+
+def batch(folder, out, schema, question, cache):
+    """A batch over every image of `folder` under `schema`, one request at a time: the rows and the
+    steps answered by a computed and by a cached allowed set."""
+    env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_GRAMMAR_CACHE="1" if cache else "0")
+    result = subprocess.run([medlab_bin(), "batch", str(folder), "-q", question, "-o", str(out), *TINY, "--no-record",
+                             "--max-new-tokens", "48", "--concurrency", "1", "--schema-inline", json.dumps(schema)],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    full = sum(int(n) for n in re.findall(r"grammar_full_passes=(\d+)", result.stderr))
+    cached = sum(int(n) for n in re.findall(r"grammar_cached=(\d+)", result.stderr))
+    rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda row: row["filename"])
+    return rows, full, cached
+
+
+@pytest.mark.parametrize("schema, question", CASES)
+def test_the_cache_gives_the_same_answers(tmp_path, schema, question):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"s{n}.png").write_bytes(png(24 + n * 8, 24, seed=n))
+    cached_rows, full, cached = batch(folder, tmp_path / "cached.jsonl", schema, question, cache=True)
+    rows, full_without, cached_without = batch(folder, tmp_path / "computed.jsonl", schema, question, cache=False)
+    # A later request meets the states an earlier one computed; every refused greedy token is counted
+    # once with the cache, and without it only those the 64 likeliest tokens did not settle.
+    assert cached > 0 and cached_without == 0 and full + cached >= full_without
+    assert [row["answer"] for row in cached_rows] == [row["answer"] for row in rows]
+    for row in cached_rows:
+        if row.get("fields") is not None:
+            jsonschema_rs.validate(schema, row["fields"])

@@ -318,7 +318,7 @@ phase_structured() {
     local streams=${STRUCTURED_STREAMS:-1,16} rounds=${STRUCTURED_ROUNDS:-5} np=16
     [ "$TINY" = 1 ] && { streams=1,4; rounds=2; np=4; }
     log "structured: medlab serve (--parallel $np) on $MODEL, streams $streams, $rounds rounds"
-    # MEDLAB_TRACE=1: each request's count of grammar passes past the 64 likeliest tokens, below.
+    # MEDLAB_TRACE=1: each request's count of steps the grammar settled, below.
     MEDLAB_TRACE=1 ldrun "$mbin" serve --model "$MODEL" --mmproj "$MMPROJ" --port "$port" --parallel "$np" --queue 64 \
         --no-record --no-demo > "$RESULTS/logs/structured-serve.log" 2>&1 &
     local pid=$!
@@ -326,9 +326,10 @@ phase_structured() {
         --wait-ready 240 --out "$RESULTS/structured.json"
     local rc=$?
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    # Of the constrained requests' tokens, how many needed the grammar past the 64 likeliest tokens.
-    grep -o 'tokens=[0-9]* grammar_full_passes=[0-9]*' "$RESULTS/logs/structured-serve.log" | tr '=' ' ' \
-        | awk '$4 > 0 {t += $2; f += $4; n++} END {if (n) printf "structured: %d constrained requests, %d tokens, %d (%.0f%%) needed the grammar past the 64 likeliest tokens\n", n, t, f, 100 * f / t}'
+    # Of the constrained requests' tokens, how many the greedy token did not settle: an allowed set
+    # computed (grammar_full_passes) or taken from the cache of allowed sets (grammar_cached).
+    grep -o 'tokens=[0-9]* grammar_full_passes=[0-9]* grammar_cached=[0-9]*' "$RESULTS/logs/structured-serve.log" | tr '=' ' ' \
+        | awk '$4 + $6 > 0 {t += $2; f += $4; c += $6; n++} END {if (n) printf "structured: %d constrained requests, %d tokens: %d (%.0f%%) computed an allowed set, %d (%.0f%%) took a cached one\n", n, t, f, 100 * f / t, c, 100 * c / t}'
     cp "$RESULTS/structured.json" "$OUTDIR/$DATE-$TAG-structured.json" 2>/dev/null
     return $rc
 }

@@ -62,16 +62,12 @@ final class GrammarPrefilter: @unchecked Sendable {
     }
 
     /// The tokens the grammar may still allow: those of the groups whose probe it allows, and the
-    /// unfiltered ones, with their logits from `row`.
-    func candidates(_ row: UnsafeBufferPointer<Float>, grammar: UnsafeMutablePointer<llama_sampler>) -> [llama_token_data] {
-        var asked = probes.map { llama_token_data(id: $0, logit: 0, p: 0) }
-        asked.withUnsafeMutableBufferPointer { buffer in
-            var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
-            llama_sampler_apply(grammar, &array)
-        }
-        var result = unfiltered.map { llama_token_data(id: $0, logit: row[Int($0)], p: 0) }
-        for (index, probe) in asked.enumerated() where probe.logit.isFinite {
-            result.append(contentsOf: members[index].map { llama_token_data(id: $0, logit: row[Int($0)], p: 0) })
+    /// unfiltered ones.
+    func candidates(grammar: Grammar) -> [llama_token] {
+        let allowedProbes = Set(grammar.allowed(among: probes))
+        var result = unfiltered
+        for (index, probe) in probes.enumerated() where allowedProbes.contains(probe) {
+            result.append(contentsOf: members[index])
         }
         return result
     }

@@ -6,14 +6,17 @@ import Foundation
 ///
 /// The grammar is consulted the way llama.cpp's own common sampler does it: the token the chain
 /// picks is checked alone first, and only when the grammar refuses it is the grammar applied to
-/// more candidates (for greedy, the 64 likeliest first). Most steps of a JSON answer pass the
-/// cheap check.
+/// more candidates. Most steps of a JSON answer from a model that knows JSON pass the cheap check;
+/// for greedy, a refused step takes the best of the tokens the grammar's state allows, a set
+/// computed once per state and process (`Grammar`).
 final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
-    private let grammar: UnsafeMutablePointer<llama_sampler>?
+    private let grammar: Grammar?
     private let greedy: Bool
-    /// Steps whose grammar had to look past the 64 likeliest tokens (`MEDLAB_TRACE=1` reports them).
+    /// Steps whose grammar had to look at the whole vocabulary (`MEDLAB_TRACE=1` reports them).
     private(set) var fullPasses = 0
+    /// Steps answered by a cached allowed set instead (`MEDLAB_TRACE=1` reports them too).
+    private(set) var cachedPasses = 0
 
     /// For a grammar: the model (each accepted token's text) and its vocabulary's groups.
     private let model: LlamaModel?
@@ -25,7 +28,7 @@ final class Sampler {
 
     init(_ options: SamplingOptions, grammar text: String? = nil, model: LlamaModel? = nil) throws {
         if let text, let model {
-            guard let constrained = llama_sampler_init_grammar(model.vocab, text, "root") else {
+            guard let constrained = Grammar(text, model: model) else {
                 throw InferenceError.badRequest("llama.cpp could not parse the grammar made from the schema")
             }
             grammar = constrained
@@ -47,10 +50,7 @@ final class Sampler {
         }
     }
 
-    deinit {
-        llama_sampler_free(pointer)
-        if let grammar { llama_sampler_free(grammar) }
-    }
+    deinit { llama_sampler_free(pointer) }
 
     /// Samples from `logits` (one output row of the last batch, `count` of them) and records the
     /// choice. It reads nothing else of the context, so the scheduler samples several sequences
@@ -61,42 +61,56 @@ final class Sampler {
         // 1 ms a token on the H200 host, paid once per sequence per step.
         let first = greedy ? Self.argmax(row) : chainSample(row)
         guard let grammar else { return first }
-        if allowed(first, logit: logits[Int(first)], by: grammar) {
-            return accept(first, by: grammar)
+        if grammar.allows(first) { return accept(first, by: grammar) }
+        guard greedy else {
+            fullPasses += 1
+            return accept(constrainedChainSample(row, by: grammar), by: grammar)
         }
-        // Greedy needs only the best allowed token: when one of the 64 likeliest is allowed, it is
-        // that one, and the grammar has looked at 64 candidates instead of 262,144. (Wider sets
-        // first, 4,096 then 32,768, did not pay: on random weights the allowed tokens of a JSON
-        // position are too few to be among them, and a model that knows JSON never needs them.)
-        if greedy, let best = bestAllowed(among: Self.top(64, of: row), by: grammar) {
+        if Grammar.caching {
+            if let cached = grammar.bestCached(logits) {
+                cachedPasses += 1
+                return accept(cached ?? first, by: grammar)
+            }
+            fullPasses += 1
+            let allowed = allowedTokens(by: grammar, count: count)
+            grammar.store(allowed)
+            return accept(Self.best(of: allowed, in: row) ?? first, by: grammar)
+        }
+        // Without the cache: when one of the 64 likeliest is allowed, it is the best allowed, and
+        // the grammar has looked at 64 candidates instead of 262,144.
+        if let best = Self.best(of: grammar.allowed(among: Self.top(64, of: row).map(\.id)), in: row) {
             return accept(best, by: grammar)
         }
         fullPasses += 1
-        // The grammar asks first about one token per group of the vocabulary (GrammarPrefilter):
-        // the same best allowed token, from a few thousand candidates instead of 262,144.
-        if greedy, let prefilter, boundary.isWhole,
-            let best = bestAllowed(among: prefilter.candidates(row, grammar: grammar), by: grammar)
-        {
-            return accept(best, by: grammar)
+        return accept(Self.best(of: allowedTokens(by: grammar, count: count), in: row) ?? first, by: grammar)
+    }
+
+    /// Every token the grammar allows next, in ascending order. The grammar asks first about one
+    /// token per group of the vocabulary (GrammarPrefilter) when the text so far ends on a whole
+    /// character: a few thousand candidates instead of 262,144.
+    private func allowedTokens(by grammar: Grammar, count: Int) -> [llama_token] {
+        if let prefilter, boundary.isWhole {
+            return grammar.allowed(among: prefilter.candidates(grammar: grammar)).sorted()
         }
-        var candidates = (0..<count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
-        let chosen: llama_token = candidates.withUnsafeMutableBufferPointer { buffer in
-            var array = llama_token_data_array(data: buffer.baseAddress, size: count, selected: -1, sorted: false)
-            llama_sampler_apply(grammar, &array)
-            if greedy {
-                var best = 0
-                for i in 0..<array.size where array.data[i].logit > array.data[best].logit { best = i }
-                return array.data[best].id
-            }
+        return grammar.allowed(among: (0..<count).map { llama_token($0) })
+    }
+
+    /// The chain's choice among the tokens the grammar allows (a distribution: no cache, whose
+    /// smaller candidate array would draw another token from the same seed).
+    private func constrainedChainSample(_ row: UnsafeBufferPointer<Float>, by grammar: Grammar) -> llama_token {
+        var candidates = (0..<row.count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
+        return candidates.withUnsafeMutableBufferPointer { buffer in
+            grammar.apply(buffer)
+            var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
             llama_sampler_apply(pointer, &array)
             return array.selected >= 0 ? array.data[Int(array.selected)].id : array.data[0].id
         }
-        return accept(chosen, by: grammar)
     }
 
-    /// Advances the grammar past `token` and returns it.
-    private func accept(_ token: llama_token, by grammar: UnsafeMutablePointer<llama_sampler>) -> llama_token {
-        llama_sampler_accept(grammar, token)
+    /// Advances the grammar past `token` and returns it. A grammar that allows nothing (it never
+    /// does for a JSON Schema's) is left behind: the answer then fails validation, named as such.
+    private func accept(_ token: llama_token, by grammar: Grammar) -> llama_token {
+        grammar.accept(token)
         if let model { boundary.append(model.bytes(of: token)) }
         return token
     }
@@ -122,18 +136,15 @@ final class Sampler {
         return token
     }
 
-    /// The likeliest of `candidates` that the grammar allows next, if any.
-    private func bestAllowed(among candidates: [llama_token_data], by grammar: UnsafeMutablePointer<llama_sampler>) -> llama_token? {
-        var copy = candidates
-        return copy.withUnsafeMutableBufferPointer { buffer -> llama_token? in
-            var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
-            llama_sampler_apply(grammar, &array)
-            var best: llama_token_data?
-            for i in 0..<array.size where array.data[i].logit.isFinite && array.data[i].logit > (best?.logit ?? -.infinity) {
-                best = array.data[i]
-            }
-            return best?.id
+    /// The token of highest logit among `tokens` (the first of equals), nil if there are none.
+    static func best(of tokens: [llama_token], in row: UnsafeBufferPointer<Float>) -> llama_token? {
+        var best: llama_token?
+        var highest = -Float.infinity
+        for token in tokens where best == nil || row[Int(token)] > highest {
+            best = token
+            highest = row[Int(token)]
         }
+        return best
     }
 
     /// The `k` largest logits with their token ids, in no particular order.
@@ -159,16 +170,6 @@ final class Sampler {
         var index = 0
         for i in items.indices where items[i].logit < items[index].logit { index = i }
         return (index, items[index].logit)
-    }
-
-    /// Whether the grammar lets `token` come next (it leaves its logit finite).
-    private func allowed(_ token: llama_token, logit: Float, by grammar: UnsafeMutablePointer<llama_sampler>) -> Bool {
-        var single = llama_token_data(id: token, logit: logit, p: 0)
-        return withUnsafeMutablePointer(to: &single) { data in
-            var array = llama_token_data_array(data: data, size: 1, selected: -1, sorted: false)
-            llama_sampler_apply(grammar, &array)
-            return array.data[0].logit.isFinite
-        }
     }
 
     /// Index of the first largest value, as llama.cpp's greedy sampler picks it (NaN never wins;
