@@ -44,6 +44,10 @@ final class BatchScheduler: @unchecked Sendable {
         (pending.withLock { $0.jobs.count + $0.preparing }, activeCount.load(ordering: .relaxed))
     }
     private let activeCount = Atomic<Int>(0)
+    /// Image encodes started on the vision thread so far, and how many are running now: the trace
+    /// says whether a prefill shared the device with an encode.
+    private let encodesBegun = Atomic<Int>(0)
+    private let encodesRunning = Atomic<Int>(0)
     /// True only while the thread waits for work: nothing is being prefilled or decoded.
     private let waitingForWork = Atomic<Bool>(true)
 
@@ -162,6 +166,9 @@ final class BatchScheduler: @unchecked Sendable {
         }
         for case .image(let chunk, _) in prompt.pieces where job.embeddings[chunk] == nil {
             if job.flag.isCancelled { throw CancellationError() }
+            encodesBegun.add(1, ordering: .relaxed)
+            encodesRunning.add(1, ordering: .relaxed)
+            defer { encodesRunning.subtract(1, ordering: .relaxed) }
             let embeddings = try projector!.embeddings(prompt, chunk: chunk, width: model.inputEmbeddingWidth)
             job.embeddings[chunk] = embeddings.values
             job.encodeMs += embeddings.encodeMs
@@ -174,6 +181,13 @@ final class BatchScheduler: @unchecked Sendable {
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         context.setAbort(job.flag)
         defer { context.setAbort(nil) }
+        // The load this prefill meets, read before it starts (tracing only: the reads are cheap, not free).
+        let load =
+            Self.tracing
+            ? PrefillLoad(
+                encodesBegun: encodesBegun.load(ordering: .relaxed),
+                encoding: encodesRunning.load(ordering: .relaxed) > 0,
+                kvCells: usedCells()) : nil
         // Positions another request's sequence already holds (the same system text and image):
         // copied, not prefilled again.
         let reused = reusablePrefix(for: prompt)
@@ -183,7 +197,11 @@ final class BatchScheduler: @unchecked Sendable {
         }
         let skip = reused?.length ?? 0
         var position = 0
+        // Milliseconds of the text before the first image, of the images, and of the text after.
+        var pieceMs = (before: 0.0, image: 0.0, after: 0.0)
+        var sawImage = false
         for piece in prompt.pieces {
+            let start = DispatchTime.now()
             switch piece {
             case .text(let tokens):
                 let covered = min(max(skip - position, 0), tokens.count)
@@ -191,10 +209,9 @@ final class BatchScheduler: @unchecked Sendable {
                     position += covered
                     continue
                 }
-                let start = DispatchTime.now()
                 position = try context.decode(Array(tokens[covered...]), at: position + covered, sequence: job.slot)
-                job.prefillMs += start.millisecondsElapsed
             case .image(let chunk, let count):
+                sawImage = true
                 guard let embeddings = job.embeddings.removeValue(forKey: chunk) else {
                     throw InferenceError.generationFailed("image \(chunk) was not encoded")
                 }
@@ -202,14 +219,33 @@ final class BatchScheduler: @unchecked Sendable {
                     position += count
                     continue
                 }
-                let start = DispatchTime.now()
                 position = try projector!.decode(embeddings, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
-                job.prefillMs += start.millisecondsElapsed
+            }
+            // llama_decode may return before a GPU finishes: when tracing, wait here so each piece's
+            // time is its own and not the next one's (never otherwise: it would stall the pipeline).
+            if Self.tracing { llama_synchronize(context.pointer) }
+            let elapsed = start.millisecondsElapsed
+            job.prefillMs += elapsed
+            switch piece {
+            case .image: pieceMs.image += elapsed
+            case .text where sawImage: pieceMs.after += elapsed
+            case .text: pieceMs.before += elapsed
             }
             if job.flag.isCancelled { throw CancellationError() }
         }
         job.position = position
-        Self.trace("prefill enc=\(job.encodeMs) prefill=\(job.prefillMs) cached=\(job.cachedTokens)")
+        if let load {
+            // `encoding=1`: the vision thread encoded an image at some point of this prefill, on the
+            // same device (a suspect for prefills that are slower under load).
+            let overlapped =
+                load.encoding || encodesRunning.load(ordering: .relaxed) > 0
+                || encodesBegun.load(ordering: .relaxed) != load.encodesBegun
+            Self.trace(
+                "prefill enc=\(job.encodeMs) prefill=\(job.prefillMs) cached=\(job.cachedTokens)"
+                    + " text_before=\(Self.format(pieceMs.before)) image=\(Self.format(pieceMs.image))"
+                    + " text_after=\(Self.format(pieceMs.after)) tokens=\(position - job.cachedTokens)"
+                    + " active=\(active.count) kv_cells=\(load.kvCells) encoding=\(overlapped ? 1 : 0)")
+        }
         if let trace = job.trace {
             trace.record(prompt: prompt)
             trace.recordLogits(context, index: -1)
@@ -218,6 +254,29 @@ final class BatchScheduler: @unchecked Sendable {
         job.pendingToken = sample([job], outputs: [-1])[0]
         job.decodeStart = DispatchTime.now()
     }
+
+    /// What a prefill met when it started: the vision thread's encode count and whether it was
+    /// encoding, and the KV cells the running sequences hold.
+    private struct PrefillLoad {
+        let encodesBegun: Int
+        let encoding: Bool
+        let kvCells: Int
+    }
+
+    /// Cells the active sequences hold, from each one's first and last position (one call each,
+    /// no walk over the cache). A prefix that two sequences share in one buffer counts twice.
+    private func usedCells() -> Int {
+        let memory = llama_get_memory(context.pointer)
+        return active.reduce(0) { total, job in
+            guard job.slot >= 0 else { return total }
+            let last = llama_memory_seq_pos_max(memory, job.slot)
+            guard last >= 0 else { return total }
+            return total + Int(last - llama_memory_seq_pos_min(memory, job.slot)) + 1
+        }
+    }
+
+    /// Milliseconds with two decimals, enough for a trace line.
+    private static func format(_ milliseconds: Double) -> String { String(format: "%.2f", milliseconds) }
 
     /// The active request whose sequence holds the longest prefix of `prompt` that covers an image,
     /// and that prefix's length, leaving at least the prompt's last token to decode (its logits
@@ -310,7 +369,8 @@ final class BatchScheduler: @unchecked Sendable {
         return Array(work.tokens)
     }
 
-    /// `MEDLAB_TRACE=1` prints each decode step's batch size and times to stderr (bench/gpu/trace.sh reads them).
+    /// `MEDLAB_TRACE=1` prints each decode step's batch size and times, and each prefill's pieces, to
+    /// stderr (bench/gpu/trace.sh and bench/cpu/prefill_load.py read them).
     private static let tracing = ProcessInfo.processInfo.environment["MEDLAB_TRACE"] == "1"
 
     static func trace(_ line: @autoclosure () -> String) {
@@ -323,7 +383,7 @@ final class BatchScheduler: @unchecked Sendable {
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         freeSlots.append(job.slot)
         job.slot = -1
-        Self.trace("done reason=\(reason) tokens=\(job.produced) grammar_full_passes=\(job.sampler.fullPasses) grammar_cached=\(job.sampler.cachedPasses)")
+        Self.trace("done reason=\(reason) tokens=\(job.produced) grammar_full_passes=\(job.sampler.fullPasses)")
         job.finish(reason: reason)
     }
 
