@@ -72,6 +72,7 @@ final class VisionProjector: @unchecked Sendable {
         params.use_gpu = useGPU
         params.n_threads = Int32(threads)
         params.print_timings = false
+        params.flash_attn_type = Self.flashAttention
         // Reserves the encoder's graph and settles flash attention now, at load, not in the first encode.
         params.warmup = true
         LlamaLog.reset()
@@ -99,6 +100,17 @@ final class VisionProjector: @unchecked Sendable {
     }
 
     deinit { mtmd_free(pointer) }
+
+    /// `MEDLAB_VISION_FLASH_ATTN=on|off|auto` (default auto: mtmd enables it where the backend
+    /// supports the op). A diagnostic: ggml-cuda has no tensor-core flash-attention kernel for
+    /// SigLIP's head size 72, so on a GPU the encoder may be faster without it (bench/gpu/encode.sh).
+    static var flashAttention: llama_flash_attn_type {
+        switch ProcessInfo.processInfo.environment["MEDLAB_VISION_FLASH_ATTN"]?.lowercased() {
+        case "on", "1", "enabled": LLAMA_FLASH_ATTN_TYPE_ENABLED
+        case "off", "0", "disabled": LLAMA_FLASH_ATTN_TYPE_DISABLED
+        default: LLAMA_FLASH_ATTN_TYPE_AUTO
+        }
+    }
 
     /// Tokenizes template text (control tokens parsed), user text (never parsed) and images.
     func tokenize(_ segments: [PromptSegment], images: [ModelImage], addBOS: Bool) throws -> TokenizedPrompt {
