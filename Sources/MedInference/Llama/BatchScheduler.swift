@@ -383,7 +383,9 @@ final class BatchScheduler: @unchecked Sendable {
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         freeSlots.append(job.slot)
         job.slot = -1
-        Self.trace("done reason=\(reason) tokens=\(job.produced) grammar_full_passes=\(job.sampler.fullPasses)")
+        Self.trace(
+            "done reason=\(reason) tokens=\(job.produced) grammar_full_passes=\(job.sampler.fullPasses) grammar_cached=\(job.sampler.cachedPasses)"
+        )
         job.finish(reason: reason)
     }
 
