@@ -32,35 +32,98 @@ uint32_t grammar_id(const std::string &text) {
     return id;
 }
 
+// The tokens one state allows: a sorted list when they are few (after a value: a comma or a
+// brace), a bitmap of the vocabulary when they are many (inside a string: nearly all of it).
+struct AllowedSet {
+    std::vector<int32_t> tokens;
+    std::vector<uint64_t> bits;
+    size_t vocabulary = 0;
+
+    static constexpr size_t list_limit = 8192;
+
+    AllowedSet(std::vector<int32_t> sorted, size_t n_vocab) : vocabulary(n_vocab) {
+        if (sorted.size() <= list_limit) {
+            tokens = std::move(sorted);
+            return;
+        }
+        bits.assign((n_vocab + 63) / 64, 0);
+        for (int32_t token : sorted) {
+            if (token >= 0 && static_cast<size_t>(token) < n_vocab) bits[token / 64] |= uint64_t(1) << (token % 64);
+        }
+    }
+
+    size_t bytes() const { return tokens.size() * sizeof(int32_t) + bits.size() * sizeof(uint64_t); }
+    bool empty() const { return tokens.empty() && bits.empty(); }
+
+    // The allowed token of highest logit, the lowest id among equals (as a pass over the whole
+    // vocabulary picks it); the first allowed one if every logit is -inf.
+    int32_t best(const float *logits) const {
+        int32_t chosen = -1;
+        float top = -INFINITY;
+        if (!tokens.empty()) {
+            for (int32_t token : tokens) {
+                if (chosen < 0 || logits[token] > top) {
+                    chosen = token;
+                    top = logits[token];
+                }
+            }
+            return chosen;
+        }
+        int32_t first = -1;
+        for (size_t word = 0; word < bits.size(); word++) {
+            uint64_t mask = bits[word];
+            if (!mask) continue;
+            const size_t base = word * 64;
+            if (first < 0) first = static_cast<int32_t>(base + __builtin_ctzll(mask));
+            // Most blocks hold nothing better than the best so far: one pass over 64 logits
+            // (which the compiler vectorises) settles that before any bit is looked at.
+            const size_t end = std::min(base + 64, vocabulary);
+            float block = -INFINITY;
+            for (size_t i = base; i < end; i++) block = std::max(block, logits[i]);
+            if (!(block > top)) continue;
+            while (mask) {
+                const size_t token = base + __builtin_ctzll(mask);
+                mask &= mask - 1;
+                if (token < end && logits[token] > top) {
+                    top = logits[token];
+                    chosen = static_cast<int32_t>(token);
+                }
+            }
+        }
+        return chosen >= 0 ? chosen : first;
+    }
+};
+
 // Allowed sets by grammar and state, shared by every sampling thread. Emptied when it holds more
-// than `limit` tokens: a state inside a JSON string allows nearly the whole vocabulary (1 MB).
+// than `limit` bytes (a bitmap of Gemma's vocabulary is 32 KB: about 2,000 of them).
 struct AllowedCache {
     std::mutex lock;
-    std::unordered_map<std::string, std::shared_ptr<const std::vector<int32_t>>> sets;
-    size_t tokens = 0;
-    static constexpr size_t limit = 16u << 20;
+    std::unordered_map<std::string, std::shared_ptr<const AllowedSet>> sets;
+    size_t bytes = 0;
+    static constexpr size_t limit = 64u << 20;
 
-    std::shared_ptr<const std::vector<int32_t>> find(const std::string &key) {
+    std::shared_ptr<const AllowedSet> find(const std::string &key) {
         std::lock_guard<std::mutex> guard(lock);
         auto found = sets.find(key);
         return found == sets.end() ? nullptr : found->second;
     }
 
-    void store(const std::string &key, std::vector<int32_t> allowed) {
+    void store(const std::string &key, std::vector<int32_t> allowed, size_t n_vocab) {
+        auto set = std::make_shared<const AllowedSet>(std::move(allowed), n_vocab);
         std::lock_guard<std::mutex> guard(lock);
         if (sets.count(key)) return;
-        if (tokens + allowed.size() > limit) {
+        if (bytes + set->bytes() > limit) {
             sets.clear();
-            tokens = 0;
+            bytes = 0;
         }
-        tokens += allowed.size();
-        sets.emplace(key, std::make_shared<const std::vector<int32_t>>(std::move(allowed)));
+        bytes += set->bytes();
+        sets.emplace(key, std::move(set));
     }
 
     void clear() {
         std::lock_guard<std::mutex> guard(lock);
         sets.clear();
-        tokens = 0;
+        bytes = 0;
     }
 };
 
@@ -156,22 +219,16 @@ int medlab_grammar_best_cached(medlab_grammar *g, const float *logits, int32_t *
     auto allowed = allowed_cache().find(key);
     if (!allowed) return 0;
     if (allowed->empty()) return -1;
-    // Ascending ids and a strict comparison: among equal logits the lowest id wins, as in a pass
-    // over the whole vocabulary.
-    int32_t chosen = (*allowed)[0];
-    for (int32_t token : *allowed) {
-        if (logits[token] > logits[chosen]) chosen = token;
-    }
-    *best = chosen;
+    *best = allowed->best(logits);
     return 1;
 }
 
-void medlab_grammar_store(medlab_grammar *g, const int32_t *allowed, size_t count) {
+void medlab_grammar_store(medlab_grammar *g, const int32_t *allowed, size_t count, size_t vocabulary) {
     const std::string key = state_key(*g);
     if (key.empty()) return;
     std::vector<int32_t> sorted(allowed, allowed + count);
     std::sort(sorted.begin(), sorted.end());
-    allowed_cache().store(key, std::move(sorted));
+    allowed_cache().store(key, std::move(sorted), vocabulary);
 }
 
 void medlab_grammar_cache_clear(void) { allowed_cache().clear(); }

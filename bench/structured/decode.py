@@ -5,8 +5,9 @@
 
 Starts `medlab serve --demo --no-record` unless --url names a running lab (the GPU harness's
 MedGemma-shaped one: `bash bench/gpu/run.sh OUT build model structured`). At each concurrency
-level, each round sends the same question from N clients at once, free text, then the same N
-under a schema. Per-stream decode tokens/s is the server's own (`usage.completion_tokens` /
+level, each round sends N questions at once (the same question numbered apart: "Case 16-3-7."),
+free text, then the same N under a schema; no question is asked twice under a schema, so no
+answer finds its grammar states cached by an identical earlier one. Per-stream decode tokens/s is the server's own (`usage.completion_tokens` /
 `timings.decode_ms`); the aggregate is all completion tokens of a round over its wall time.
 Prints medians and the ratios constrained / unconstrained. Standard library only, so it runs on
 a bare GPU machine too.
@@ -64,22 +65,29 @@ def speed(answer):
     return answer["usage"]["completion_tokens"] / max(answer["timings"]["decode_ms"], 1e-3) * 1000
 
 
-def burst(pool, url, body, streams):
-    """N identical requests at once: their answers and the wall time of the burst."""
+def burst(pool, url, bodies):
+    """Requests at once: their answers and the wall time of the burst."""
     started = time.perf_counter()
-    answers = list(pool.map(lambda _: post(url + "/api/predict", body), range(streams)))
+    answers = list(pool.map(lambda body: post(url + "/api/predict", body), bodies))
     return answers, time.perf_counter() - started
 
 
+def question(case):
+    """The question of one request: each is asked once per kind, so no answer repeats another (a
+    repeat would find every grammar state cached, which a batch of different studies does not)."""
+    return f"{QUESTION} Case {case}."
+
+
 def level(url, streams, rounds, max_new_tokens):
-    body = {"question": QUESTION, "max_new_tokens": max_new_tokens, "temperature": 0}
+    body = {"max_new_tokens": max_new_tokens, "temperature": 0}
     per_stream = {"free": [], "constrained": []}
     aggregate = {"free": [], "constrained": []}
     tokens = {"free": [], "constrained": []}
     with concurrent.futures.ThreadPoolExecutor(max_workers=streams) as pool:
         for round_ in range(rounds + 1):
-            for kind, request in (("free", body), ("constrained", body | {"schema": SCHEMA})):
-                answers, wall = burst(pool, url, request, streams)
+            cases = [f"{streams}-{round_}-{n}" for n in range(streams)]
+            for kind, extra in (("free", {}), ("constrained", {"schema": SCHEMA})):
+                answers, wall = burst(pool, url, [body | extra | {"question": question(case)} for case in cases])
                 if round_ == 0:
                     continue  # warm-up
                 per_stream[kind] += [speed(a) for a in answers]

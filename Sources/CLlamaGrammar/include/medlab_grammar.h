@@ -31,8 +31,9 @@ int medlab_grammar_accept(medlab_grammar *grammar, int32_t token);
 /// in `logits` (the whole vocabulary's row) in *best, or -1 if none is allowed. 0 if not cached.
 int medlab_grammar_best_cached(medlab_grammar *grammar, const float *logits, int32_t *best);
 
-/// Caches `allowed` (every token the current state allows, `count` of them) for this state.
-void medlab_grammar_store(medlab_grammar *grammar, const int32_t *allowed, size_t count);
+/// Caches `allowed` (every token the current state allows, `count` of them, each below
+/// `vocabulary`) for this state.
+void medlab_grammar_store(medlab_grammar *grammar, const int32_t *allowed, size_t count, size_t vocabulary);
 
 /// Forgets every cached set (tests compare answers with and without them).
 void medlab_grammar_cache_clear(void);

@@ -56,9 +56,9 @@ final class Grammar {
         }
     }
 
-    /// Caches `allowed` as every token the current state allows.
-    func store(_ allowed: [llama_token]) {
-        allowed.withUnsafeBufferPointer { medlab_grammar_store(pointer, $0.baseAddress, $0.count) }
+    /// Caches `allowed` as every token the current state allows, of a vocabulary of `count`.
+    func store(_ allowed: [llama_token], vocabulary count: Int) {
+        allowed.withUnsafeBufferPointer { medlab_grammar_store(pointer, $0.baseAddress, $0.count, count) }
     }
 
     /// Forgets every cached set, for all grammars (tests).

@@ -73,7 +73,7 @@ final class Sampler {
             }
             fullPasses += 1
             let allowed = allowedTokens(by: grammar, count: count)
-            grammar.store(allowed)
+            grammar.store(allowed, vocabulary: count)
             return accept(Self.best(of: allowed, in: row) ?? first, by: grammar)
         }
         // Without the cache: when one of the 64 likeliest is allowed, it is the best allowed, and
