@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Diagnoses W3 (many clients) on the GPU machine, after `run.sh build model`: runs medlab serve
-# with MEDLAB_TRACE=1 (per decode step: batch size, decode ms, sample ms) and llama-server on the
-# same model at 1 and 4 clients, and prints step-time summaries. Output: $OUT/trace-*.txt.
+# with MEDLAB_TRACE=1 (per decode step: batch size, decode ms, sample ms; per prefill: each piece's
+# ms, synchronised, the running sequences and whether an image encode ran meanwhile) and
+# llama-server on the same model at 1 and 4 clients, and prints summaries. Output: $OUT/trace-*.txt.
 #   bash bench/gpu/trace.sh [TOKENS]        (env: TRACE_VARIANTS="separate shared" TRACE_LEVELS=1,4)
+# A variant KIND+exclusive runs --kv-cache KIND with MEDLAB_PREFILL_EXCLUSIVE=1 (prefills and image
+# encodes take turns on the GPU); TRACE_LLAMA_SERVER=0 skips llama-server.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-W="$ROOT/bench/gpu/work"; P="$W/prefix"; M="$W/models"
+W="$ROOT/bench/gpu/work"; P="$W/prefix"; M="$W/models"; MEDLAB="$P/bin/medlab"
+if [ "${MEDLAB_BENCH_CPU:-0}" = 1 ]; then  # a dry run here, in run.sh's CPU layout (with MEDLAB_BENCH_TINY=1: its tiny models)
+    P="$(cd "${MEDLAB_BENCH_PREFIX:-$ROOT/.llama}" && pwd -P)"; MEDLAB="$W/medlab-bin/bin/medlab"
+fi
+[ "${MEDLAB_BENCH_TINY:-0}" = 1 ] && M="$W/models-tiny"
+MEDLAB="${MEDLAB_BIN:-$MEDLAB}"
 OUT="${OUT:-$W/out}"; mkdir -p "$OUT"
 TOKENS=${1:-128}; LEVELS=${TRACE_LEVELS:-1,4}; REQS=${TRACE_REQUESTS:-3,8}
 export LD_LIBRARY_PATH="$P/lib:${LD_LIBRARY_PATH:-}" MEDLAB_BACKEND_DIR="$P/lib"
@@ -14,22 +22,30 @@ wait_up() { for _ in $(seq 1 300); do curl -sf "$1" >/dev/null 2>&1 && return 0;
 summarise() {  # TRACE lines -> per batch size: steps, median decode ms, median sample ms
     python3 - "$1" <<'PY'
 import sys, re, statistics, collections
-steps = collections.defaultdict(list); pre = []
+steps = collections.defaultdict(list); pre = []; pieces = collections.defaultdict(list)
 for line in open(sys.argv[1], errors="replace"):
     m = re.search(r"step n=(\d+) decode=([\d.]+) sample=([\d.]+)", line)
     if m: steps[int(m[1])].append((float(m[2]), float(m[3])))
     m = re.search(r"prefill enc=([\d.]+) prefill=([\d.]+)", line)
     if m: pre.append((float(m[1]), float(m[2])))
+    m = re.search(r"prefill=([\d.]+) cached=\d+ text_before=([\d.]+) image=([\d.]+) text_after=([\d.]+) tokens=\d+ "
+                  r"active=(\d+) kv_cells=(\d+) encoding=(\d)", line)
+    if m: pieces[(int(m[7]), "alone" if m[5] == "0" else "under load")].append([float(x) for x in m.groups()[:6]])
 for n in sorted(steps):
     d = [a for a, _ in steps[n]]; s = [b for _, b in steps[n]]
     print(f"  n={n:2d} steps={len(d):5d} decode_ms p50={statistics.median(d):7.2f} p90={sorted(d)[int(.9*len(d))]:7.2f} sample_ms p50={statistics.median(s):6.2f}")
 if pre:
     print(f"  prefills={len(pre)} encode_ms p50={statistics.median(a for a,_ in pre):.1f} prefill_ms p50={statistics.median(b for _,b in pre):.1f}")
+for (enc, load), rows in sorted(pieces.items()):
+    p = [statistics.median(r[i] for r in rows) for i in range(6)]
+    print(f"  prefill {load:10s} encoding={enc}: n={len(rows):3d} ms p50={p[0]:7.1f} (text before {p[1]:.1f}, image {p[2]:.1f}, "
+          f"text after {p[3]:.1f}) active p50={p[4]:.0f} kv_cells p50={p[5]:.0f}")
 PY
 }
 for variant in ${TRACE_VARIANTS:-separate shared}; do
     port=$((20000 + RANDOM % 10000)); log="$OUT/trace-medlab-$variant.txt"
-    MEDLAB_TRACE=1 "$P/bin/medlab" serve --kv-cache "$variant" --model "$MODEL" --mmproj "$MMPROJ" --port $port --ctx 2048 \
+    exclusive=0; [[ "$variant" == *+exclusive ]] && exclusive=1
+    MEDLAB_PREFILL_EXCLUSIVE=$exclusive MEDLAB_TRACE=1 "$MEDLAB" serve --kv-cache "${variant%%+*}" --model "$MODEL" --mmproj "$MMPROJ" --port $port --ctx 2048 \
         --parallel ${TRACE_PARALLEL:-8} --queue 128 --timeout 900 --no-demo --log-format text ${TRACE_SERVE_ARGS:-} > "$log.server" 2>&1 &
     pid=$!
     wait_up "http://127.0.0.1:$port/api/health" && sleep 3
@@ -38,6 +54,7 @@ for variant in ${TRACE_VARIANTS:-separate shared}; do
     kill -INT $pid; wait $pid 2>/dev/null
     echo "medlab $variant" >> "$log"; summarise "$log.server" | tee -a "$log"
 done
+[ "${TRACE_LLAMA_SERVER:-1}" = 0 ] && exit 0
 port=$((30000 + RANDOM % 10000)); log="$OUT/trace-llama-server.txt"
 "$P/bin/llama-server" -m "$MODEL" --mmproj "$MMPROJ" --port $port -np 8 -c 16384 --no-cache-prompt --cache-ram 0 --no-webui \
     --temp 0 -ngl 999 > "$log.server" 2>&1 &

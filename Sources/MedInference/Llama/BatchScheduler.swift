@@ -32,6 +32,7 @@ final class BatchScheduler: @unchecked Sendable {
         self.slots = slots
         self.freeSlots = (0..<Int32(slots)).reversed()
         self.vision = projector.map { _ in DispatchQueue(label: "medlab.vision", qos: .userInitiated) }
+        self.turns = Self.exclusivePrefill && projector != nil && !Self.encodeInline ? DeviceTurns() : nil
         // The thread holds the scheduler for the life of the process, as a server's engine lives.
         let thread = Thread { self.loop() }
         thread.name = "medlab.llama"
@@ -108,6 +109,16 @@ final class BatchScheduler: @unchecked Sendable {
     /// bench/cpu/prefix.sh).
     private static let sharingPrefixes = ProcessInfo.processInfo.environment["MEDLAB_PREFIX_SHARING"] != "0"
 
+    /// `MEDLAB_PREFILL_EXCLUSIVE=1`: a prefill and the vision thread's image encode take turns on
+    /// the device instead of running at once (a diagnostic, off by default until measured on a
+    /// GPU). Sharing it, a prefill meets the encoder's kernels (on the CPU here it took x1.6 as
+    /// long, bench/cpu/prefill_load.py --burst), and every running stream waits for the prefill.
+    private static let exclusivePrefill = ProcessInfo.processInfo.environment["MEDLAB_PREFILL_EXCLUSIVE"] == "1"
+
+    /// Turns between prefills (this thread) and encodes (the vision thread) with
+    /// `MEDLAB_PREFILL_EXCLUSIVE=1`; nil otherwise, and when jobs are encoded on this thread.
+    private let turns: DeviceTurns?
+
     private func loop() {
         while true {
             if active.isEmpty, pending.withLock({ $0.jobs.isEmpty }) {
@@ -129,6 +140,14 @@ final class BatchScheduler: @unchecked Sendable {
     private func admit() {
         let streaming = !active.isEmpty && !Self.admitAll
         while !freeSlots.isEmpty {
+            guard pending.withLock({ !$0.jobs.isEmpty }) else {
+                turns?.withdraw()
+                return
+            }
+            // Only this thread removes jobs, so the one just seen is still first. While streams run,
+            // a prefill that would share the device with an encode waits for the next step instead.
+            if let turns, !turns.beginPrefill(wait: active.isEmpty) { return }
+            defer { turns?.endPrefill() }
             guard let job = pending.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { return }
             if job.flag.isCancelled {
                 job.finish(reason: "cancelled")
@@ -166,6 +185,8 @@ final class BatchScheduler: @unchecked Sendable {
         }
         for case .image(let chunk, _) in prompt.pieces where job.embeddings[chunk] == nil {
             if job.flag.isCancelled { throw CancellationError() }
+            turns?.beginEncode()
+            defer { turns?.endEncode() }
             encodesBegun.add(1, ordering: .relaxed)
             encodesRunning.add(1, ordering: .relaxed)
             defer { encodesRunning.subtract(1, ordering: .relaxed) }
@@ -425,4 +446,60 @@ private struct SamplingWork: @unchecked Sendable {
     }
 
     func draw(_ index: Int) { tokens[index] = jobs[index].sampler.sample(rows[index], count: count) }
+}
+
+/// Lets a prefill and an image encode take turns on the device. The encoder waits while a
+/// prefill runs or asks to run; a prefill that finds the encoder busy either waits (nothing is
+/// streaming) or gives up for this step and asks for the next turn, so the encoder cannot keep
+/// the device through a whole burst of images while new requests wait.
+private final class DeviceTurns: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var encoding = false
+    private var prefilling = false
+    private var prefillWaiting = false
+
+    func beginEncode() {
+        condition.lock()
+        while prefilling || prefillWaiting { condition.wait() }
+        encoding = true
+        condition.unlock()
+    }
+
+    func endEncode() {
+        condition.lock()
+        encoding = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Whether the prefill may start now; with `wait` false and the encoder busy, false at once.
+    func beginPrefill(wait: Bool) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if encoding && !wait {
+            prefillWaiting = true
+            return false
+        }
+        while encoding { condition.wait() }
+        prefilling = true
+        prefillWaiting = false
+        return true
+    }
+
+    func endPrefill() {
+        condition.lock()
+        prefilling = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Drops a request for a turn that no job needs any more (it was cancelled meanwhile).
+    func withdraw() {
+        condition.lock()
+        if prefillWaiting {
+            prefillWaiting = false
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
 }
