@@ -63,9 +63,9 @@ def test_the_cache_gives_the_same_answers(tmp_path, schema, question):
         (folder / f"s{n}.png").write_bytes(png(24 + n * 8, 24, seed=n))
     cached_rows, full, cached = batch(folder, tmp_path / "cached.jsonl", schema, question, cache=True)
     rows, full_without, cached_without = batch(folder, tmp_path / "computed.jsonl", schema, question, cache=False)
-    # A later request meets the states an earlier one computed; every refused greedy token is counted
-    # once with the cache, and without it only those the 64 likeliest tokens did not settle.
-    assert cached > 0 and cached_without == 0 and full + cached >= full_without
+    # A later request meets the states an earlier one computed. A step that computes a set with the
+    # cache computes it without; a cached step may have been settled by the 64 likeliest instead.
+    assert cached > 0 and cached_without == 0 and full <= full_without <= full + cached
     assert [row["answer"] for row in cached_rows] == [row["answer"] for row in rows]
     for row in cached_rows:
         if row.get("fields") is not None:

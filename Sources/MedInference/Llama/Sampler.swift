@@ -7,13 +7,14 @@ import Foundation
 /// The grammar is consulted the way llama.cpp's own common sampler does it: the token the chain
 /// picks is checked alone first, and only when the grammar refuses it is the grammar applied to
 /// more candidates. Most steps of a JSON answer from a model that knows JSON pass the cheap check;
-/// for greedy, a refused step takes the best of the tokens the grammar's state allows, a set
-/// computed once per state and process (`Grammar`).
+/// for greedy, a refused step takes the best of the 64 likeliest that the grammar allows, or else
+/// the best of every token the grammar's state allows: a set computed once per state and process
+/// (`Grammar`).
 final class Sampler {
     private let pointer: UnsafeMutablePointer<llama_sampler>
     private let grammar: Grammar?
     private let greedy: Bool
-    /// Steps whose grammar had to look at the whole vocabulary (`MEDLAB_TRACE=1` reports them).
+    /// Steps whose grammar had to look past the 64 likeliest tokens (`MEDLAB_TRACE=1` reports them).
     private(set) var fullPasses = 0
     /// Steps answered by a cached allowed set instead (`MEDLAB_TRACE=1` reports them too).
     private(set) var cachedPasses = 0
@@ -66,23 +67,23 @@ final class Sampler {
             fullPasses += 1
             return accept(constrainedChainSample(row, by: grammar), by: grammar)
         }
-        if Grammar.caching {
-            if let cached = grammar.bestCached(logits) {
-                cachedPasses += 1
-                return accept(cached ?? first, by: grammar)
-            }
-            fullPasses += 1
-            let allowed = allowedTokens(by: grammar, count: count)
-            grammar.store(allowed, vocabulary: count)
-            return accept(Self.best(of: allowed, in: row) ?? first, by: grammar)
+        // A state met before (after a value: a comma or a brace; inside an enum) has its allowed
+        // set cached: the best of it, without asking the grammar.
+        if Grammar.caching, let cached = grammar.bestCached(logits) {
+            cachedPasses += 1
+            return accept(cached ?? first, by: grammar)
         }
-        // Without the cache: when one of the 64 likeliest is allowed, it is the best allowed, and
-        // the grammar has looked at 64 candidates instead of 262,144.
+        // When one of the 64 likeliest is allowed, it is the best allowed, and the grammar has looked
+        // at 64 candidates instead of 262,144. That settles states that allow many tokens (inside a
+        // string), whose sets would take 50 ms to compute; the rest allow a few tokens, whose set is
+        // computed once and cached.
         if let best = Self.best(of: grammar.allowed(among: Self.top(64, of: row).map(\.id)), in: row) {
             return accept(best, by: grammar)
         }
         fullPasses += 1
-        return accept(Self.best(of: allowedTokens(by: grammar, count: count), in: row) ?? first, by: grammar)
+        let allowed = allowedTokens(by: grammar, count: count)
+        if Grammar.caching { grammar.store(allowed, vocabulary: count) }
+        return accept(Self.best(of: allowed, in: row) ?? first, by: grammar)
     }
 
     /// Every token the grammar allows next, in ascending order. The grammar asks first about one
