@@ -10,9 +10,10 @@ import subprocess
 
 import jsonschema_rs
 import pytest
+import requests
 
 from test_batch import TINY, png
-from test_server_fixture import medlab_bin
+from test_server_fixture import Server, medlab_bin
 from test_structured import SCHEMAS
 
 CASES = [(SCHEMAS[0], "Is there a pleural effusion?"), (SCHEMAS[2], "请判断是否存在肺实变"),
@@ -70,3 +71,24 @@ def test_the_cache_gives_the_same_answers(tmp_path, schema, question):
     for row in cached_rows:
         if row.get("fields") is not None:
             jsonschema_rs.validate(schema, row["fields"])
+
+
+def test_one_schema_is_one_grammar_over_the_api():
+    """The same schema sent again (its keys in another order) gives the same grammar: the answer's
+    fields come in one order every time, and a later request finds the states an earlier one
+    computed (a schema re-serialised in a dictionary's changing order found none)."""
+    schema = CASES[2][0]
+    server = Server(*TINY, "--no-record", env={"MEDLAB_TRACE": "1"})
+    try:
+        orders = []
+        for n, sent in enumerate([schema, dict(reversed(list(schema.items()))), schema]):
+            answer = requests.post(server.url + "/api/predict", json={
+                "question": f"Describe the nodule. Case {n}.", "schema": sent, "max_new_tokens": 48}, timeout=300).json()
+            assert answer["json"] is not None, answer
+            jsonschema_rs.validate(schema, answer["json"])
+            orders.append(re.findall(r'"(finding|size_mm)"', answer["answer"]))
+        assert orders[0] == orders[1] == orders[2] and len(orders[0]) == 2
+        cached = [int(n) for n in re.findall(r"grammar_cached=(\d+)", server.log())]
+        assert len(cached) == 3 and cached[1] > 0 and cached[2] > 0
+    finally:
+        server.stop()

@@ -38,8 +38,13 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
+    /// Compact JSON with keys in order: a dictionary's own order changes from one value to the next,
+    /// and a schema must give the same text each time (the same grammar, the same answer layout,
+    /// and the same cached grammar states; see `Grammar`).
     public var description: String {
-        (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "?"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "?"
     }
 
     /// `text` parsed as JSON, or `nil`.
