@@ -72,7 +72,7 @@ final class VisionProjector: @unchecked Sendable {
         params.use_gpu = useGPU
         params.n_threads = Int32(threads)
         params.print_timings = false
-        params.flash_attn_type = Self.flashAttention
+        params.flash_attn_type = Self.flashAttention(onGPU: useGPU)
         // Reserves the encoder's graph and settles flash attention now, at load, not in the first encode.
         params.warmup = true
         LlamaLog.reset()
@@ -89,10 +89,14 @@ final class VisionProjector: @unchecked Sendable {
         let probePrompt = try tokenize([.image(0)], images: [probe], addBOS: false)
         tokensPerImage = probePrompt.imageTokens
         // On a GPU the first encodes also pay for loading kernels and planning the graph: encode
-        // the blank image once here so the first user pays less (on the H200 `ask`'s first real
-        // encode still took 268 ms against 137 ms warm). A CPU has nothing to warm, and encoding
-        // MedGemma's 4,096 patches there takes seconds.
-        if useGPU, case .image(let chunk, _)? = probePrompt.pieces.first, let pointer = probePrompt.chunk(chunk) {
+        // the blank image once here so the first user does not (on the H200 the first encode of an
+        // `ask` took 282 ms against 96 ms warm while this looked at the wrong piece: Gemma 3's image
+        // comes after a `<start_of_image>` text piece). A CPU has nothing to warm, and encoding
+        // MedGemma's 4,096 patches there takes seconds; `MEDLAB_VISION_WARMUP=1` warms anyway (tests).
+        let firstImage = probePrompt.pieces.lazy.compactMap { piece -> Int? in
+            if case .image(let chunk, _) = piece { chunk } else { nil }
+        }.first
+        if useGPU || Self.warmingUpAnyway, let chunk = firstImage, let pointer = probePrompt.chunk(chunk) {
             let start = DispatchTime.now()
             let status = mtmd_encode_chunk(context, pointer)
             BatchScheduler.trace("warmup encode=\(status == 0 ? String(start.millisecondsElapsed) : "failed")")
@@ -101,14 +105,19 @@ final class VisionProjector: @unchecked Sendable {
 
     deinit { mtmd_free(pointer) }
 
-    /// `MEDLAB_VISION_FLASH_ATTN=on|off|auto` (default auto: mtmd enables it where the backend
-    /// supports the op). A diagnostic: ggml-cuda has no tensor-core flash-attention kernel for
-    /// SigLIP's head size 72, so on a GPU the encoder may be faster without it (bench/gpu/encode.sh).
-    static var flashAttention: llama_flash_attn_type {
+    private static let warmingUpAnyway = ProcessInfo.processInfo.environment["MEDLAB_VISION_WARMUP"] == "1"
+
+    /// Flash attention for the vision encoder: off on a GPU, where ggml-cuda has no tensor-core
+    /// kernel for SigLIP's head size 72 and falls back to a slower one (a warm MedGemma-shaped
+    /// encode on the H200: 96 ms without, 152 ms with; llama-mtmd-cli alike), and mtmd's choice on a
+    /// CPU, where it is faster (235 vs 735 ms for a 256-token projector on the 2-core host).
+    /// `MEDLAB_VISION_FLASH_ATTN=on|off|auto` overrides it (bench/gpu/encode.sh compares them).
+    static func flashAttention(onGPU: Bool) -> llama_flash_attn_type {
         switch ProcessInfo.processInfo.environment["MEDLAB_VISION_FLASH_ATTN"]?.lowercased() {
         case "on", "1", "enabled": LLAMA_FLASH_ATTN_TYPE_ENABLED
         case "off", "0", "disabled": LLAMA_FLASH_ATTN_TYPE_DISABLED
-        default: LLAMA_FLASH_ATTN_TYPE_AUTO
+        case "auto": LLAMA_FLASH_ATTN_TYPE_AUTO
+        default: onGPU ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_AUTO
         }
     }
 
