@@ -20,7 +20,7 @@ from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 from conftest import Page, own_lab  # noqa: E402
-from ct_dicom import ct_dataset, dicom_bytes  # noqa: E402
+from ct_dicom import ct_dataset, dicom_bytes, enhanced_ct  # noqa: E402
 
 SIDE = 64
 SLICES = 5
@@ -437,3 +437,28 @@ def test_mouse_buttons_ellipse_and_a_marked_slice_question(asking_page):
     assert page.js("return document.getElementById('answer-state').dataset.state") == "stateDone", page.text("#error")
     body = [r for r in net(page) if r["url"].endswith("api/predict")][-1]["json"]
     assert body["study"]["slices"] == [0] and body["region"] == {"points": [[20, 30]]} and "image" not in body
+
+
+def test_an_enhanced_multi_frame_steps_along_the_slice_normal(page, tmp_path, needs_imaging):
+    """An enhanced CT whose frames are stored out of order steps through them along the slice
+    normal, as radiology viewers stack them: uploaded as a study (in a ZIP) and as a single file
+    alike. Frame k holds 100·k HU under a fixed window, so the canvas brightens at every step;
+    in stored order it would jump back and forth."""
+    data = enhanced_ct([3, 0, 4, 1, 2], size=64, WindowCenter=200, WindowWidth=800)
+    single = tmp_path / "enhanced.dcm"
+    single.write_bytes(data)
+    archive = tmp_path / "enhanced.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("study/enhanced.dcm", data)
+    for path in (archive, single):
+        page.open()
+        page.upload(path)
+        page.wait(lambda d: overlay(page, "slice") == "Frame 1/5", 60, f"{path.name}: the frames are not on screen")
+        page.wait(lambda d: page.canvas_signature()[1] > 100)
+        sums = [page.canvas_signature()[0]]
+        for k in range(2, 6):
+            keys(page, Keys.ARROW_DOWN)
+            page.wait(lambda d: overlay(page, "slice") == f"Frame {k}/5", message=f"{path.name}: no frame {k}")
+            page.wait(lambda d: page.canvas_signature()[0] != sums[-1], message=f"{path.name}: frame {k} looks like frame {k - 1}")
+            sums.append(page.canvas_signature()[0])
+        assert sums == sorted(sums), (path.name, sums)

@@ -1,7 +1,9 @@
 """One home for the synthetic CT DICOM files the tests write with pydicom."""
 import io
 
-from pydicom.dataset import FileDataset, FileMetaDataset
+import numpy as np
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 
@@ -31,3 +33,25 @@ def dicom_bytes(ds):
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
+
+
+def enhanced_ct(order, size=16, **attributes):
+    """An enhanced CT (functional groups) whose stored frame k lies at z = 10 * order[k] mm and
+    holds the constant 100 * order[k] HU: out of slice order unless `order` is sorted."""
+
+    def item(**values):
+        ds = Dataset()
+        for key, value in values.items():
+            setattr(ds, key, value)
+        return ds
+
+    ds = ct_dataset(size, size, signed=True, NumberOfFrames=len(order), **attributes)
+    del ds.RescaleSlope, ds.RescaleIntercept
+    ds.SharedFunctionalGroupsSequence = Sequence([item(
+        PlaneOrientationSequence=Sequence([item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])]),
+        PixelMeasuresSequence=Sequence([item(PixelSpacing=[0.5, 0.5], SliceThickness=10)]),
+        PixelValueTransformationSequence=Sequence([item(RescaleSlope=1, RescaleIntercept=-1000, RescaleType="HU")]))])
+    ds.PerFrameFunctionalGroupsSequence = Sequence([
+        item(PlanePositionSequence=Sequence([item(ImagePositionPatient=[0, 0, 10.0 * z])])) for z in order])
+    ds.PixelData = np.concatenate([np.full(size * size, 1000 + 100 * z, dtype=np.int16) for z in order]).tobytes()
+    return dicom_bytes(ds)

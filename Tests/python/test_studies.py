@@ -19,7 +19,7 @@ import requests
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import generate_uid
 
-from ct_dicom import ct_dataset, dicom_bytes
+from ct_dicom import ct_dataset, dicom_bytes, enhanced_ct
 from test_batch import TINY
 from test_server_fixture import Server, prompt_logged_server
 
@@ -372,3 +372,22 @@ def test_no_identifier_or_uid_reaches_the_logs(lab, asking, files):
         assert "/api/studies" in text
         for needle in needles:
             assert needle not in text, needle
+
+
+def test_an_enhanced_multi_frame_lists_its_frames_in_slice_order(lab):
+    """`frame_order` lists the stored frame numbers along the slice normal, as a radiology viewer
+    stacks them (the page steps through them so); `frame=F` keeps DICOM's stored numbering. A file
+    already in slice order has no `frame_order`."""
+    order = [3, 0, 4, 1, 2]
+    study = upload(lab, [("enhanced.dcm", enhanced_ct(order))]).json()
+    series = study["series"][0]
+    assert (series["slices"], series["frames"], series["frame_order"]) == (1, 5, [1, 3, 4, 0, 2])
+    base = f"{lab.url}/api/studies/{study['study_id']}/series/{series['series_id']}"
+
+    def mean(frame):
+        return requests.get(base + "/stats", params={"frame": frame, "roi": "2,2,10,10"}, timeout=30).json()["mean"]
+
+    assert [mean(f) for f in range(5)] == [100.0 * z for z in order]  # stored
+    assert [mean(f) for f in series["frame_order"]] == [0.0, 100.0, 200.0, 300.0, 400.0]  # along the normal
+    in_order = upload(lab, [("sorted.dcm", enhanced_ct([0, 1, 2, 3, 4]))]).json()["series"][0]
+    assert in_order["frames"] == 5 and "frame_order" not in in_order

@@ -3,6 +3,7 @@
 
 import { predictStream, dataURL, windowField, regionField, setApiKey } from "./api.js";
 import { EXAMPLES, REGION_EXAMPLES, t, language, onLanguageChange } from "./i18n.js";
+import { storedFrame } from "./files.js";
 import { errorText, onImagesChange, setBoxesFor } from "./images.js";
 import { fieldsOn, fieldsSchema, showFieldsResult } from "./fields.js";
 import { refreshHistory } from "./history.js";
@@ -116,7 +117,7 @@ async function buildPayload(entries) {
     const w = windowField(active.window);
     if (w !== undefined) payload.window = w;
     if (active.slices > 1) payload.slice = active.slice;
-    if (active.frames > 1) payload.frame = active.frame;
+    if (active.frames > 1) payload.frame = storedFrame(active);
   }
   const region = regionField(active.region);
   if (region) payload.region = region;

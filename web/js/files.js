@@ -39,6 +39,7 @@ export function makeEntry(file, format) {
     defaultWindow: null,
     frames: 1,
     frame: 0,
+    frameOrder: null,
     slices: 1,
     slice: 0,
     error: "",
@@ -98,6 +99,7 @@ export function applyMetadata(entry, meta, previewImage) {
   entry.height = Number.isFinite(h) && h > 0 ? h : (previewImage.naturalHeight || previewImage.height);
   const frames = num(pick("frames", "number_of_frames", "frame_count", "NumberOfFrames"));
   if (Number.isFinite(frames) && frames >= 1) entry.frames = Math.round(frames);
+  entry.frameOrder = frameOrderOf(meta && meta.sliceOrder, entry.frames, 1) || entry.frameOrder;
   let slices = num(pick("slices", "slice_count", "depth", "nz"));
   if (!Number.isFinite(slices)) {
     // A volume's shape: an array or a string such as "[512, 512, 85]" or "512x512x85".
@@ -123,6 +125,26 @@ export function applyMetadata(entry, meta, previewImage) {
     entry.window.width = wd;
     if (entry.window.preset === "default") entry.defaultWindow = { center: c, width: wd };
   }
+}
+
+/**
+ * A multi-frame file's stored frame numbers in slice order (0-based), from a list numbered from
+ * `base`, or null when the list is missing, malformed or already in stored order.
+ */
+export function frameOrderOf(list, frames, base = 0) {
+  if (!Array.isArray(list) || list.length !== frames || frames < 2) return null;
+  const order = list.map((n) => Number(n) - base);
+  const valid = order.every((n) => Number.isInteger(n) && n >= 0 && n < frames) && new Set(order).size === frames;
+  return valid && order.some((n, k) => n !== k) ? order : null;
+}
+
+/**
+ * The stored frame number (what the server's `frame` means) of the viewer's frame `position`:
+ * the viewer steps through an enhanced file's frames along the slice normal, as radiology
+ * viewers stack them, while DICOM numbers them as stored.
+ */
+export function storedFrame(entry, position = entry.frame) {
+  return entry.frameOrder ? entry.frameOrder[position] : position;
 }
 
 /** Metadata rows to show: flat key/value pairs, nested objects flattened one level. */

@@ -3,7 +3,7 @@
 // server's study cache instead of from their files.
 
 import { render, LabError } from "./api.js";
-import { sniffFormat, makeEntry, decodeBlob, thumbnail, applyMetadata, metadataRows } from "./files.js";
+import { sniffFormat, makeEntry, decodeBlob, thumbnail, applyMetadata, metadataRows, storedFrame } from "./files.js";
 import { t, onLanguageChange } from "./i18n.js";
 import { initModelView, modelViewOn, showModelInput } from "./modelview.js";
 import { $, state, activeEntry, showError, PRESETS } from "./state.js";
@@ -76,13 +76,17 @@ async function renderEntry(entry) {
     entry.image = await decodeBlob(await renderBlob(entry));
     return;
   }
+  const frame = entry.frames > 1 ? storedFrame(entry) : undefined;
   const { blob, metadata } = await render(entry.file, {
     window: entry.window,
-    frame: entry.frames > 1 ? entry.frame : undefined,
+    frame,
     slice: entry.slices > 1 ? entry.slice : undefined,
   });
   const image = await decodeBlob(blob);
   applyMetadata(entry, metadata, image);
+  // The first render of an enhanced file learns its slice order: frame 1 of the stack may be
+  // another stored frame than the one just drawn.
+  if (entry.frames > 1 && storedFrame(entry) !== (frame ?? 0)) return renderEntry(entry);
   entry.image = image;
   if (!entry.thumb) entry.thumb = thumbnail(image);
 }

@@ -3,7 +3,7 @@
 // padding visible and the image's rectangle outlined.
 
 import { render } from "./api.js";
-import { decodeBlob } from "./files.js";
+import { decodeBlob, storedFrame } from "./files.js";
 import { t, onLanguageChange } from "./i18n.js";
 import { $, state } from "./state.js";
 
@@ -18,7 +18,7 @@ export async function showModelInput(entry, keepView = false) {
   const ticket = ++latest;
   const { blob, letterbox } = await render(entry.file, {
     window: entry.window,
-    frame: entry.frames > 1 ? entry.frame : undefined,
+    frame: entry.frames > 1 ? storedFrame(entry) : undefined,
     slice: entry.slices > 1 ? entry.slice : undefined,
     region: entry.region,
     modelInput: true,

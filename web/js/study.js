@@ -4,6 +4,7 @@
 
 import { request, headers, windowField, LabError } from "./api.js";
 import { t } from "./i18n.js";
+import { frameOrderOf, storedFrame } from "./files.js";
 
 let nextSeries = 1;
 
@@ -79,6 +80,9 @@ export function seriesEntries(listing) {
       defaultWindow: null,
       frames,
       frame: 0,
+      // Stored frame numbers in slice order (an enhanced file's positions): the viewer's frame k
+      // is the server's frame frameOrder[k]; without it, the stored order is the slice order.
+      frameOrder: frameOrderOf(s.frame_order, frames),
       slices,
       slice: 0,
       invert: false,
@@ -96,7 +100,7 @@ function seriesPath(entry) {
 export function renderURL(entry, over = {}) {
   const slice = over.slice ?? entry.slice;
   const params = new URLSearchParams({ slice: String(slice) });
-  if (entry.frames > 1) params.set("frame", String(over.frame ?? entry.frame));
+  if (entry.frames > 1) params.set("frame", String(storedFrame(entry, over.frame ?? entry.frame)));
   const win = windowField(over.window ?? entry.window);
   if (typeof win === "string") params.set("window", win);
   else if (win) params.set("window", `${Math.round(win.center)},${Math.round(win.width)}`);
@@ -117,7 +121,7 @@ export async function renderBlob(entry, over = {}) {
 /** `…/stats` over a rectangle or an ellipse (original pixels, integer corners). */
 export async function regionStats(entry, box, shape) {
   const params = new URLSearchParams({ slice: String(entry.slice), roi: box.join(",") });
-  if (entry.frames > 1) params.set("frame", String(entry.frame));
+  if (entry.frames > 1) params.set("frame", String(storedFrame(entry)));
   if (shape === "ellipse") params.set("shape", "ellipse");
   try {
     return await (await request(`${seriesPath(entry)}/stats?${params}`, { headers: headers() })).json();
@@ -129,7 +133,7 @@ export async function regionStats(entry, box, shape) {
 /** `…/line`: the length (mm when the series has a pixel spacing) and the profile. */
 export async function lineProfile(entry, from, to) {
   const params = new URLSearchParams({ slice: String(entry.slice), from: from.join(","), to: to.join(",") });
-  if (entry.frames > 1) params.set("frame", String(entry.frame));
+  if (entry.frames > 1) params.set("frame", String(storedFrame(entry)));
   try {
     return await (await request(`${seriesPath(entry)}/line?${params}`, { headers: headers() })).json();
   } catch (e) {
@@ -188,7 +192,7 @@ export function studyReference(entry, scope, slices) {
   const reference = { id: entry.study.id, series: entry.study.series };
   if (scope === "volume") reference.volume = true;
   else reference.slices = scope === "slices" ? slices : [entry.slice];
-  if (entry.frames > 1 && scope !== "volume") reference.frame = entry.frame;
+  if (entry.frames > 1 && scope !== "volume") reference.frame = storedFrame(entry);
   const win = windowField(entry.window);
   if (win !== undefined) reference.window = win;
   return reference;

@@ -219,6 +219,7 @@ enum OpenAPIDocument {
                       "series_id": {"type": "string"}, "format": {"type": "string"}, "modality": {"type": "string"}, "description": {"type": "string"},
                       "slices": {"type": "integer"}, "rows": {"type": "integer"}, "columns": {"type": "integer"}, "frames": {"type": "integer"},
                       "pixel_spacing_mm": {"type": "array", "items": {"type": "number"}, "description": "[row spacing, column spacing]"},
+                      "frame_order": {"type": "array", "items": {"type": "integer"}, "description": "a multi-frame file's stored frame indices (frame=F) in slice order, when they differ from it"},
                       "is_volume": {"type": "boolean"}, "is_localizer": {"type": "boolean"}}}},
                     "skipped": {"type": "array", "items": {"type": "object", "required": ["name", "reason"], "properties": {
                       "name": {"type": "string"}, "reason": {"type": "string"}}}}}},

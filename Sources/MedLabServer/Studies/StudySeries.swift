@@ -21,6 +21,7 @@ struct StudySeries: Sendable {
             seriesID: Self.id(of: files.map(\.sha256)), format: first.format.rawValue, modality: metadata.modality,
             description: first.series?.description, slices: slices, rows: metadata.height, columns: metadata.width, frames: frames,
             pixelSpacingMM: metadata.pixelSpacing?.count == 2 ? metadata.pixelSpacing : nil,
+            frameOrder: frames > 1 && first.sliceOrder != Array(0..<frames) ? first.sliceOrder : nil,
             isVolume: !isLocalizer && (slices > 1 || frames > 1), isLocalizer: isLocalizer)
     }
 
@@ -64,6 +65,10 @@ struct SeriesSummary: Encodable, Sendable {
     var frames: Int
     /// `[row spacing, column spacing]` in mm, as DICOM Pixel Spacing.
     var pixelSpacingMM: [Double]?
+    /// A multi-frame file's stored frame indices (0-based) in slice order, when they are not in
+    /// it already (an enhanced file's Plane Positions along the normal): a viewer steps through
+    /// them in this order, while `frame=F` keeps DICOM's stored numbering.
+    var frameOrder: [Int]?
     var isVolume: Bool
     var isLocalizer: Bool
 
@@ -71,6 +76,7 @@ struct SeriesSummary: Encodable, Sendable {
         case format, modality, description, slices, rows, columns, frames
         case seriesID = "series_id"
         case pixelSpacingMM = "pixel_spacing_mm"
+        case frameOrder = "frame_order"
         case isVolume = "is_volume"
         case isLocalizer = "is_localizer"
     }
