@@ -20,16 +20,19 @@
 
 namespace {
 
-// A grammar text's number: equal texts share cached sets, and no two texts share a number.
-uint32_t grammar_id(const std::string &text) {
+// A grammar text's number: equal texts share cached sets, and no two texts share a number. The
+// table forgets every text after 256 of them (a server may be sent any number of schemas), and
+// numbers are never reused, so a forgotten text only comes back under a new number.
+uint64_t grammar_id(const std::string &text) {
     static std::mutex lock;
-    static std::map<std::string, uint32_t> ids;
+    static std::map<std::string, uint64_t> ids;
+    static uint64_t next = 0;
     std::lock_guard<std::mutex> guard(lock);
     auto found = ids.find(text);
     if (found != ids.end()) return found->second;
-    const uint32_t id = static_cast<uint32_t>(ids.size());
-    ids.emplace(text, id);
-    return id;
+    if (ids.size() >= 256) ids.clear();
+    ids.emplace(text, next);
+    return next++;
 }
 
 // The tokens one state allows: a sorted list when they are few (after a value: a comma or a
@@ -136,7 +139,7 @@ AllowedCache &allowed_cache() {
 
 struct medlab_grammar {
     llama_grammar *grammar;
-    uint32_t id;
+    uint64_t id;
     // Where each rule's elements start, sorted: a stack holds pointers into the rules, which
     // differ between two grammars of one text, so the key names (rule, offset) instead.
     std::vector<std::pair<const llama_grammar_element *, uint32_t>> starts;
@@ -149,7 +152,7 @@ namespace {
 std::string state_key(const medlab_grammar &g) {
     std::string key;
     auto put = [&key](uint32_t value) { key.append(reinterpret_cast<const char *>(&value), sizeof value); };
-    put(g.id);
+    key.append(reinterpret_cast<const char *>(&g.id), sizeof g.id);
     put(g.grammar->partial_utf8.value);
     put(static_cast<uint32_t>(g.grammar->partial_utf8.n_remain));
     const auto &rules = g.grammar->rules;
