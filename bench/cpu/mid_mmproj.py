@@ -20,6 +20,9 @@ CONFIG = gm.VisionConfig(name="mid SigLIP for the 270M demo (random weights)", n
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1].startswith("-"):
+        print(__doc__)
+        return 0 if sys.argv[1] in ("-h", "--help") else 2
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.expanduser("~/.cache/medlab/test-models/mid-mmproj-640.gguf")
     if not os.path.exists(out):
         written = gm.write_gemma3_mmproj(out, CONFIG, seed=7)
