@@ -42,12 +42,12 @@ def test_the_prefilter_gives_the_same_answer(schema, question):
         jsonschema_rs.validate(schema, with_prefilter["json"])
 
 
-def batch(folder, out, schema, question, cache):
-    """A batch over every image of `folder` under `schema`, one request at a time: the rows and the
-    steps answered by a computed and by a cached allowed set."""
+def batch(folder, out, schema, question, cache, concurrency=1):
+    """A batch over every image of `folder` under `schema`: the rows and the steps answered by a
+    computed and by a cached allowed set."""
     env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_GRAMMAR_CACHE="1" if cache else "0")
     result = subprocess.run([medlab_bin(), "batch", str(folder), "-q", question, "-o", str(out), *TINY, "--no-record",
-                             "--max-new-tokens", "48", "--concurrency", "1", "--schema-inline", json.dumps(schema)],
+                             "--max-new-tokens", "48", "--concurrency", str(concurrency), "--schema-inline", json.dumps(schema)],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
     full = sum(int(n) for n in re.findall(r"grammar_full_passes=(\d+)", result.stderr))
@@ -71,6 +71,21 @@ def test_the_cache_gives_the_same_answers(tmp_path, schema, question):
     for row in cached_rows:
         if row.get("fields") is not None:
             jsonschema_rs.validate(schema, row["fields"])
+
+
+def test_sequences_sampling_at_once_share_the_cache_and_the_answers(tmp_path):
+    """Four requests decoded together sample on threads of their own (a grammar makes a step
+    costly), all reading and filling the one cache: their answers are those of the same batch
+    without the cache."""
+    schema, question = CASES[0]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for n in range(8):
+        (folder / f"s{n}.png").write_bytes(png(24 + n * 4, 24, seed=n))
+    cached_rows, _, cached = batch(folder, tmp_path / "cached.jsonl", schema, question, cache=True, concurrency=4)
+    rows, _, _ = batch(folder, tmp_path / "computed.jsonl", schema, question, cache=False, concurrency=4)
+    assert cached > 0
+    assert [row["answer"] for row in cached_rows] == [row["answer"] for row in rows]
 
 
 def test_one_schema_is_one_grammar_over_the_api():
