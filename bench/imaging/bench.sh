@@ -5,18 +5,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${TMPDIR:-/tmp}/medimaging-bench"
 mkdir -p "$WORK/Sources/bench" "$WORK/data"
-for t in CZlib CPNG CJPEG COpenJPEG CCharLS MedImaging; do ln -sfn "$ROOT/Sources/$t" "$WORK/Sources/$t"; done
+for t in CLabZlib CPNG CJPEG COpenJPEG CCharLS MedImaging; do ln -sfn "$ROOT/Sources/$t" "$WORK/Sources/$t"; done
 cp "$ROOT/bench/imaging/bench/main.swift" "$WORK/Sources/bench/main.swift"
 sed -e 's/name: "fuzz"/name: "bench"/g' > "$WORK/Package.swift" <<'PKG'
 // swift-tools-version:6.1
 import PackageDescription
 let package = Package(name: "fuzz", targets: [
-    .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+    .systemLibrary(name: "CLabZlib", path: "Sources/CLabZlib"),
     .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
     .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
     .systemLibrary(name: "COpenJPEG", path: "Sources/COpenJPEG"),
     .systemLibrary(name: "CCharLS", path: "Sources/CCharLS"),
-    .target(name: "MedImaging", dependencies: ["CZlib", "CPNG", "CJPEG", "COpenJPEG", "CCharLS"]),
+    .target(name: "MedImaging", dependencies: ["CLabZlib", "CPNG", "CJPEG", "COpenJPEG", "CCharLS"]),
     .executableTarget(name: "fuzz", dependencies: ["MedImaging"]),
 ], swiftLanguageModes: [.v6])
 PKG
