@@ -122,12 +122,6 @@ struct AllowedCache {
         bytes += set->bytes();
         sets.emplace(key, std::move(set));
     }
-
-    void clear() {
-        std::lock_guard<std::mutex> guard(lock);
-        sets.clear();
-        bytes = 0;
-    }
 };
 
 AllowedCache &allowed_cache() {
@@ -233,5 +227,3 @@ void medlab_grammar_store(medlab_grammar *g, const int32_t *allowed, size_t coun
     std::sort(sorted.begin(), sorted.end());
     allowed_cache().store(key, std::move(sorted), vocabulary);
 }
-
-void medlab_grammar_cache_clear(void) { allowed_cache().clear(); }

@@ -35,9 +35,6 @@ int medlab_grammar_best_cached(medlab_grammar *grammar, const float *logits, int
 /// `vocabulary`) for this state.
 void medlab_grammar_store(medlab_grammar *grammar, const int32_t *allowed, size_t count, size_t vocabulary);
 
-/// Forgets every cached set (tests compare answers with and without them).
-void medlab_grammar_cache_clear(void);
-
 #ifdef __cplusplus
 }
 #endif

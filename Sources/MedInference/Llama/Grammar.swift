@@ -60,7 +60,4 @@ final class Grammar {
     func store(_ allowed: [llama_token], vocabulary count: Int) {
         allowed.withUnsafeBufferPointer { medlab_grammar_store(pointer, $0.baseAddress, $0.count, count) }
     }
-
-    /// Forgets every cached set, for all grammars (tests).
-    static func clearCache() { medlab_grammar_cache_clear() }
 }

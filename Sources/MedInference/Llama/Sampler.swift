@@ -60,12 +60,13 @@ final class Sampler {
         let row = UnsafeBufferPointer(start: logits, count: count)
         // Greedy is an argmax: a candidate array would first copy Gemma's 262,144 logits, about
         // 1 ms a token on the H200 host, paid once per sequence per step.
-        let first = greedy ? Self.argmax(row) : chainSample(row)
+        let first = greedy ? Self.argmax(row) : chainChoice(row)
+        if !greedy { llama_sampler_accept(pointer, first) }
         guard let grammar else { return first }
         if grammar.allows(first) { return accept(first, by: grammar) }
         guard greedy else {
             fullPasses += 1
-            return accept(constrainedChainSample(row, by: grammar), by: grammar)
+            return accept(chainChoice(row, within: grammar), by: grammar)
         }
         // A state met before (after a value: a comma or a brace; inside an enum) has its allowed
         // set cached: the best of it, without asking the grammar.
@@ -96,18 +97,6 @@ final class Sampler {
         return grammar.allowed(among: (0..<count).map { llama_token($0) })
     }
 
-    /// The chain's choice among the tokens the grammar allows (a distribution: no cache, whose
-    /// smaller candidate array would draw another token from the same seed).
-    private func constrainedChainSample(_ row: UnsafeBufferPointer<Float>, by grammar: Grammar) -> llama_token {
-        var candidates = (0..<row.count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
-        return candidates.withUnsafeMutableBufferPointer { buffer in
-            grammar.apply(buffer)
-            var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
-            llama_sampler_apply(pointer, &array)
-            return array.selected >= 0 ? array.data[Int(array.selected)].id : array.data[0].id
-        }
-    }
-
     /// Advances the grammar past `token` and returns it. A grammar that allows nothing (it never
     /// does for a JSON Schema's) is left behind: the answer then fails validation, named as such.
     private func accept(_ token: llama_token, by grammar: Grammar) -> llama_token {
@@ -125,16 +114,17 @@ final class Sampler {
         llama_sampler_sample(pointer, context.pointer, index)
     }
 
-    /// The sampling chain's choice over the whole row, as `llama_sampler_sample` makes it.
-    private func chainSample(_ row: UnsafeBufferPointer<Float>) -> llama_token {
+    /// The sampling chain's choice over the whole row, as `llama_sampler_sample` makes it; with a
+    /// grammar, among the tokens it allows (the whole row, never a cached set: a smaller candidate
+    /// array would draw another token from the same seed).
+    private func chainChoice(_ row: UnsafeBufferPointer<Float>, within grammar: Grammar? = nil) -> llama_token {
         var candidates = (0..<row.count).map { llama_token_data(id: llama_token($0), logit: row[$0], p: 0) }
-        let token = candidates.withUnsafeMutableBufferPointer { buffer -> llama_token in
+        return candidates.withUnsafeMutableBufferPointer { buffer -> llama_token in
+            grammar?.apply(buffer)
             var array = llama_token_data_array(data: buffer.baseAddress, size: buffer.count, selected: -1, sorted: false)
             llama_sampler_apply(pointer, &array)
             return array.selected >= 0 ? array.data[Int(array.selected)].id : array.data[0].id
         }
-        llama_sampler_accept(pointer, token)
-        return token
     }
 
     /// The token of highest logit among `tokens` (the first of equals), nil if there are none.
