@@ -13,17 +13,8 @@ BIN=$1 MODEL=$2 MMPROJ=$3 N=${4:-30} ROUNDS=${5:-2}
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-python3 - "$WORK/images" "$N" <<'PY'
-import os, struct, sys, zlib
-folder, count = sys.argv[1], int(sys.argv[2])
-os.makedirs(folder)
-for n in range(count):  # a grey gradient of its own size per image: no two prompts alike
-    w, h = 32 + n, 32
-    rows = b"".join(b"\x00" + bytes((x * 7 + y * 3 + n * 11) % 256 for x in range(w)) for y in range(h))
-    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-    open(os.path.join(folder, f"{n:03d}.png"), "wb").write(png)
-PY
+# 32 px images of their own (bench/gpu/make_images.py, standard library): no two prompts alike.
+python3 "$HERE/../gpu/make_images.py" "$WORK/images" --n "$N" --size 32 --seed 5000 > /dev/null
 SCHEMA=$(cd "$HERE" && python3 -c 'import json; from decode import SCHEMA, QUESTION; print(json.dumps(SCHEMA))')
 QUESTION=$(cd "$HERE" && python3 -c 'from decode import QUESTION; print(QUESTION)')
 declare -A times
