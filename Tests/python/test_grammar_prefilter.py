@@ -21,15 +21,19 @@ CASES = [(SCHEMAS[0], "Is there a pleural effusion?"), (SCHEMAS[2], "请判断�
            "required": ["finding", "size_mm"]}, "Describe the nodule.")]
 
 
+def grammar_steps(trace):
+    """Of MEDLAB_TRACE's `done` lines: the steps that computed an allowed set, and those that took
+    a cached one, over all requests."""
+    return tuple(sum(int(n) for n in re.findall(rf"{field}=(\d+)", trace)) for field in ("grammar_full_passes", "grammar_cached"))
+
+
 def ask(schema, question, prefilter=True, cache=True):
     env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_GRAMMAR_PREFILTER="1" if prefilter else "0",
                MEDLAB_GRAMMAR_CACHE="1" if cache else "0")
     result = subprocess.run([medlab_bin(), "ask", *TINY, "--no-record", "--json", "--max-new-tokens", "48",
                              "--schema-inline", json.dumps(schema), question], capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
-    full = sum(int(n) for n in re.findall(r"grammar_full_passes=(\d+)", result.stderr))
-    cached = sum(int(n) for n in re.findall(r"grammar_cached=(\d+)", result.stderr))
-    return json.loads(result.stdout), full, cached
+    return json.loads(result.stdout), *grammar_steps(result.stderr)
 
 
 @pytest.mark.parametrize("schema, question", CASES)
@@ -50,8 +54,7 @@ def batch(folder, out, schema, question, cache, concurrency=1):
                              "--max-new-tokens", "48", "--concurrency", str(concurrency), "--schema-inline", json.dumps(schema)],
                             capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
-    full = sum(int(n) for n in re.findall(r"grammar_full_passes=(\d+)", result.stderr))
-    cached = sum(int(n) for n in re.findall(r"grammar_cached=(\d+)", result.stderr))
+    full, cached = grammar_steps(result.stderr)
     rows = sorted((json.loads(line) for line in out.read_text().splitlines()), key=lambda row: row["filename"])
     return rows, full, cached
 
