@@ -12,6 +12,7 @@ import jsonschema_rs
 import pytest
 import requests
 
+from schedules import assert_same_but_for_near_ties
 from test_batch import TINY, png
 from test_server_fixture import Server, medlab_bin
 from test_structured import SCHEMAS
@@ -78,8 +79,9 @@ def test_the_cache_gives_the_same_answers(tmp_path, schema, question):
 
 def test_sequences_sampling_at_once_share_the_cache_and_the_answers(tmp_path):
     """Four requests decoded together sample on threads of their own (a grammar makes a step
-    costly), all reading and filling the one cache: their answers are those of the same batch
-    without the cache."""
+    costly), all reading and filling the one cache: their answers are valid and are those of the
+    same batch without the cache, but for near-ties that the batches' other timing can flip (see
+    schedules.py)."""
     schema, question = CASES[0]
     folder = tmp_path / "images"
     folder.mkdir()
@@ -88,7 +90,10 @@ def test_sequences_sampling_at_once_share_the_cache_and_the_answers(tmp_path):
     cached_rows, _, cached = batch(folder, tmp_path / "cached.jsonl", schema, question, cache=True, concurrency=4)
     rows, _, _ = batch(folder, tmp_path / "computed.jsonl", schema, question, cache=False, concurrency=4)
     assert cached > 0
-    assert [row["answer"] for row in cached_rows] == [row["answer"] for row in rows]
+    assert_same_but_for_near_ties({row["filename"]: row for row in cached_rows}, {row["filename"]: row for row in rows})
+    assert all(row["error"] is None for row in cached_rows)
+    for row in cached_rows:
+        jsonschema_rs.validate(schema, row["fields"])
 
 
 def test_one_schema_is_one_grammar_over_the_api():
