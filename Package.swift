@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MedInferenceTests",
-            dependencies: ["MedInference", "MedLabTestSupport"],
+            dependencies: ["MedInference", "MedLabTestSupport", "CLlama"],
             linkerSettings: llamaLinker
         )
     ],

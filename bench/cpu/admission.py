@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Do running streams keep flowing while new requests are admitted? (#21 item 4)
 
-Two `medlab serve --demo --parallel 8` servers on this machine: one as built (a burst of new
-requests is prefilled one per decode step while others stream) and one with `MEDLAB_ADMIT=all`
-(every waiting request prefilled before the next step, the old way). Each round, on each server
+Two `medlab serve --demo --parallel 8` servers on this machine: one as built and one baseline.
+`--baseline all` (the default): `MEDLAB_ADMIT=all`, every waiting request prefilled before the
+next step, against the build's one admission per decode step. `--baseline alone`: both servers
+share one KV cache (`--kv-cache shared`, as on a GPU), and the baseline has `MEDLAB_RIDE_ALONG=0`,
+each new request prefilled alone while the streams wait, against the build, where its prompt
+rides along in the streams' decode steps (text in runs, the image whole). Each round, on each server
 in alternation: RUNNING streamed image questions start and each receives its first token; then a
 burst of ARRIVALS new image questions comes at once. Reported per server: the longest and the
 p95 time between two tokens of the running streams while the burst is admitted, and the
 arrivals' time to first token. Every request carries its own image (no cache, no shared prefix).
 
-    MEDLAB_BIN=.build/release/medlab python3 bench/cpu/admission.py [--rounds 3] [--running 3] [--arrivals 4]
+    MEDLAB_BIN=.build/release/medlab python3 bench/cpu/admission.py [--rounds 3] [--running 3] [--arrivals 4] [--baseline all|alone]
 
 Standard library only (images from bench/gpu/make_images.py).
 """
@@ -33,9 +36,9 @@ import make_images  # noqa: E402
 from bench import Server, free_port  # noqa: E402
 
 
-def start(binary: str, env: dict, name: str, logs: str) -> tuple[Server, int]:
+def start(binary: str, env: dict, name: str, logs: str, extra: list[str]) -> tuple[Server, int]:
     port = free_port()
-    cmd = [binary, "serve", "--demo", "--port", str(port), "--parallel", "8", "--queue", "32", "--no-record"]
+    cmd = [binary, "serve", "--demo", "--port", str(port), "--parallel", "8", "--queue", "32", "--no-record", *extra]
     server = Server(name, cmd, env, pathlib.Path(logs) / f"{name}.log")
     ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health", lambda body: json.loads(body).get("status") == "ok",
                                    timeout=300)
@@ -98,6 +101,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--running", type=int, default=3)
     ap.add_argument("--arrivals", type=int, default=4)
+    ap.add_argument("--baseline", choices=["all", "alone"], default="all")
     a = ap.parse_args()
     binary = os.environ.get("MEDLAB_BIN", os.path.join(HERE, "..", "..", ".build", "release", "medlab"))
     folder = tempfile.mkdtemp()
@@ -106,8 +110,12 @@ def main() -> int:
         with open(os.path.join(folder, f"{i:03d}.png"), "wb") as f:
             f.write(make_images.image(7000 + i, 256))
     pngs = [open(os.path.join(folder, name), "rb").read() for name in sorted(os.listdir(folder))]
-    servers = {"interleaved": start(binary, dict(os.environ), "interleaved", folder),
-               "all_at_once": start(binary, dict(os.environ, MEDLAB_ADMIT="all"), "all_at_once", folder)}
+    if a.baseline == "all":
+        names, extra, baseline_env = ("interleaved", "all_at_once"), [], {"MEDLAB_ADMIT": "all"}
+    else:
+        names, extra, baseline_env = ("riding_along", "prefilled_alone"), ["--kv-cache", "shared"], {"MEDLAB_RIDE_ALONG": "0"}
+    servers = {names[0]: start(binary, dict(os.environ), names[0], folder, extra),
+               names[1]: start(binary, dict(os.environ, **baseline_env), names[1], folder, extra)}
     results = {name: [] for name in servers}
     try:
         k = 0
@@ -122,9 +130,10 @@ def main() -> int:
             server.stop()
     summary = {name: {k: statistics.median([x[k] for x in rows if x[k] is not None]) for k in rows[0]} for name, rows in results.items()}
     print(json.dumps(summary, indent=2))
-    i, o = summary["interleaved"], summary["all_at_once"]
-    print(f"longest stall of a running stream: {i['max_gap_s']:.3f} s interleaved vs {o['max_gap_s']:.3f} s all at once "
-          f"(x{o['max_gap_s'] / i['max_gap_s']:.2f}); arrivals' median first token {i['ttft_median_s']:.2f} vs {o['ttft_median_s']:.2f} s")
+    i, o = summary[names[0]], summary[names[1]]
+    print(f"longest stall of a running stream: {i['max_gap_s']:.3f} s {names[0]} vs {o['max_gap_s']:.3f} s {names[1]} "
+          f"(x{o['max_gap_s'] / i['max_gap_s']:.2f}); p95 gap {i['p95_gap_s']:.3f} vs {o['p95_gap_s']:.3f} s; "
+          f"arrivals' median first token {i['ttft_median_s']:.2f} vs {o['ttft_median_s']:.2f} s")
     return 0
 
 

@@ -5,16 +5,20 @@ import Synchronization
 
 /// Serves requests on one dedicated thread that owns the llama.cpp context.
 ///
-/// Up to `slots` requests are active at once, each in its own KV-cache sequence. A new request
-/// is prefilled alone (its image needs non-causal attention inside one micro-batch); then every
-/// active request contributes one token to a shared decode batch, so concurrent users share
-/// each pass over the weights instead of waiting in line. With a projector loaded, a request is
-/// first prepared (tokenized, its images encoded) on a thread of its own (`vision`) while this
-/// thread keeps decoding: an encode no longer stalls every running stream.
+/// Up to `slots` requests are active at once, each in its own KV-cache sequence. Every active
+/// request contributes one token to a shared decode batch, so concurrent users share each pass
+/// over the weights instead of waiting in line. A new request is prefilled alone when nothing
+/// else runs; beside running streams its prompt rides along in their decode steps instead (an
+/// `Admission`: text in runs, each image whole, since its tokens attend both ways), so the streams
+/// keep flowing. With a projector loaded, a request is first prepared (tokenized, its images
+/// encoded) on a thread of its own (`vision`) while this thread keeps decoding.
 final class BatchScheduler: @unchecked Sendable {
     private let model: LlamaModel
     private let context: LlamaContext
     private let projector: VisionProjector?
+    /// The token embedding table that lets an image share a step with streams; nil where prompts
+    /// cannot ride along (a cache per sequence, another architecture, a table that cannot be read).
+    private let tokenEmbeddings: TokenEmbeddings?
     private let slots: Int
     private let pending = Mutex(Queue())
     /// Prepares requests (tokenizing, encoding images) one at a time in arrival order, so the
@@ -23,12 +27,18 @@ final class BatchScheduler: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     /// Touched only by the scheduler thread.
     private var active: [GenerationJob] = []
+    /// Requests whose prompts are riding along in the decode steps.
+    private var admitting: [Admission] = []
+    /// Whether the last step that carried riders carried text: images and text take turns, so a
+    /// stream of arrivals with text to feed cannot hold back an image.
+    private var lastRidersWereText = false
     private var freeSlots: [Int32]
 
-    init(model: LlamaModel, context: LlamaContext, projector: VisionProjector?, slots: Int) {
+    init(model: LlamaModel, context: LlamaContext, projector: VisionProjector?, tokenEmbeddings: TokenEmbeddings?, slots: Int) {
         self.model = model
         self.context = context
         self.projector = projector
+        self.tokenEmbeddings = tokenEmbeddings
         self.slots = slots
         self.freeSlots = (0..<Int32(slots)).reversed()
         self.vision = projector.map { _ in DispatchQueue(label: "medlab.vision", qos: .userInitiated) }
@@ -119,9 +129,13 @@ final class BatchScheduler: @unchecked Sendable {
     /// `MEDLAB_PREFILL_EXCLUSIVE=1`; nil otherwise, and when jobs are encoded on this thread.
     private let turns: DeviceTurns?
 
+    /// `MEDLAB_RIDE_ALONG=0` prefills every request alone, stopping the running streams, as before
+    /// prompts rode along in decode steps (a diagnostic: the baseline of bench/cpu/admission.py).
+    private static let ridingAlong = ProcessInfo.processInfo.environment["MEDLAB_RIDE_ALONG"] != "0"
+
     private func loop() {
         while true {
-            if active.isEmpty, pending.withLock({ $0.jobs.isEmpty }) {
+            if active.isEmpty, admitting.isEmpty, pending.withLock({ $0.jobs.isEmpty }) {
                 waitingForWork.store(true, ordering: .releasing)
                 idle.signal()
                 wake.wait()
@@ -129,21 +143,25 @@ final class BatchScheduler: @unchecked Sendable {
             waitingForWork.store(false, ordering: .releasing)
             admit()
             step()
-            activeCount.store(active.count, ordering: .relaxed)
+            activeCount.store(active.count + admitting.count, ordering: .relaxed)
         }
     }
 
-    /// Moves waiting requests into free slots and prefills them. While other requests are being
-    /// decoded, one per step: a prefill stops every running stream (about 160 ms for MedGemma
-    /// under load on an H200), so a burst admitted between decode steps stalls them one prefill
-    /// at a time instead of all at once. With nothing running there is no one to stall.
+    /// Moves waiting requests into free slots. With nothing running, each is prefilled at once:
+    /// there is no one to stall. While other requests are being decoded, each prompt rides along in
+    /// the next decode steps where it can; one that cannot is prefilled alone, stopping every
+    /// running stream (about 160 ms for MedGemma under load on an H200), one prefill a step so a
+    /// burst stalls them one prefill at a time instead of all at once.
     private func admit() {
-        let streaming = !active.isEmpty && !Self.admitAll
+        let streaming = (!active.isEmpty || !admitting.isEmpty) && !Self.admitAll
         while !freeSlots.isEmpty {
-            guard pending.withLock({ !$0.jobs.isEmpty }) else {
+            guard let head = pending.withLock({ $0.jobs.first }) else {
                 turns?.withdraw()
                 return
             }
+            // A question about an image whose first question is still riding waits for it, then
+            // copies its `[system + image]` instead of computing the image again (batch's questions).
+            if let prompt = head.prompt, admitting.contains(where: { $0.job.prompt.map(prompt.sharedPrefix) ?? 0 > 0 }) { return }
             // Only this thread removes jobs, so the one just seen is still first. While streams run,
             // a prefill that would share the device with an encode waits for the next step instead.
             if let turns, !turns.beginPrefill(wait: active.isEmpty) { return }
@@ -155,6 +173,7 @@ final class BatchScheduler: @unchecked Sendable {
             }
             job.slot = freeSlots.removeLast()
             do {
+                if streaming, try beginRide(job) { continue }
                 try prefill(job)
                 active.append(job)
                 if streaming { return }
@@ -202,21 +221,8 @@ final class BatchScheduler: @unchecked Sendable {
         llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
         context.setAbort(job.flag)
         defer { context.setAbort(nil) }
-        // The load this prefill meets, read before it starts (tracing only: the reads are cheap, not free).
-        let load =
-            Self.tracing
-            ? PrefillLoad(
-                encodesBegun: encodesBegun.load(ordering: .relaxed),
-                encoding: encodesRunning.load(ordering: .relaxed) > 0,
-                kvCells: usedCells()) : nil
-        // Positions another request's sequence already holds (the same system text and image):
-        // copied, not prefilled again.
-        let reused = reusablePrefix(for: prompt)
-        if let (source, length) = reused {
-            context.copyPrefix(from: source.slot, to: job.slot, length: length)
-            job.cachedTokens = length
-        }
-        let skip = reused?.length ?? 0
+        let load = currentLoad()
+        let skip = copyReusablePrefix(to: job, prompt: prompt)
         var position = 0
         // Milliseconds of the text before the first image, of the images, and of the text after.
         var pieceMs = (before: 0.0, image: 0.0, after: 0.0)
@@ -255,18 +261,7 @@ final class BatchScheduler: @unchecked Sendable {
             if job.flag.isCancelled { throw CancellationError() }
         }
         job.position = position
-        if let load {
-            // `encoding=1`: the vision thread encoded an image at some point of this prefill, on the
-            // same device (a suspect for prefills that are slower under load).
-            let overlapped =
-                load.encoding || encodesRunning.load(ordering: .relaxed) > 0
-                || encodesBegun.load(ordering: .relaxed) != load.encodesBegun
-            Self.trace(
-                "prefill enc=\(job.encodeMs) prefill=\(job.prefillMs) cached=\(job.cachedTokens)"
-                    + " text_before=\(Self.format(pieceMs.before)) image=\(Self.format(pieceMs.image))"
-                    + " text_after=\(Self.format(pieceMs.after)) tokens=\(position - job.cachedTokens)"
-                    + " active=\(active.count) kv_cells=\(load.kvCells) encoding=\(overlapped ? 1 : 0)")
-        }
+        tracePrefill(job, pieceMs: pieceMs, load: load, streams: active.count, rodeAlong: false)
         if let trace = job.trace {
             trace.record(prompt: prompt)
             trace.recordLogits(context, index: -1)
@@ -276,12 +271,57 @@ final class BatchScheduler: @unchecked Sendable {
         job.decodeStart = DispatchTime.now()
     }
 
-    /// What a prefill met when it started: the vision thread's encode count and whether it was
-    /// encoding, and the KV cells the running sequences hold.
-    private struct PrefillLoad {
-        let encodesBegun: Int
-        let encoding: Bool
-        let kvCells: Int
+    /// Starts feeding `job`'s prompt in the coming decode steps; false where it cannot ride along
+    /// (then it is prefilled alone): an image that must be decoded another way, a prompt that does
+    /// not end with text, a diagnostic that asks for the old way.
+    private func beginRide(_ job: GenerationJob) throws -> Bool {
+        guard Self.ridingAlong, turns == nil, job.trace == nil, context.unifiedCache else { return false }
+        if job.prompt == nil { try prepare(job) }
+        guard let prompt = job.prompt, case .text? = prompt.pieces.last else { return false }
+        for case .image(let chunk, _) in prompt.pieces {
+            guard tokenEmbeddings != nil, let projector, projector.feedsAsRows(prompt, chunk: chunk) else { return false }
+        }
+        llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
+        let load = currentLoad()
+        let skip = copyReusablePrefix(to: job, prompt: prompt)
+        admitting.append(Admission(job: job, prompt: prompt, skip: skip, load: load, streams: active.count))
+        return true
+    }
+
+    /// The load a prefill meets, read before it starts (tracing only: the reads are cheap, not free).
+    private func currentLoad() -> PrefillLoad? {
+        guard Self.tracing else { return nil }
+        return PrefillLoad(
+            encodesBegun: encodesBegun.load(ordering: .relaxed), encoding: encodesRunning.load(ordering: .relaxed) > 0,
+            kvCells: usedCells())
+    }
+
+    /// Copies into `job`'s sequence the positions another request's sequence already holds (the
+    /// same system text and image) rather than prefilling them again; returns how many.
+    private func copyReusablePrefix(to job: GenerationJob, prompt: TokenizedPrompt) -> Int {
+        guard let (source, length) = reusablePrefix(for: prompt) else { return 0 }
+        context.copyPrefix(from: source.slot, to: job.slot, length: length)
+        job.cachedTokens = length
+        return length
+    }
+
+    /// The trace line of a finished prefill; `rodeAlong`: its prompt was fed in decode steps, so
+    /// its times are those of the steps that carried it.
+    private func tracePrefill(
+        _ job: GenerationJob, pieceMs: (before: Double, image: Double, after: Double), load: PrefillLoad?, streams: Int,
+        rodeAlong: Bool
+    ) {
+        guard let load else { return }
+        // `encoding=1`: the vision thread encoded an image at some point of this prefill, on the
+        // same device (a suspect for prefills that are slower under load).
+        let overlapped =
+            load.encoding || encodesRunning.load(ordering: .relaxed) > 0
+            || encodesBegun.load(ordering: .relaxed) != load.encodesBegun
+        Self.trace(
+            "prefill enc=\(job.encodeMs) prefill=\(job.prefillMs) cached=\(job.cachedTokens)"
+                + " text_before=\(Self.format(pieceMs.before)) image=\(Self.format(pieceMs.image))"
+                + " text_after=\(Self.format(pieceMs.after)) tokens=\(job.position - job.cachedTokens)"
+                + " active=\(streams) kv_cells=\(load.kvCells) encoding=\(overlapped ? 1 : 0) ride=\(rodeAlong ? 1 : 0)")
     }
 
     /// Cells the active sequences hold, from each one's first and last position (one call each,
@@ -316,7 +356,8 @@ final class BatchScheduler: @unchecked Sendable {
         return best
     }
 
-    /// Emits each active request's pending token and decodes all of them in one batch.
+    /// Emits each active request's pending token and decodes all of them in one batch, with the
+    /// next run of an admitting prompt if there is one.
     private func step() {
         var batchJobs: [GenerationJob] = []
         for job in active {
@@ -341,12 +382,26 @@ final class BatchScheduler: @unchecked Sendable {
             batchJobs.append(job)
         }
         active = active.filter { $0.slot >= 0 }
-        guard !batchJobs.isEmpty else { return }
+        let riders = nextRiders(room: context.batchTokens - batchJobs.count)
+        guard !batchJobs.isEmpty || !riders.isEmpty else { return }
         do {
             let started = DispatchTime.now()
-            try context.decodeStep(batchJobs.map { ($0.pendingToken, $0.position, $0.slot) })
+            try context.decodeStep(
+                batchJobs.map { ($0.pendingToken, $0.position, $0.slot) }, runs: riders.map { ($0.run, $0.admission.job.slot) },
+                table: tokenEmbeddings)
             let submitted = DispatchTime.now()
-            let tokens = sample(batchJobs, outputs: batchJobs.indices.map(Int32.init))
+            // A rider whose prompt ends in this step has its first token from its last row, sampled with the streams'.
+            var sampled = batchJobs
+            var outputs = batchJobs.indices.map(Int32.init)
+            var row = batchJobs.count
+            for rider in riders {
+                row += rider.run.count
+                if rider.run.wantsLogits {
+                    sampled.append(rider.admission.job)
+                    outputs.append(Int32(row - 1))
+                }
+            }
+            let tokens = sample(sampled, outputs: outputs)
             for (job, token) in zip(batchJobs, tokens) {
                 job.position += 1
                 job.pendingToken = token
@@ -354,16 +409,74 @@ final class BatchScheduler: @unchecked Sendable {
             // llama_decode returns before a GPU finishes; the first sample waits for it.
             Self.trace(
                 "step n=\(batchJobs.count) decode=\(started.millisecondsElapsed - submitted.millisecondsElapsed) sample=\(submitted.millisecondsElapsed)"
-            )
+                    + " ride=\(riders.reduce(0) { $0 + $1.run.count }) piece=\(riders.first?.piece.rawValue ?? "none")")
+            let elapsed = started.millisecondsElapsed
+            var first = batchJobs.count
+            for rider in riders {
+                rider.admission.add(elapsed, to: rider.piece)
+                if rider.admission.isComplete {
+                    finishRide(rider.admission, firstToken: tokens[first])
+                    first += 1
+                }
+            }
         } catch {
-            for job in batchJobs {
-                llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
-                freeSlots.append(job.slot)
-                job.slot = -1
-                job.fail(error)
+            for job in batchJobs { drop(job, error) }
+            for rider in riders {
+                admitting.removeAll { $0 === rider.admission }
+                drop(rider.admission.job, error)
             }
             active = active.filter { $0.slot >= 0 }
         }
+    }
+
+    /// The runs that ride in the next step, in at most `room` rows: every admission's next text
+    /// run, or as many whole images as fit, text and images taking turns when both wait.
+    /// Cancelled admissions end here.
+    private func nextRiders(room: Int) -> [(admission: Admission, run: PromptRun, piece: PromptPiece)] {
+        for admission in admitting where admission.job.flag.isCancelled {
+            admitting.removeAll { $0 === admission }
+            release(admission.job, reason: "cancelled")
+        }
+        let preferText = admitting.contains(where: \.nextIsText) && (!lastRidersWereText || admitting.allSatisfy(\.nextIsText))
+        // The other kind when none of the preferred fits (an image beside more streams than room).
+        for text in [preferText, !preferText] {
+            var riders: [(admission: Admission, run: PromptRun, piece: PromptPiece)] = []
+            var room = room
+            for admission in admitting where admission.nextIsText == text {
+                do {
+                    guard let (run, piece) = try admission.take(room: room) else { continue }
+                    riders.append((admission, run, piece))
+                    room -= run.count
+                } catch {
+                    admitting.removeAll { $0 === admission }
+                    drop(admission.job, error)
+                }
+            }
+            if !riders.isEmpty {
+                lastRidersWereText = text
+                return riders
+            }
+        }
+        return []
+    }
+
+    /// Fails a request and frees its slot.
+    private func drop(_ job: GenerationJob, _ error: any Error) {
+        llama_memory_seq_rm(llama_get_memory(context.pointer), job.slot, -1, -1)
+        freeSlots.append(job.slot)
+        job.slot = -1
+        job.fail(error)
+    }
+
+    /// Makes a request whose whole prompt has ridden along an active stream.
+    private func finishRide(_ admission: Admission, firstToken: llama_token) {
+        let job = admission.job
+        job.position = admission.end
+        job.pendingToken = firstToken
+        job.decodeStart = DispatchTime.now()
+        tracePrefill(job, pieceMs: admission.pieceMs, load: admission.load, streams: admission.streams, rodeAlong: true)
+        admitting.removeAll { $0 === admission }
+        active.append(job)
     }
 
     /// Each job's next token from its output row of the last batch. The rows are fetched here, one

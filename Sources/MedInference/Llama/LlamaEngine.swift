@@ -38,7 +38,14 @@ public final class LlamaEngine: InferenceEngine {
             batchTokens: batch, threads: threads,
             sharedCache: options.sharedCache ?? (gpuLayers > 0))
         self.files = files
-        self.scheduler = BatchScheduler(model: model, context: context, projector: projector, slots: parallel)
+        // Gemma 3's graph scales token input by √width, which TokenEmbeddings repeats; another
+        // architecture may not. Separate caches split a mixed step into one micro-batch per
+        // sequence length, which an image cannot survive.
+        let tokenEmbeddings =
+            projector != nil && context.unifiedCache && textMeta.architecture == "gemma3"
+            ? TokenEmbeddings(path: files.model, width: model.inputEmbeddingWidth) : nil
+        self.scheduler = BatchScheduler(
+            model: model, context: context, projector: projector, tokenEmbeddings: tokenEmbeddings, slots: parallel)
         self.info = EngineInfo(
             model: URL(fileURLWithPath: files.model).lastPathComponent,
             projector: files.projector.map { URL(fileURLWithPath: $0).lastPathComponent },

@@ -166,20 +166,4 @@ final class LlamaContext: @unchecked Sendable {
         }
         return position
     }
-
-    /// Decodes one token for each of several sequences in a single batch, logits for all.
-    func decodeStep(_ entries: [(token: llama_token, position: Int, sequence: Int32)]) throws {
-        var batch = llama_batch_init(Int32(entries.count), 0, 1)
-        defer { llama_batch_free(batch) }
-        for (index, entry) in entries.enumerated() {
-            batch.token[index] = entry.token
-            batch.pos[index] = llama_pos(entry.position)
-            batch.n_seq_id[index] = 1
-            batch.seq_id[index]![0] = entry.sequence
-            batch.logits[index] = 1
-        }
-        batch.n_tokens = Int32(entries.count)
-        let status = llama_decode(pointer, batch)
-        guard status == 0 else { throw InferenceError.generationFailed("llama_decode returned \(status)") }
-    }
 }

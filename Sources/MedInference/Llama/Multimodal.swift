@@ -207,6 +207,14 @@ final class VisionProjector: @unchecked Sendable {
         return (values, encodeMs)
     }
 
+    /// Whether an image chunk's embeddings can join a decode step as plain rows: one position per
+    /// token (no M-RoPE) and attention both ways inside the image, as for Gemma 3.
+    func feedsAsRows(_ prompt: TokenizedPrompt, chunk index: Int) -> Bool {
+        guard let chunk = prompt.chunk(index) else { return false }
+        return !mtmd_decode_use_mrope(pointer) && mtmd_decode_use_non_causal(pointer, chunk)
+            && mtmd_input_chunk_get_n_pos(chunk) == mtmd_input_chunk_get_n_tokens(chunk)
+    }
+
     /// Decodes an image chunk's embeddings into the KV cache (non-causal for Gemma 3).
     func decode(
         _ embeddings: [Float], _ prompt: TokenizedPrompt, chunk index: Int, into context: LlamaContext, at position: Int,

@@ -1,0 +1,69 @@
+"""A request that arrives while others stream is not prefilled alone, stopping them: its prompt
+rides along in their decode steps (text in runs, each image whole as embedding rows, the streams'
+tokens then given as embeddings too). On a shared KV cache the trace shows steps that carry both
+a stream and a rider, the riders' answers are those of the same requests prefilled alone
+(`MEDLAB_RIDE_ALONG=0`, but for near-ties, see schedules.py), and a second question about an
+image copies the first one's `[system + image]` and rides with its own text only."""
+import base64
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from schedules import assert_same_but_for_near_ties
+from test_batch import TINY, png
+from test_server_fixture import Server
+
+STEP = re.compile(r"step n=(\d+) decode=[\d.]+ sample=[\d.]+ ride=(\d+) piece=(\w+)")
+PREFILL = re.compile(r"prefill enc=[\d.]+ prefill=[\d.]+ cached=(\d+) .* active=(\d+) kv_cells=\d+ encoding=[01] ride=([01])")
+
+
+def ask(url, image, question):
+    response = requests.post(url + "/api/predict", timeout=300, json={
+        "image": base64.b64encode(image).decode(), "question": question, "max_new_tokens": 10, "ignore_eos": True})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def riders(ride):
+    """Answers of four image questions asked while a long text answer streams (two images, then
+    two questions about a third at once), and the server's trace."""
+    server = Server(*TINY, "--no-record", "--parallel", "4", "--kv-cache", "shared",
+                    env={"MEDLAB_TRACE": "1", "MEDLAB_VISION_WARMUP": "1", "MEDLAB_RIDE_ALONG": "1" if ride else "0"})
+    try:
+        long = requests.post(server.url + "/v1/chat/completions", stream=True, timeout=300, json={
+            "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 8000, "ignore_eos": True, "stream": True})
+        assert long.status_code == 200
+        lines = long.iter_lines()  # kept: a dropped iterator closes the connection, cancelling the stream
+        for line in lines:  # a state, not a time: the stream has produced a token
+            if line.startswith(b"data:") and json.loads(line[5:])["choices"][0]["delta"].get("content"):
+                break
+        answers = {n: ask(server.url, png(40 + 4 * n, 36, seed=n), "What is shown?") for n in range(2)}
+        # Two questions about one image at once: the second waits for the first's ride, then copies.
+        image = png(48, 36, seed=2)
+        with ThreadPoolExecutor(2) as pool:
+            both = list(pool.map(lambda question: ask(server.url, image, question), ["What is shown?", "Is there an effusion?"]))
+        answers.update({2: both[0], 3: both[1]})
+        long.close()
+        return answers, server.log()
+    finally:
+        server.stop()
+
+
+def test_a_request_rides_along_with_running_streams():
+    rode, trace = riders(ride=True)
+    alone, alone_trace = riders(ride=False)
+    # Every rider's prefill line says it rode, beside the running stream; steps carried both.
+    prefills = [tuple(map(int, m)) for m in PREFILL.findall(trace)][1:]  # the first is the long text request's
+    assert len(prefills) == 4 and all(active >= 1 and ride == 1 for _, active, ride in prefills), prefills
+    steps = [(int(n), int(ride), piece) for n, ride, piece in STEP.findall(trace)]
+    assert {piece for n, ride, piece in steps if n >= 1 and ride > 0} == {"text_before", "image", "text_after"}
+    # One of the two questions about one image copied the other's prefix and rode with its own text only.
+    assert sorted(cached > 0 for cached, _, _ in prefills) == [False, False, False, True]
+    # Without riding along every prefill ran alone.
+    assert all(ride == 0 for *_, ride in map(lambda m: tuple(map(int, m)), PREFILL.findall(alone_trace)))
+    assert all(ride == "0" and piece == "none" for _, ride, piece in STEP.findall(alone_trace))
+    for answers in rode, alone:
+        assert all(a["finish_reason"] == "length" and a["usage"]["completion_tokens"] == 10 for a in answers.values()), answers
+    assert_same_but_for_near_ties(rode, alone, most_differing=1)
