@@ -7,6 +7,7 @@ image copies the first one's `[system + image]` and rides with its own text only
 import base64
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -67,3 +68,39 @@ def test_a_request_rides_along_with_running_streams():
     for answers in rode, alone:
         assert all(a["finish_reason"] == "length" and a["usage"]["completion_tokens"] == 10 for a in answers.values()), answers
     assert_same_but_for_near_ties(rode, alone, most_differing=1)
+
+
+def test_a_long_prompt_rides_in_runs_and_a_cancelled_rider_gives_its_slot_back():
+    """A text prompt longer than a step's room rides in several runs; a rider whose client goes
+    away is cancelled wherever it is (preparing, riding or decoding) and its slot serves the next."""
+    server = Server(*TINY, "--no-record", "--parallel", "2", "--kv-cache", "shared", env={"MEDLAB_TRACE": "1"})
+    try:
+        long = requests.post(server.url + "/v1/chat/completions", stream=True, timeout=300, json={
+            "messages": [{"role": "user", "content": "Tell me a story."}], "max_tokens": 8000, "ignore_eos": True, "stream": True})
+        lines = long.iter_lines()
+        for line in lines:
+            if line.startswith(b"data:") and json.loads(line[5:])["choices"][0]["delta"].get("content"):
+                break
+        question = "Describe the pleura. " * 300  # ~1,500 tokens: three or more runs of at most 511
+        answer = requests.post(server.url + "/api/predict", timeout=300, json={
+            "question": question, "max_new_tokens": 4, "ignore_eos": True}).json()
+        assert answer["finish_reason"] == "length" and answer["usage"]["completion_tokens"] == 4, answer
+        rides = [(int(n), int(ride), piece) for n, ride, piece in STEP.findall(server.log()) if int(ride) > 0]
+        assert len(rides) >= 3 and all(n == 1 and ride <= 511 and piece == "text_before" for n, ride, piece in rides), rides
+        assert sum(ride for _, ride, _ in rides) == answer["usage"]["prompt_tokens"]
+        # Gone while riding (or just before): the slot comes back, so the next rider is served.
+        ridden = len(rides)
+        gone = requests.post(server.url + "/v1/chat/completions", stream=True, timeout=300, json={
+            "messages": [{"role": "user", "content": question * 4}], "max_tokens": 2000, "stream": True})
+        deadline = time.time() + 300  # state waits: the prompt (~6,000 tokens, 12 runs) has begun to ride ...
+        while len([m for m in STEP.findall(server.log()) if int(m[1]) > 0]) <= ridden and time.time() < deadline:
+            time.sleep(0.01)
+        gone.close()
+        while "done reason=cancelled" not in server.log() and time.time() < deadline:  # ... and the engine saw the client go
+            time.sleep(0.01)
+        assert "done reason=cancelled" in server.log()
+        after = requests.post(server.url + "/api/predict", timeout=300, json={"question": "Is there an effusion?", "max_new_tokens": 3})
+        assert after.status_code == 200 and after.json()["usage"]["completion_tokens"] >= 1, after.text
+        long.close()
+    finally:
+        server.stop()
