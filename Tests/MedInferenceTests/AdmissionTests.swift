@@ -42,7 +42,8 @@ struct AdmissionTests {
 
     @Test func aCopiedPrefixIsSkipped() throws {
         // [system + image] held already (13 positions), part of the question too: 2 of 7 left.
-        let plan = admission([.text(Array(0..<5)), .image(chunk: 1, tokens: 8), .text(Array(0..<7))], skip: 18)
+        let plan = admission([.text(Array(0..<5)), .image(chunk: 1, tokens: 8), .text(Array(0..<7))], skip: 18, images: [1: 8])
+        #expect(plan.job.embeddings.isEmpty)  // the copied image's embeddings are let go at once
         let taken = try runs(plan, room: 100)
         #expect(taken.count == 1 && taken[0].0 == "text_after" && taken[0].1 == 18 && taken[0].2 == 2 && taken[0].3)
     }

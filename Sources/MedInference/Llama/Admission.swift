@@ -9,7 +9,8 @@ final class Admission {
     let job: GenerationJob
     /// What is left to feed, in order.
     private var parts: [Part]
-    /// The step that fed the last part has the logits of the prompt's last token.
+    /// Whether every run has been fed; the step that fed the last one holds the logits of the
+    /// prompt's last token.
     var isComplete: Bool { parts.isEmpty }
     /// The position after the prompt.
     let end: Int
@@ -43,7 +44,11 @@ final class Admission {
                 position += tokens.count
             case .image(let chunk, let count):
                 sawImage = true
-                if position >= skip { parts.append(.image(chunk: chunk, tokens: count, position: position)) }
+                if position >= skip {
+                    parts.append(.image(chunk: chunk, tokens: count, position: position))
+                } else {
+                    job.embeddings[chunk] = nil  // copied with the prefix: its embeddings are not needed
+                }
                 position += count
             }
         }

@@ -9,6 +9,7 @@ enum PromptRun {
     /// One image's embeddings (`tokens` rows from `position` on), attending both ways inside it.
     case image(embeddings: [Float], tokens: Int, position: Int)
 
+    /// The rows the run fills in a step.
     var count: Int {
         switch self {
         case .text(let tokens, _, _): tokens.count
