@@ -483,7 +483,8 @@ final class BatchScheduler: @unchecked Sendable {
     /// after another (fetching waits for the GPU and touches the context); sampling itself reads
     /// only its row and its job's sampler, so the jobs sample at once, a thread each: a grammar
     /// that must look past the likeliest tokens costs milliseconds a sequence, and 16 constrained
-    /// streams would otherwise pay them one after another in every step.
+    /// streams would otherwise pay them one after another in every step. Plain argmaxes (a whole
+    /// 1 MB row each for Gemma's 262,144 logits) share threads only with `parallelArgmaxRows`.
     private func sample(_ jobs: [GenerationJob], outputs: [Int32]) -> [llama_token] {
         let count = model.vocabularySize
         let rows = outputs.map { llama_get_logits_ith(context.pointer, $0) }
@@ -495,13 +496,19 @@ final class BatchScheduler: @unchecked Sendable {
         }
         let work = SamplingWork(jobs: jobs, rows: rows.map { $0! }, count: count)
         defer { work.tokens.deallocate() }
-        if jobs.count == 1 || !jobs.contains(where: \.sampler.isCostly) {
+        if jobs.count == 1 || (jobs.count < Self.parallelArgmaxRows && !jobs.contains(where: \.sampler.isCostly)) {
             for index in jobs.indices { work.draw(index) }
         } else {
             DispatchQueue.concurrentPerform(iterations: jobs.count) { work.draw($0) }
         }
         return Array(work.tokens)
     }
+
+    /// `MEDLAB_PARALLEL_ARGMAX_ROWS=N`: plain argmaxes run on several threads from N rows on (a
+    /// diagnostic, off by default: on the 2-core host 64 argmaxes took 2.4 ms a step either way,
+    /// bound by memory, bench/cpu/argmax_rows.py; a GPU host's many cores are still to be measured).
+    private static let parallelArgmaxRows =
+        ProcessInfo.processInfo.environment["MEDLAB_PARALLEL_ARGMAX_ROWS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? Int.max
 
     /// `MEDLAB_TRACE=1` prints each decode step's batch size and times, and each prefill's pieces, to
     /// stderr (bench/gpu/trace.sh and bench/cpu/prefill_load.py read them).
