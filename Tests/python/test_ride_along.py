@@ -28,8 +28,8 @@ def ask(url, image, question):
 
 
 def riders(ride):
-    """Answers of four image questions asked while a long text answer streams (two images, then
-    two questions about a third at once), and the server's trace."""
+    """Answers of five image questions asked while a long text answer streams (two images, then
+    two questions about a third at once, then one about two images), and the server's trace."""
     server = Server(*TINY, "--no-record", "--parallel", "4", "--kv-cache", "shared",
                     env={"MEDLAB_TRACE": "1", "MEDLAB_VISION_WARMUP": "1", "MEDLAB_RIDE_ALONG": "1" if ride else "0"})
     try:
@@ -46,6 +46,12 @@ def riders(ride):
         with ThreadPoolExecutor(2) as pool:
             both = list(pool.map(lambda question: ask(server.url, image, question), ["What is shown?", "Is there an effusion?"]))
         answers.update({2: both[0], 3: both[1]})
+        # A prior and a current image in one question: two image runs, three text runs.
+        pair = requests.post(server.url + "/api/predict", timeout=300, json={
+            "images": [base64.b64encode(png(40, 36, seed=7)).decode(), base64.b64encode(png(44, 36, seed=8)).decode()],
+            "question": "Compare the two.", "max_new_tokens": 10, "ignore_eos": True})
+        assert pair.status_code == 200, pair.text
+        answers[4] = pair.json()
         long.close()
         return answers, server.log()
     finally:
@@ -57,11 +63,11 @@ def test_a_request_rides_along_with_running_streams():
     alone, alone_trace = riders(ride=False)
     # Every rider's prefill line says it rode, beside the running stream; steps carried both.
     prefills = [tuple(map(int, m)) for m in PREFILL.findall(trace)][1:]  # the first is the long text request's
-    assert len(prefills) == 4 and all(active >= 1 and ride == 1 for _, active, ride in prefills), prefills
+    assert len(prefills) == 5 and all(active >= 1 and ride == 1 for _, active, ride in prefills), prefills
     steps = [(int(n), int(ride), piece) for n, ride, piece in STEP.findall(trace)]
     assert {piece for n, ride, piece in steps if n >= 1 and ride > 0} == {"text_before", "image", "text_after"}
     # One of the two questions about one image copied the other's prefix and rode with its own text only.
-    assert sorted(cached > 0 for cached, _, _ in prefills) == [False, False, False, True]
+    assert sorted(cached > 0 for cached, _, _ in prefills) == [False, False, False, False, True]
     # Without riding along every prefill ran alone.
     assert all(ride == 0 for *_, ride in map(lambda m: tuple(map(int, m)), PREFILL.findall(alone_trace)))
     assert all(ride == "0" and piece == "none" for _, ride, piece in STEP.findall(alone_trace))
