@@ -33,19 +33,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gpu"))
 import make_images  # noqa: E402
-from bench import Server, free_port  # noqa: E402
+from bench import Server, start_medlab  # noqa: E402
 
 
 def start(binary: str, env: dict, name: str, logs: str, extra: list[str]) -> tuple[Server, int]:
-    port = free_port()
-    cmd = [binary, "serve", "--demo", "--port", str(port), "--parallel", "8", "--queue", "32", "--no-record", *extra]
-    server = Server(name, cmd, env, pathlib.Path(logs) / f"{name}.log")
-    ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health", lambda body: json.loads(body).get("status") == "ok",
-                                   timeout=300)
-    if not ready:
-        server.stop()
-        raise SystemExit(why)
-    return server, port
+    return start_medlab(binary, name, ["--demo", "--parallel", "8", "--queue", "32", "--no-record", *extra], env,
+                        pathlib.Path(logs) / f"{name}.log")
 
 
 def stream(port: int, png: bytes, max_tokens: int, first: threading.Event, times: list[float]) -> None:

@@ -27,7 +27,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gpu"))
-from bench import Server, free_port  # noqa: E402
+from bench import start_medlab  # noqa: E402
 
 
 def ask(port: int, n: int, tokens: int, answers: dict) -> None:
@@ -52,18 +52,12 @@ def main() -> int:
         servers = {}
         try:
             for name, rows in (("one_thread", ""), ("threads", "8")):
-                port = free_port()
-                cmd = [binary, "serve", "--model", str(models / "tiny-gemma3.gguf"), "--mmproj", str(models / "tiny-mmproj.gguf"), "--port", str(port), "--parallel",
-                       str(streams), "--queue", str(2 * streams), "--no-record", "--no-demo", "--log-format", "text"]
                 env = dict(os.environ, MEDLAB_TRACE="1")
                 if rows:
                     env["MEDLAB_PARALLEL_ARGMAX_ROWS"] = rows
-                server = Server(f"{name}-{streams}", cmd, env, work / f"{name}-{streams}.log")
-                ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health",
-                                               lambda body: json.loads(body).get("status") == "ok", timeout=300)
-                if not ready:
-                    raise SystemExit(why)
-                servers[name] = (server, port)
+                args = ["--model", str(models / "tiny-gemma3.gguf"), "--mmproj", str(models / "tiny-mmproj.gguf"), "--parallel",
+                        str(streams), "--queue", str(2 * streams), "--no-record", "--no-demo", "--log-format", "text"]
+                servers[name] = start_medlab(binary, f"{name}-{streams}", args, env, work / f"{name}-{streams}.log")
             samples = {name: [] for name in servers}
             answers = {name: {} for name in servers}
             for _ in range(a.rounds):

@@ -12,7 +12,9 @@ the engine's own, not HTTP round trips. Level 0 is the probe alone.
 `--burst N` adds bursts of N requests arriving together (as W3's clients do), on every kind's
 server in alternation (`--rounds`): their prefills then meet the vision thread encoding the next
 image (`encoding=1` in the trace), which the probes never do. `--kinds shared,shared+exclusive`
-compares `MEDLAB_PREFILL_EXCLUSIVE=1` (prefills and encodes take turns) with the default.
+compares `MEDLAB_PREFILL_EXCLUSIVE=1` (prefills and encodes take turns) with the default. On a
+shared cache a probe under load rides along in the streams' decode steps (`ride=1` in the trace;
+its times are then those steps'); `shared+alone` (`MEDLAB_RIDE_ALONG=0`) prefills it alone.
 
     MEDLAB_BIN=.build/debug/medlab python3 bench/cpu/prefill_load.py [--levels 0,4,8,16] [--kinds separate,shared]
     # another model (the H200): --serve-arg=--model --serve-arg=M.gguf --serve-arg=--mmproj --serve-arg=P.gguf
@@ -37,7 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gpu"))
 import make_images  # noqa: E402
-from bench import Server, free_port, http_get  # noqa: E402
+from bench import Server, http_get, start_medlab  # noqa: E402
 
 PREFILL = re.compile(r"prefill enc=([\d.]+) prefill=([\d.]+) cached=(\d+)(?: text_before=([\d.]+) image=([\d.]+) "
                      r"text_after=([\d.]+) tokens=(\d+) active=(\d+) kv_cells=(\d+) encoding=(\d))?")
@@ -123,19 +125,15 @@ def summary(rows: list[dict]) -> dict:
 
 
 def start(kind: str, a, binary: str, logs: pathlib.Path, slots: int) -> tuple[Server, int, pathlib.Path]:
-    """One server: `separate` or `shared`, `+exclusive` for MEDLAB_PREFILL_EXCLUSIVE=1; warmed up."""
+    """One server: `separate` or `shared`, `+exclusive` for MEDLAB_PREFILL_EXCLUSIVE=1, `+alone` for
+    MEDLAB_RIDE_ALONG=0; warmed up."""
     base, _, extra = kind.partition("+")
-    env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_PREFILL_EXCLUSIVE="1" if extra == "exclusive" else "0")
-    port = free_port()
-    cmd = [binary, "serve", "--port", str(port), "--parallel", str(slots), "--ctx", str(a.ctx),
-           "--kv-cache", base, "--queue", "64", "--no-record", "--log-format", "text"] + (a.serve_arg or ["--demo"])
+    env = dict(os.environ, MEDLAB_TRACE="1", MEDLAB_PREFILL_EXCLUSIVE="1" if extra == "exclusive" else "0",
+               MEDLAB_RIDE_ALONG="0" if extra == "alone" else "1")
+    args = ["--parallel", str(slots), "--ctx", str(a.ctx), "--kv-cache", base, "--queue", "64", "--no-record",
+            "--log-format", "text"] + (a.serve_arg or ["--demo"])
     log_path = logs / f"serve-{kind}.log"
-    server = Server(f"medlab {kind}", cmd, env, log_path)
-    ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health", lambda b: json.loads(b).get("status") == "ok",
-                                   timeout=600)
-    if not ready:
-        server.stop()
-        raise SystemExit(why)
+    server, port = start_medlab(binary, f"medlab {kind}", args, env, log_path, timeout=600)
     return server, port, log_path
 
 
@@ -223,7 +221,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default="0,4,8,16", help="running streams while the probes are prefilled")
     ap.add_argument("--kinds", default="separate,shared",
-                    help="cache kinds (--kv-cache); KIND+exclusive runs it with MEDLAB_PREFILL_EXCLUSIVE=1")
+                    help="cache kinds (--kv-cache); KIND+exclusive runs it with MEDLAB_PREFILL_EXCLUSIVE=1, "
+                         "KIND+alone with MEDLAB_RIDE_ALONG=0")
     ap.add_argument("--probes", type=int, default=3, help="probe requests per level")
     ap.add_argument("--burst", type=int, default=0, help="also N requests arriving together (0: no)")
     ap.add_argument("--rounds", type=int, default=3, help="bursts per kind, the kinds in alternation")

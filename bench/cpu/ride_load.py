@@ -23,7 +23,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gpu"))
 import make_images  # noqa: E402
-from bench import Server, free_port  # noqa: E402
+from bench import start_medlab  # noqa: E402
 
 KEYS = ("tps", "inter_token_p95_s", "inter_token_max_s", "ttft_p50_s", "e2e_p95_s")
 
@@ -44,15 +44,9 @@ def main() -> int:
     servers = {}
     try:
         for name, ride in (("riding_along", "1"), ("prefilled_alone", "0")):
-            port = free_port()
-            cmd = [binary, "serve", "--demo", "--port", str(port), "--parallel", str(a.clients), "--kv-cache", "shared",
-                   "--queue", "256", "--no-record"]
-            server = Server(name, cmd, dict(os.environ, MEDLAB_RIDE_ALONG=ride), work / f"{name}.log")
-            ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health",
-                                           lambda body: json.loads(body).get("status") == "ok", timeout=300)
-            if not ready:
-                raise SystemExit(why)
-            servers[name] = (server, port)
+            servers[name] = start_medlab(binary, name, ["--demo", "--parallel", str(a.clients), "--kv-cache", "shared",
+                                                        "--queue", "256", "--no-record"],
+                                         dict(os.environ, MEDLAB_RIDE_ALONG=ride), work / f"{name}.log")
         results = {name: [] for name in servers}
         for r in range(a.rounds):
             for name, (_, port) in servers.items():

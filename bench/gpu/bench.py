@@ -115,6 +115,19 @@ class Server:
         self.log_f.close()
 
 
+def start_medlab(binary: str, name: str, args: list[str], env: dict, log_path: Path, timeout: float = 300) -> tuple[Server, int]:
+    """`medlab serve --port P *args` on a free port, once its health says the model is loaded; a
+    server that does not get there is stopped and the run ends with why."""
+    port = free_port()
+    server = Server(name, [binary, "serve", "--port", str(port), *args], env, log_path)
+    ready, why = server.wait_ready(f"http://127.0.0.1:{port}/api/health", lambda body: json.loads(body).get("status") == "ok",
+                                   timeout=timeout)
+    if not ready:
+        server.stop()
+        raise SystemExit(why)
+    return server, port
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
