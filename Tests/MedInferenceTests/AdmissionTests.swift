@@ -21,7 +21,7 @@ struct AdmissionTests {
         while !admission.isComplete, let (run, piece) = try admission.take(room: room) {
             switch run {
             case .text(_, let position, _): taken.append((piece.rawValue, position, run.count, run.wantsLogits))
-            case .image(_, _, let position): taken.append((piece.rawValue, position, run.count, run.wantsLogits))
+            case .image(_, _, _, let position): taken.append((piece.rawValue, position, run.count, run.wantsLogits))
             }
         }
         return taken

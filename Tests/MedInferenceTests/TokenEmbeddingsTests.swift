@@ -20,7 +20,7 @@ struct TokenEmbeddingsTests {
         let position = try context.decode(prompt, at: 0, sequence: 1)
         let entry: StreamEntry = (token, position, 1)
         if asEmbedding {
-            try context.decodeStep([entry], runs: [(.image(embeddings: [], tokens: 0, position: position), 0)], table: table)
+            try context.decodeStep([entry], runs: [(.image(chunk: 0, embeddings: [], tokens: 0, position: position), 0)], table: table)
         } else {
             try context.decodeStep([entry])
         }

@@ -1,10 +1,11 @@
 internal import CLlama
 import Foundation
 
-/// A request whose prompt goes into its sequence a run per decode step, beside the running
-/// streams, instead of in a prefill of its own that stops them: text in runs that fit the step,
-/// each image whole (its tokens attend to each other both ways, so it needs one micro-batch and a
-/// step without text runs). Several admissions may ride at once, each in its own sequence.
+/// What of a request's prompt is still to go into its sequence, past the positions a copied prefix
+/// holds, and in which runs: text in runs that fit, each image whole (its tokens attend to each
+/// other both ways, so it needs one micro-batch and a step without text runs). A prefill takes the
+/// runs one after another; a request admitted beside running streams rides along instead, a run
+/// per decode step, and several admissions may ride at once, each in its own sequence.
 final class Admission {
     let job: GenerationJob
     /// What is left to feed, in order.
@@ -49,7 +50,7 @@ final class Admission {
                 } else {
                     job.embeddings[chunk] = nil  // copied with the prefix: its embeddings are not needed
                 }
-                position += count
+                position += prompt.positions(ofImage: chunk, tokens: count)
             }
         }
         self.parts = parts
@@ -82,7 +83,7 @@ final class Admission {
                 throw InferenceError.generationFailed("image \(chunk) was not encoded")
             }
             parts.removeFirst()
-            return (.image(embeddings: embeddings, tokens: count, position: position), .image)
+            return (.image(chunk: chunk, embeddings: embeddings, tokens: count, position: position), .image)
         }
     }
 

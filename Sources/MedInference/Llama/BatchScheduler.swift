@@ -222,46 +222,25 @@ final class BatchScheduler: @unchecked Sendable {
         context.setAbort(job.flag)
         defer { context.setAbort(nil) }
         let load = currentLoad()
-        let skip = copyReusablePrefix(to: job, prompt: prompt)
-        var position = 0
-        // Milliseconds of the text before the first image, of the images, and of the text after.
-        var pieceMs = (before: 0.0, image: 0.0, after: 0.0)
-        var sawImage = false
-        for piece in prompt.pieces {
+        let plan = Admission(job: job, prompt: prompt, skip: copyReusablePrefix(to: job, prompt: prompt), load: load, streams: active.count)
+        // Each run whole, alone: text in pieces of the batch size (logits for each piece's last
+        // token), images through mtmd, which also places two-dimensional positions.
+        while let (run, piece) = try plan.take(room: Int.max) {
             let start = DispatchTime.now()
-            switch piece {
-            case .text(let tokens):
-                let covered = min(max(skip - position, 0), tokens.count)
-                guard covered < tokens.count else {
-                    position += covered
-                    continue
-                }
-                position = try context.decode(Array(tokens[covered...]), at: position + covered, sequence: job.slot)
-            case .image(let chunk, let count):
-                sawImage = true
-                guard let embeddings = job.embeddings.removeValue(forKey: chunk) else {
-                    throw InferenceError.generationFailed("image \(chunk) was not encoded")
-                }
-                guard position >= skip else {
-                    position += count
-                    continue
-                }
-                position = try projector!.decode(embeddings, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
+            switch run {
+            case .text(let tokens, let position, _):
+                _ = try context.decode(Array(tokens), at: position, sequence: job.slot)
+            case .image(let chunk, let embeddings, _, let position):
+                _ = try projector!.decode(embeddings, prompt, chunk: chunk, into: context, at: position, sequence: job.slot)
             }
             // llama_decode may return before a GPU finishes: when tracing, wait here so each piece's
             // time is its own and not the next one's (never otherwise: it would stall the pipeline).
             if Self.tracing { llama_synchronize(context.pointer) }
-            let elapsed = start.millisecondsElapsed
-            job.prefillMs += elapsed
-            switch piece {
-            case .image: pieceMs.image += elapsed
-            case .text where sawImage: pieceMs.after += elapsed
-            case .text: pieceMs.before += elapsed
-            }
+            plan.add(start.millisecondsElapsed, to: piece)
             if job.flag.isCancelled { throw CancellationError() }
         }
-        job.position = position
-        tracePrefill(job, pieceMs: pieceMs, load: load, streams: active.count, rodeAlong: false)
+        job.position = plan.end
+        tracePrefill(job, pieceMs: plan.pieceMs, load: load, streams: active.count, rodeAlong: false)
         if let trace = job.trace {
             trace.record(prompt: prompt)
             trace.recordLogits(context, index: -1)

@@ -6,14 +6,15 @@ enum PromptRun {
     /// Text tokens from `position` on; `last`: the prompt ends with them, so the final one's logits
     /// choose the first answer token.
     case text(ArraySlice<llama_token>, position: Int, last: Bool)
-    /// One image's embeddings (`tokens` rows from `position` on), attending both ways inside it.
-    case image(embeddings: [Float], tokens: Int, position: Int)
+    /// One image's embeddings (`tokens` rows from `position` on), attending both ways inside it;
+    /// `chunk` is its index in the prompt's mtmd chunks.
+    case image(chunk: Int, embeddings: [Float], tokens: Int, position: Int)
 
     /// The rows the run fills in a step.
     var count: Int {
         switch self {
         case .text(let tokens, _, _): tokens.count
-        case .image(_, let tokens, _): tokens
+        case .image(_, _, let tokens, _): tokens
         }
     }
 
@@ -63,7 +64,7 @@ extension LlamaContext {
                     batch.token[row + offset] = token
                     place(row + offset, position: position + offset, sequence: sequence, logits: last && offset == tokens.count - 1)
                 }
-            case .image(let values, let count, let position):
+            case .image(_, let values, let count, let position):
                 guard values.count == count * width else {
                     throw InferenceError.generationFailed("the image's embeddings have another width")
                 }

@@ -34,6 +34,12 @@ final class TokenizedPrompt {
         chunk(index).flatMap { mtmd_input_chunk_get_id($0) }.map { String(cString: $0) } ?? ""
     }
 
+    /// The positions an image chunk takes in the sequence (its tokens, unless the model places
+    /// them in two dimensions); `tokens` when the prompt has no mtmd chunks.
+    func positions(ofImage index: Int, tokens: Int) -> Int {
+        chunk(index).map { Int(mtmd_input_chunk_get_n_pos($0)) } ?? tokens
+    }
+
     /// How many leading positions this prompt shares with `other`: whole images (by content key)
     /// and text tokens, stopping at the first difference. Only a prefix that covers at least one
     /// image is worth copying, so 0 unless it does.
