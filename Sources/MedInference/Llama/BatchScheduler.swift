@@ -369,6 +369,9 @@ final class BatchScheduler: @unchecked Sendable {
                 batchJobs.map { ($0.pendingToken, $0.position, $0.slot) }, runs: riders.map { ($0.run, $0.admission.job.slot) },
                 table: tokenEmbeddings)
             let submitted = DispatchTime.now()
+            // Traced, the wait for the GPU (its compute and the logits' copy) is timed apart from the host's picks.
+            if Self.tracing { llama_synchronize(context.pointer) }
+            let waited = submitted.millisecondsElapsed
             // A rider whose prompt ends in this step has its first token from its last row, sampled with the streams'.
             var sampled = batchJobs
             var outputs = batchJobs.indices.map(Int32.init)
@@ -388,7 +391,7 @@ final class BatchScheduler: @unchecked Sendable {
             // llama_decode returns before a GPU finishes; the first sample waits for it.
             Self.trace(
                 "step n=\(batchJobs.count) decode=\(started.millisecondsElapsed - submitted.millisecondsElapsed) sample=\(submitted.millisecondsElapsed)"
-                    + " ride=\(riders.reduce(0) { $0 + $1.run.count }) piece=\(riders.first?.piece.rawValue ?? "none")")
+                    + " ride=\(riders.reduce(0) { $0 + $1.run.count }) piece=\(riders.first?.piece.rawValue ?? "none") wait=\(waited)")
             let elapsed = started.millisecondsElapsed
             var first = batchJobs.count
             for rider in riders {
