@@ -147,14 +147,18 @@ final class BatchScheduler: @unchecked Sendable {
         }
     }
 
-    /// Moves waiting requests into free slots. With nothing running, each is prefilled at once:
-    /// there is no one to stall. While other requests are being decoded, each prompt rides along in
-    /// the next decode steps where it can; one that cannot is prefilled alone, stopping every
-    /// running stream (about 160 ms for MedGemma under load on an H200), one prefill a step so a
-    /// burst stalls them one prefill at a time instead of all at once.
+    /// Moves waiting requests into free slots. With nothing running, the first is prefilled at
+    /// once: there is no one to stall. While other requests are being decoded, each prompt rides
+    /// along in the next decode steps where it can; one that cannot is prefilled alone, stopping
+    /// every running stream (about 160 ms for MedGemma under load on an H200), one prefill a step so
+    /// a burst stalls them one prefill at a time instead of all at once.
     private func admit() {
-        let streaming = (!active.isEmpty || !admitting.isEmpty) && !Self.admitAll
         while !freeSlots.isEmpty {
+            // Decided anew for each request: once the first of a burst runs, the rest must not stall
+            // it. Decided once a pass, a burst whose images the vision thread finished one prefill
+            // apart (~100 ms each on an H100) was prefilled whole before any first token (1.9 s at 16
+            // clients, bench/README.md).
+            let streaming = (!active.isEmpty || !admitting.isEmpty) && !Self.admitAll
             guard let head = pending.withLock({ $0.jobs.first }) else {
                 turns?.withdraw()
                 return
