@@ -490,11 +490,17 @@ final class BatchScheduler: @unchecked Sendable {
         return Array(work.tokens)
     }
 
-    /// `MEDLAB_PARALLEL_ARGMAX_ROWS=N`: plain argmaxes run on several threads from N rows on (a
-    /// diagnostic, off by default: on the 2-core host 64 argmaxes took 2.4 ms a step either way,
-    /// bound by memory, bench/cpu/argmax_rows.py; a GPU host's many cores are still to be measured).
-    private static let parallelArgmaxRows =
-        ProcessInfo.processInfo.environment["MEDLAB_PARALLEL_ARGMAX_ROWS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? Int.max
+    /// Plain argmaxes run on several threads from this many rows on: 8 on a host of 8 cores or
+    /// more, where it took the host's share of a 16-stream step from 0.8-1.4 ms to 0.26 ms (16
+    /// cores beside an H100, bench/results/2026-12-05-h100-trace.txt); never on fewer, where 64
+    /// rows took 2.4 ms either way, bound by memory (2 cores, bench/cpu/argmax_rows.py).
+    /// `MEDLAB_PARALLEL_ARGMAX_ROWS=N` sets it, 0 turns it off.
+    private static let parallelArgmaxRows: Int = {
+        if let rows = ProcessInfo.processInfo.environment["MEDLAB_PARALLEL_ARGMAX_ROWS"].flatMap(Int.init) {
+            return rows > 0 ? rows : Int.max
+        }
+        return ProcessInfo.processInfo.activeProcessorCount >= 8 ? 8 : Int.max
+    }()
 
     /// `MEDLAB_TRACE=1` prints each decode step's batch size and times, and each prefill's pieces, to
     /// stderr (bench/gpu/trace.sh and bench/cpu/prefill_load.py read them).
