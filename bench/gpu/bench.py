@@ -882,14 +882,16 @@ def draw(rep: dict, path: Path) -> str | None:
     ax.grid(alpha=0.3)
     # GPU memory
     ax = axes[2]
-    mem = [(k, v.get("peak_delta_mib")) for k, v in (rep.get("gpu_memory") or {}).items()
+    # A server's sampling starts once it has loaded, so its own figure is the process's, not the delta.
+    mem = [(k, max([v["peak_delta_mib"], *(v.get("per_process_mib") or {}).values()]))
+           for k, v in (rep.get("gpu_memory") or {}).items()
            if isinstance(v, dict) and v.get("peak_delta_mib") is not None and "process" not in k]
     if mem:
         ax.barh(range(len(mem)), [m[1] / 1024 for m in mem], color="#4a8f6a")
         ax.set_yticks(range(len(mem)), [m[0] for m in mem], fontsize=7)
         for i, (_, v) in enumerate(mem):
             ax.text(v / 1024, i, f" {v / 1024:.1f}", va="center", fontsize=7)
-        ax.set_xlabel("GiB (peak, nvidia-smi, above idle)")
+        ax.set_xlabel("GiB (peak, nvidia-smi: above idle, or the process's own)")
     else:
         ax.text(0.5, 0.5, "no GPU memory figures", ha="center", transform=ax.transAxes)
     ax.set_title("GPU memory per configuration", fontsize=10)

@@ -29,6 +29,7 @@
 #                        local llama.cpp prefix) unless MEDLAB_BENCH_BUILD=1 (build CPU-only here)
 #   MEDLAB_BENCH_TINY=1  the tiny random model and tiny settings (a dry run of the harness)
 #   MEDLAB_BIN           a medlab binary to use instead of bench/gpu/carry/medlab.xz
+#   BENCH_TAG            the <tag> of the files (default: the card's model from nvidia-smi, h200, h100, ...)
 #   BENCH_ASK_ARGS / BENCH_SERVE_ARGS / BENCH_BATCH_ARGS / BENCH_LLAMA_ARGS  extra flags
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -57,7 +58,9 @@ for arg in "$@"; do
 done
 [ ${#PHASES[@]} -gt 0 ] || PHASES=(build model hf bench report)
 OUTDIR="${OUTDIR:-${OUT:-$W/out}}"
-TAG=h200; [ "$CPU" = 1 ] && TAG=cpu; [ "$TINY" = 1 ] && TAG="$TAG-tiny"
+# Named after the card that ran it (a run asked for on an H200 may land on an H100): h200, h100, ...
+TAG=${BENCH_TAG:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -oE '\b[A-Z]+[0-9]+[A-Z]*\b' | head -1 | tr 'A-Z' 'a-z')}
+TAG=${TAG:-gpu}; [ "$CPU" = 1 ] && TAG=cpu; [ "$TINY" = 1 ] && TAG="$TAG-tiny"
 RESULTS="$W/results-$TAG"
 mkdir -p "$OUTDIR" "$RESULTS/logs"
 RUNLOG="$RESULTS/logs/run-$(date -u +%H%M%S).log"
