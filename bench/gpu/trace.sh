@@ -8,7 +8,8 @@
 # encodes take turns on the GPU), KIND+alone with MEDLAB_RIDE_ALONG=0 (every new request prefilled
 # alone, the streams waiting, instead of riding along in their steps); +q8 / +f16 serve the text model
 # quantised to Q8_0 / left in F16 (run.sh model with KEEP_F16=1, then llama-quantize ... Q8_0), +nographs
-# sets GGML_CUDA_DISABLE_GRAPHS=1, +argmax8 MEDLAB_PARALLEL_ARGMAX_ROWS=8; TRACE_LLAMA_SERVER=0 skips llama-server.
+# sets GGML_CUDA_DISABLE_GRAPHS=1, +argmax8 / +argmax0 MEDLAB_PARALLEL_ARGMAX_ROWS=8 / 0 (greedy picks on 8
+# threads, the default on 8 cores or more, / on one); TRACE_LLAMA_SERVER=0 skips llama-server.
 # Step lines give `wait`, the part of `sample` spent waiting for the GPU (its compute and the logits' copy).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -56,6 +57,7 @@ for variant in ${TRACE_VARIANTS:-separate shared}; do
     extra=()  # ggml-cuda turns graphs off when GGML_CUDA_DISABLE_GRAPHS is set at all, even to 0
     [[ "$variant" == *+nographs* ]] && extra+=(GGML_CUDA_DISABLE_GRAPHS=1)
     [[ "$variant" == *+argmax8* ]] && extra+=(MEDLAB_PARALLEL_ARGMAX_ROWS=8)
+    [[ "$variant" == *+argmax0* ]] && extra+=(MEDLAB_PARALLEL_ARGMAX_ROWS=0)
     env "${extra[@]}" MEDLAB_RIDE_ALONG=$ride MEDLAB_PREFILL_EXCLUSIVE=$exclusive MEDLAB_TRACE=1 "$MEDLAB" serve --kv-cache "${variant%%+*}" --model "$model" --mmproj "$MMPROJ" --port $port --ctx 2048 \
         --parallel ${TRACE_PARALLEL:-8} --queue 128 --timeout 900 --no-demo --log-format text ${TRACE_SERVE_ARGS:-} > "$log.server" 2>&1 &
     pid=$!
