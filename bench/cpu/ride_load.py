@@ -8,6 +8,10 @@ alternation by bench/gpu/loadgen.py: C closed-loop clients, streamed OpenAI requ
 request its own image (bench/gpu/make_images.py), the same images and order on both.
 
     MEDLAB_BIN=.build/release/medlab python3 bench/cpu/ride_load.py [--clients 8] [--requests 32] [--tokens 48] [--rounds 2]
+
+`--baseline-bin OTHER`: the baseline is another build of medlab, riding along too (before and
+after a change to admission, like for like); `--requests` equal to `--clients` makes the run one
+burst into an idle server.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=32)
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--baseline-bin", help="another medlab binary as the baseline, instead of MEDLAB_RIDE_ALONG=0")
     a = ap.parse_args()
     binary = os.environ.get("MEDLAB_BIN", os.path.join(HERE, "..", "..", ".build", "release", "medlab"))
     work = pathlib.Path(tempfile.mkdtemp())
@@ -43,9 +48,10 @@ def main() -> int:
         (images / f"{i:03d}.png").write_bytes(make_images.image(9000 + i, 256))
     servers = {}
     try:
-        for name, ride in (("riding_along", "1"), ("prefilled_alone", "0")):
-            servers[name] = start_medlab(binary, name, ["--demo", "--parallel", str(a.clients), "--kv-cache", "shared",
-                                                        "--queue", "256", "--no-record"],
+        baseline = ("baseline_build", a.baseline_bin, "1") if a.baseline_bin else ("prefilled_alone", binary, "0")
+        for name, build, ride in (("riding_along", binary, "1"), baseline):
+            servers[name] = start_medlab(build, name, ["--demo", "--parallel", str(a.clients), "--kv-cache", "shared",
+                                                       "--queue", "256", "--no-record"],
                                          dict(os.environ, MEDLAB_RIDE_ALONG=ride), work / f"{name}.log")
         results = {name: [] for name in servers}
         for r in range(a.rounds):
@@ -63,7 +69,8 @@ def main() -> int:
             server.stop()
     summary = {name: {k: statistics.median(row[k] for row in rows) for k in KEYS} for name, rows in results.items()}
     print(json.dumps(summary, indent=2))
-    ride, alone = summary["riding_along"], summary["prefilled_alone"]
+    ride, alone = summary["riding_along"], summary[baseline[0]]
+    print(f"as built vs {baseline[0]}:")
     print(f"{a.clients} clients: {ride['tps']:.1f} vs {alone['tps']:.1f} tokens/s "
           f"(x{ride['tps'] / alone['tps']:.2f}); time between tokens p95 {ride['inter_token_p95_s'] * 1000:.0f} vs "
           f"{alone['inter_token_p95_s'] * 1000:.0f} ms, max {ride['inter_token_max_s'] * 1000:.0f} vs "
