@@ -374,8 +374,11 @@ final class BatchScheduler: @unchecked Sendable {
                 table: tokenEmbeddings)
             let submitted = DispatchTime.now()
             // Traced, the wait for the GPU (its compute and the logits' copy) is timed apart from the host's picks.
-            if Self.tracing { llama_synchronize(context.pointer) }
-            let waited = submitted.millisecondsElapsed
+            var waited = 0.0
+            if Self.tracing {
+                llama_synchronize(context.pointer)
+                waited = submitted.millisecondsElapsed
+            }
             // A rider whose prompt ends in this step has its first token from its last row, sampled with the streams'.
             var sampled = batchJobs
             var outputs = batchJobs.indices.map(Int32.init)
